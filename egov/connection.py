@@ -1,0 +1,58 @@
+"""How to reach the inventory's hosts and routers over SSH, in the lab or in production.
+
+The lab and production differ only in where these facts come from: the lab keeps its own
+key, known_hosts and router credentials in its state directory; production uses the
+operator's key and ``~/.ssh/known_hosts``. Host keys are checked in both.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+LAB_ROOT_ENV = "EGOV_LAB_DIR"
+LAB_NAME_ENV = "EGOV_LAB_NAME"
+DEFAULT_LAB_ROOT = "/var/lib/egov-lab"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """SSH facts shared by pyinfra, testinfra and netmiko.
+
+    + host_user: the user deploys log in as
+    + key_path: private key for hosts (and routers, where they take keys)
+    + known_hosts: the file of recorded host keys; strict checking is always on
+    + router_user: the user whose login shell is the router CLI
+    + secrets_file: the default secrets file (the lab writes its own; None in production)
+    """
+
+    host_user: str
+    key_path: Path
+    known_hosts: Path
+    router_user: str
+    secrets_file: Path | None
+
+
+def lab_name(inventory_path: str | Path) -> str:
+    """The lab's name: $EGOV_LAB_NAME, else the inventory file's stem (``lab`` for lab.yml)."""
+    return os.environ.get(LAB_NAME_ENV) or Path(inventory_path).stem
+
+
+def lab_state_dir(inventory_path: str | Path) -> Path:
+    """Where the lab keeps its key, known_hosts, secrets and state (outside the repo, 0700)."""
+    root = Path(os.environ.get(LAB_ROOT_ENV, DEFAULT_LAB_ROOT))
+    return root / lab_name(inventory_path)
+
+
+def connection_for(inventory_path: str | Path, environment: str, host_user: str = "root",
+                   router_user: str = "egov") -> Connection:
+    """The connection facts for an inventory whose ``environment`` is ``lab`` or ``production``."""
+    if environment == "lab":
+        state = lab_state_dir(inventory_path)
+        return Connection(host_user="root", key_path=state / "id_ed25519", known_hosts=state / "known_hosts",
+                          router_user="egov", secrets_file=state / "secrets.yml")
+    ssh = Path.home() / ".ssh"
+    key = Path(os.environ.get("EGOV_SSH_KEY", ssh / "id_ed25519"))
+    return Connection(host_user=host_user, key_path=key, known_hosts=ssh / "known_hosts",
+                      router_user=router_user, secrets_file=None)
