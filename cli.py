@@ -12,11 +12,12 @@ from typing import Any
 import click
 
 from commands import common
-from commands.deploy import deploy_cmd, node_group, verify_cmd
+from commands.deploy import deploy_cmd, node_group
 from commands.inventory import inventory_group
 from commands.lab import lab_group
 from commands.monitor import monitor_group
 from commands.net import net_group
+from commands.verify import verify_cmd
 
 
 @click.group(cls=common.EgovGroup, context_settings={"help_option_names": ["-h", "--help"]})

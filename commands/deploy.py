@@ -1,4 +1,4 @@
-"""`egov deploy`, `egov node`, `egov verify`: (filled by the deploy issue)."""
+"""`egov deploy` and `egov node`: (filled by the deploy issue)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,4 @@ def deploy_cmd() -> None:
 
 @click.group("node", cls=common.EgovGroup)
 def node_group() -> None:
-    """(placeholder)"""
-
-
-@click.command("verify")
-def verify_cmd() -> None:
     """(placeholder)"""
