@@ -21,7 +21,7 @@ class ClickError(click.ClickException):
 
     def __init__(self, error: EgovError) -> None:
         super().__init__(redact(str(error)))
-        self.exit_code = error.exit_code
+        self.exit_code = error.exit_code  # type: ignore[misc]  # per error, not per class
 
     def show(self, file: Any = None) -> None:
         click.echo(f"error: {self.message}", err=True)

@@ -34,7 +34,7 @@ def run_parallel(
             name = futures[future]
             try:
                 result = future.result()
-            except Exception as exc:  # noqa: BLE001 - a target's failure is data, not a crash
+            except Exception as exc:  # a target's failure is data, not a crash
                 log.debug("work on %s raised", name, exc_info=True)
                 result = Result(target=name, failed=True, error=redact(f"{type(exc).__name__}: {exc}"))
             done[name] = result

@@ -1,0 +1,26 @@
+# The README's quick start: `make demo` runs the main job on the lab, `make test` runs every test.
+# Both install what they need first (scripts/bootstrap.sh is idempotent).
+VENV ?= .venv
+export EGOV_VENV := $(VENV)
+PY := $(VENV)/bin/python
+EGOV := $(VENV)/bin/egov
+
+.PHONY: bootstrap demo test unit lint
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+demo: bootstrap
+	$(EGOV) inventory validate -i inventory/quangninh.yml
+	$(EGOV) inventory ipplan -i inventory/lab.yml
+
+# Unit tests first (fast, no lab), then the lab tests in one shared lab.
+test: bootstrap
+	$(PY) -m pytest tests -q
+
+unit: bootstrap
+	$(PY) -m pytest tests -q -m "not lab"
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy egov commands cli.py inventory lab deploys network monitoring verify

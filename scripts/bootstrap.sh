@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install what egov needs on a fresh Debian 12 machine, idempotently: Debian packages for the
+# lab engine, validators and monitoring tools, then the Python venv with egov installed.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: the lab engine (docker.io, debootstrap, apt-cacher-ng), the validators run on
+# rendered configs (frr's vtysh -C, promtool, amtool), graphviz for topology SVGs.
+APT_PACKAGES=(
+  docker.io debootstrap apt-cacher-ng iproute2 openssh-client
+  graphviz frr
+  prometheus prometheus-alertmanager
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  # A policy-rc.d that says 101 keeps packages from starting their daemons here (there is no
+  # systemd; the lab starts what it needs). Add one only where the machine has none.
+  ours=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && ours=1
+  fi
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ -z "$ours" ] || rm -f /usr/sbin/policy-rc.d
+fi
+
+VENV=${EGOV_VENV:-.venv}
+if [ ! -x "$VENV/bin/egov" ] || [ pyproject.toml -nt "$VENV/.installed" ]; then
+  echo "bootstrap: installing egov and its Python dependencies into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test]'
+  touch "$VENV/.installed"
+fi
+echo "bootstrap: ready ($VENV/bin/egov)"
