@@ -1,12 +1,138 @@
-"""`egov inventory`: (filled by its issue)."""
+"""`egov inventory`: validate the province's description, print its IP plan, show, draw and extend it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from commands import common  # noqa: F401
+from commands import common
+
+FORMATS = ("svg", "dot", "mermaid")
 
 
 @click.group("inventory", cls=common.EgovGroup)
 def inventory_group() -> None:
-    """(placeholder)"""
+    """The province as data: validate it, print its IP plan, show it, draw it, add a site."""
+
+
+@inventory_group.command("validate")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@common.inventory_option
+@common.json_option
+def validate_cmd(file: str | None, inventory_path: str, as_json: bool) -> None:
+    """Check FILE (default: the -i inventory). Exit 0 when valid; 2 with one FILE:LINE: field: problem
+    line per problem."""
+    from inventory import load_inventory
+    from inventory.views import summary
+
+    inv = load_inventory(file or inventory_path)
+    data = summary(inv)
+    if as_json:
+        common.emit_json({"valid": True, **data})
+        return
+    click.echo(f"{data['inventory']}: valid ({data['environment']}): {data['sites']} sites, {data['hosts']} hosts, "
+               f"{data['routers']} routers, {data['links']} links in {data['supernet']}")
+
+
+@inventory_group.command("ipplan")
+@common.inventory_option
+@common.json_option
+def ipplan_cmd(inventory_path: str, as_json: bool) -> None:
+    """Print the IP plan: pools, per-level blocks and every site's networks."""
+    from inventory import load_inventory
+    from inventory.views import ipplan
+
+    plan = ipplan(load_inventory(inventory_path))
+    if as_json:
+        common.emit_json(plan)
+        return
+    common.table(f"Pools of {plan['supernet']} (control machine {plan['control_ip']})", ["purpose", "pool"],
+                 list(plan["pools"].items()))
+    common.table("Blocks per level", ["level", "purpose", "block"],
+                 [(b["level"], b["purpose"], b["network"]) for b in plan["blocks"]])
+    common.table("Sites", ["site", "purpose", "network", ""],
+                 [(r["site"], r["purpose"], r["network"], "explicit" if r["override"] else "")
+                  for r in plan["rows"]])
+
+
+@inventory_group.command("show")
+@click.option("--site", help="Only this site and the sites below it.")
+@click.option("--level", help="Only sites of this level.")
+@common.inventory_option
+@common.json_option
+def show_cmd(site: str | None, level: str | None, inventory_path: str, as_json: bool) -> None:
+    """Sites, hosts and routers with their addresses (--json adds every resolved variable and its origin)."""
+    from inventory import load_inventory
+    from inventory.views import show
+
+    data = show(load_inventory(inventory_path), site=site, level=level)
+    if as_json:
+        common.emit_json(data)
+        return
+    common.table("Sites", ["site", "title", "level", "kind", "parent", "index", "subnets"],
+                 [(s["name"], s["title"], s["level"], s["kind"], s["parent"] or "", s["index"],
+                   " ".join(f"{p}={n}" for p, n in s["subnets"].items())) for s in data["sites"]])
+    if data["hosts"]:
+        common.table("Hosts", ["host", "site", "roles", "cpu/mem/disk", "mgmt", "server"],
+                     [(h["name"], h["site"], ",".join(h["roles"]), f"{h['cpu']}/{h['memory_gb']}G/{h['disk_gb']}G",
+                       h["mgmt_ip"], h["server_ip"] or "") for h in data["hosts"]])
+    if data["routers"]:
+        common.table("Routers", ["router", "site", "platform", "loopback", "mgmt", "WAN interfaces"],
+                     [(r["name"], r["site"], r["platform"], r["loopback"], r["mgmt_ip"],
+                       " ".join(f"{i['name']}={i['ip']}>{i['peer']}" for i in r["interfaces"]))
+                      for r in data["routers"]])
+
+
+@inventory_group.command("graph")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="svg", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file (default: standard output).")
+@common.inventory_option
+def graph_cmd(fmt: str, output: str | None, inventory_path: str) -> None:
+    """Draw the WAN: province core, districts, communes, with every link's /31 (SVG needs graphviz)."""
+    from inventory import load_inventory, views
+
+    inv = load_inventory(inventory_path)
+    text = views.mermaid(inv) if fmt == "mermaid" else views.dot(inv)
+    data = views.svg(text) if fmt == "svg" else text.encode()
+    if output is None:
+        click.echo(data.decode(), nl=False)
+        return
+    Path(output).write_bytes(data)
+    click.echo(f"wrote {output} ({fmt}, {len(inv.routers)} routers, {len(inv.links)} links)", err=True)
+
+
+@inventory_group.command("add-site")
+@click.option("--parent", required=True, help="The site one level up.")
+@click.option("--level", required=True, help="The new site's level.")
+@click.option("--name", required=True, help="Identifier: lower-case letters, digits and '-'.")
+@click.option("--code", default=None, help="Administrative code, if it has one.")
+@click.option("--title", default=None, help="Full name with diacritics, e.g. 'Xã Hà Lâu'.")
+@click.option("--kind", type=click.Choice(["datacenter", "pasc", "district_node", "commune_point"]), default=None,
+              help="Default: the usual kind of the level's sites.")
+@click.option("--router", default=None, help="Name of its router (default: NAME-r1).")
+@common.inventory_option
+@common.json_option
+def add_site_cmd(parent: str, level: str, name: str, code: str | None, title: str | None, kind: str | None,
+                 router: str | None, inventory_path: str, as_json: bool) -> None:
+    """Append a site to the inventory file, keeping its comments and layout; it takes the lowest free index
+    of its level, and the file is validated before it is written (an invalid result writes nothing)."""
+    from dataclasses import asdict
+
+    from inventory.edit import add_site
+
+    added = add_site(inventory_path, parent=parent, level=level, name=name, code=code, title=title, kind=kind,
+                     router=router)
+    if as_json:
+        common.emit_json(asdict(added))
+        return
+    if not added.changed:
+        click.echo(f"{inventory_path}: site {added.site} is already there (index {added.index}); nothing changed")
+        return
+    click.echo(f"{inventory_path}: added site {added.site} ({added.level} under {added.parent}, index {added.index})")
+    rows = [(added.site, purpose, net) for purpose, net in added.subnets.items()]
+    rows += [(r["name"], "loopback", r["loopback"]) for r in added.routers]
+    rows += [(r["name"], "link", link) for r in added.routers for link in r["links"]]
+    rows += [(h["name"], "mgmt / server", f"{h['mgmt_ip']} / {h['server_ip'] or '-'}") for h in added.hosts]
+    common.table("Allocated", ["what", "purpose", "address"], rows)

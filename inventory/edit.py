@@ -1,0 +1,140 @@
+"""`egov inventory add-site`: append a site to the YAML without disturbing a comment or a line of it.
+
+The new file is validated in full before it is written; an invalid result writes nothing. The
+site takes the lowest free index of its level, so its addresses come from an unused block and
+no other site's addresses move.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from egov.errors import InventoryError
+from inventory.loader import load_inventory
+from inventory.model import Inventory
+from inventory.source import read_text, round_trip_yaml
+
+
+@dataclass
+class AddedSite:
+    """What add-site did: ``changed`` is False when the site was already there (nothing written)."""
+
+    site: str
+    level: str
+    parent: str
+    index: int
+    changed: bool
+    subnets: dict[str, str] = field(default_factory=dict)
+    routers: list[dict[str, Any]] = field(default_factory=list)
+    hosts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _flow(**items: Any) -> CommentedMap:
+    """A one-line ``{name: ..., slot: ...}`` entry, like the hand-written ones."""
+    entry = CommentedMap(items)
+    entry.fa.set_flow_style()
+    for key, value in items.items():
+        if isinstance(value, list):
+            seq = CommentedSeq(value)
+            seq.fa.set_flow_style()
+            entry[key] = seq
+    return entry
+
+
+def lowest_free_index(inv: Inventory, level: str) -> int:
+    used = {s.index for s in inv.sites.values() if s.level == level}
+    lvl = inv.level(level)
+    index = next((i for i in range(lvl.max_sites) if i not in used), None)
+    if index is None:
+        raise InventoryError(f"{inv.path}: level {level} is full: all {lvl.max_sites} indexes are taken "
+                             f"(levels[{level}].max_sites)")
+    return index
+
+
+def add_site(path: str | Path, parent: str, level: str, name: str, code: str | None = None,
+             title: str | None = None, kind: str | None = None, router: str | None = None) -> AddedSite:
+    """Add site ``name`` under ``parent``; with a router (``router``, default ``<name>-r1``) uplinked to the
+    parent's routers when the parent has any, and a host ``<name>-node1`` when it is a district node."""
+    path = Path(path)
+    inv = load_inventory(path)
+    if level not in [lvl.name for lvl in inv.levels]:
+        raise InventoryError(f"{path}: no level is named {level!r} (levels: {', '.join(l.name for l in inv.levels)})")
+    if parent not in inv.sites:
+        raise InventoryError(f"{path}: no site is named {parent!r}")
+    if name in inv.sites:
+        existing = inv.sites[name]
+        if (existing.parent, existing.level) != (parent, level):
+            raise InventoryError(f"{path}: site {name!r} already exists at level {existing.level} "
+                                 f"under {existing.parent!r}")
+        return _describe(inv, name, changed=False)
+
+    index = lowest_free_index(inv, level)
+    lvl = inv.level(level)
+    if kind is None:  # what the level's sites usually are (levels are data, so is this)
+        kinds = Counter(s.kind for s in inv.sites.values() if s.level == level)
+        if not kinds:
+            raise InventoryError(f"{path}: level {level} has no sites yet: give --kind")
+        kind = kinds.most_common(1)[0][0]
+
+    entry = CommentedMap(name=name)
+    if title:
+        entry["title"] = title
+    if code:
+        entry["code"] = DoubleQuotedScalarString(code)  # codes are strings: "022" must not become 22
+    entry.update(level=level, kind=kind, index=index, parent=parent)
+    if kind == "district_node":
+        entry["hosts"] = CommentedSeq([_flow(name=f"{name}-node1", slot=0, roles=["district_node"])])
+    uplinks = inv.sites[parent].routers[:lvl.max_uplinks]
+    if uplinks:
+        entry["routers"] = CommentedSeq([_flow(name=router or f"{name}-r1", slot=0, uplinks=list(uplinks))])
+
+    yaml = round_trip_yaml()
+    text = read_text(path)
+    tree = yaml.load(io.StringIO(text))
+    tree["sites"].append(entry)
+    out = io.StringIO()
+    yaml.dump(tree, out)
+    new_text = out.getvalue()
+    if not text.endswith("\n\n") and text.endswith("\n"):
+        # a blank line before the new site, as between the hand-written ones
+        new_text = text + "\n" + new_text[len(text):] if new_text.startswith(text) else new_text
+    new_inv = load_inventory(path, text=new_text)   # raises with every problem; nothing is written
+    _write(path, new_text)
+    return _describe(new_inv, name, changed=True)
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace the file atomically, keeping its mode."""
+    mode = path.stat().st_mode & 0o777
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _describe(inv: Inventory, name: str, changed: bool) -> AddedSite:
+    site = inv.sites[name]
+    return AddedSite(
+        site=name, level=site.level, parent=site.parent or "", index=site.index, changed=changed,
+        subnets={p: str(n) for p, n in site.subnets.items()},
+        routers=[{"name": r.name, "platform": r.platform, "loopback": str(r.loopback), "mgmt_ip": str(r.mgmt_ip),
+                  "links": [f"{i.link.name} {i.link.subnet}" for i in r.interfaces]}
+                 for r in (inv.routers[n] for n in site.routers)],
+        hosts=[{"name": h.name, "roles": h.roles, "mgmt_ip": str(h.mgmt_ip),
+                "server_ip": str(h.server_ip) if h.server_ip else None}
+               for h in (inv.hosts[n] for n in site.hosts)],
+    )

@@ -1,0 +1,53 @@
+"""`egov inventory ipplan|show|graph` print what the model holds (tables for people, JSON for scripts)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+LAB = str(Path(__file__).parents[2] / "inventory" / "lab.yml")
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, ["inventory", *args, "-i", LAB])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_ipplan_json_lists_every_site_network() -> None:
+    plan = json.loads(run("ipplan", "--json"))
+    assert plan["supernet"] == "10.22.0.0/16" and set(plan["pools"]) == {"mgmt", "loopback", "p2p", "server", "user"}
+    assert {r["site"] for r in plan["rows"]} == {"dc", "tien-yen", "dam-ha", "ty-tien-yen", "ty-dong-ngu",
+                                                 "dh-dam-ha", "dh-quang-tan"}
+    assert "10.22.146.0/26" in run("ipplan")
+
+
+def test_show_site_and_level() -> None:
+    data = json.loads(run("show", "--site", "tien-yen", "--json"))
+    assert [s["name"] for s in data["sites"]] == ["tien-yen", "ty-tien-yen", "ty-dong-ngu"]
+    assert data["hosts"][0]["vars"]["network__ospf_hello"] == {"value": 1, "from": "province"}
+    data = json.loads(run("show", "--level", "district", "--json"))
+    assert [s["name"] for s in data["sites"]] == ["tien-yen", "dam-ha"]
+    result = CliRunner().invoke(main, ["inventory", "show", "--site", "nowhere", "-i", LAB])
+    assert result.exit_code == 2 and "no site is named 'nowhere'" in result.output
+
+
+def test_graph_dot_and_mermaid_have_every_link() -> None:
+    dot, mermaid = run("graph", "--format", "dot"), run("graph", "--format", "mermaid")
+    for text in (dot, mermaid):
+        assert "10.22.168.48/31" in text and "qn_ty_r1" in text.replace("-", "_")
+    assert dot.count(" -- ") == 8 and mermaid.count("---|") == 8
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz not installed (apt-get install graphviz)")
+def test_graph_svg(tmp_path: Path) -> None:
+    out = tmp_path / "wan.svg"
+    run("graph", "--format", "svg", "-o", str(out))
+    svg = out.read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "10.22.168.48/31" in svg
