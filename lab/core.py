@@ -1,0 +1,264 @@
+"""Bring a lab up, report on it, bring it down: the functions ``egov lab`` and the tests call."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from egov.connection import Connection, connection_for, lab_name, lab_state_dir
+from egov.errors import LabError
+from egov.results import Result, RunResult
+from egov.runner import run_parallel
+from lab import docker_net, images, nodes, state
+from lab.engine import Progress, _quiet, docker, engine_answers, ensure_engine, ensure_host_limits
+from lab.plan import LabPlan, NodeSpec, plan_lab
+from lab.proxy import Proxy, ensure_proxy, running_pid, stop_proxy
+
+
+@dataclass
+class UpReport:
+    """What ``lab up`` did: global changes, image builds, and each node's result."""
+
+    name: str
+    changes: list[str] = field(default_factory=list)
+    images: list[images.ImageBuild] = field(default_factory=list)
+    nodes: RunResult = field(default_factory=RunResult)
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes) or bool(self.nodes.changed_targets)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lab": self.name, "changed": self.changed, "changes": self.changes, "seconds": self.seconds,
+                "images": [vars(b) for b in self.images], **self.nodes.to_dict()}
+
+
+@dataclass
+class DownReport:
+    name: str
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lab": self.name, "removed": self.removed, "seconds": self.seconds}
+
+
+class Lab:
+    """One lab: the inventory it is built from, its plan, state directory and connection facts.
+
+    + inventory: the loaded inventory (``environment: lab``)
+    + name: the lab's name ($EGOV_LAB_NAME or the inventory file's stem); prefixes everything it creates
+    """
+
+    def __init__(self, inventory: Any) -> None:
+        self.inventory = inventory
+        self.name = lab_name(inventory.path)
+        self.state_dir: Path = lab_state_dir(inventory.path)
+        self.connection: Connection = connection_for(inventory.path, "lab")
+        self.plan: LabPlan = plan_lab(inventory, self.name)
+        self.proxy = Proxy(self.state_dir / "apt-cacher-ng", self.plan.control_ip)
+        self.last_up: UpReport | None = None
+
+    def node(self, name: str) -> NodeSpec:
+        try:
+            return self.plan.nodes[name]
+        except KeyError:
+            raise LabError(f"no node {name!r} in lab {self.name}; nodes: {', '.join(self.plan.nodes)}") from None
+
+    def exec(self, node: str, cmd: str | list[str], timeout: float = 120) -> tuple[int, str]:
+        """Run a command in a node (``docker exec``, for checks); (exit code, stdout and stderr)."""
+        argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
+        proc = docker("exec", self.node(node).container, *argv, check=False, timeout=timeout)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def ssh_argv(self, name: str, command: list[str]) -> list[str]:
+        """The ssh command line for a node: lab key, lab known_hosts, strict host-key checking."""
+        node = self.node(name)
+        user = self.connection.router_user if node.kind == "router" else self.connection.host_user
+        return ["ssh", "-i", str(self.connection.key_path), "-o", "IdentitiesOnly=yes",
+                "-o", f"UserKnownHostsFile={self.connection.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
+                "-o", "StrictHostKeyChecking=yes", f"{user}@{node.mgmt_ip}", *command]
+
+    def stop_node(self, name: str) -> None:
+        """Stop a node's container (its WAN links go down with it, as a powered-off router's would)."""
+        docker("stop", "--time", "5", self.node(name).container)
+
+    def start_node(self, name: str) -> list[str]:
+        """Start a stopped node and wire it again (interfaces, routes, WAN links); returns the changes."""
+        node = self.node(name)
+        docker("start", node.container)
+        changes = self._wire_node(node)
+        changes += self._ensure_veths(only=name)
+        nodes.wait_ssh(node.mgmt_ip)
+        return changes
+
+    def _image_for(self, node: NodeSpec, tags: dict[str, str]) -> str:
+        return tags["router" if node.kind == "router" else "base"]
+
+    def _wire_node(self, node: NodeSpec) -> list[str]:
+        running = nodes.inspect([node.container]).get(node.container)
+        if running is None or not running.running:
+            raise LabError(f"{node.container} is not running")
+        return nodes.wire(node, running.pid)
+
+    def _ensure_veths(self, only: str | None = None) -> list[str]:
+        running = nodes.inspect(n.container for n in self.plan.nodes.values())
+        changes = []
+        for veth in self.plan.veths:
+            if only is not None and only not in (veth.a, veth.b):
+                continue
+            a, b = running.get(self.plan.nodes[veth.a].container), running.get(self.plan.nodes[veth.b].container)
+            if a is None or b is None or not (a.running and b.running):
+                continue  # a stopped router has no WAN links; start_node makes them again
+            if nodes.ensure_veth(veth, a.pid, b.pid):
+                changes.append(f"link {veth.link}")
+        return changes
+
+    def _up_node(self, node: NodeSpec, tags: dict[str, str], pubkey: str, password: str) -> Result:
+        image = self._image_for(node, tags)
+        current = nodes.inspect([node.container]).get(node.container)
+        changes = []
+        if current is not None and current.recipe != node.recipe(image):
+            docker("rm", "-f", node.container)  # its image or addresses changed: make it anew
+            changes.append("re-created (image or addresses changed)")
+            current = None
+        if current is None:
+            nodes.create_node(node, self.plan, image, pubkey)
+            changes.append("created")
+        if current is None or not current.running:
+            docker("start", node.container)
+            changes.append("started")
+            if node.kind == "router":
+                # also after a restart: a first boot that failed may never have set it
+                nodes.set_router_login(node, password)
+        changes += self._wire_node(node)
+        return Result(target=node.name, changed=bool(changes), diff="\n".join(changes),
+                      data={"container": node.container, "changes": changes})
+
+    def up(self, on_progress: Progress = _quiet, workers: int = 8) -> UpReport:
+        """Make the lab match the inventory; changes nothing when it already does."""
+        start = time.monotonic()
+        report = UpReport(self.name)
+        if self.inventory.environment != "lab":
+            raise LabError(f"{self.inventory.path}: environment is {self.inventory.environment!r}, "
+                           "a lab is only built from an inventory with `environment: lab`")
+        if ensure_engine(on_progress):
+            report.changes.append("Docker engine started")
+        report.changes += ensure_host_limits()
+        on_progress("images")
+        report.images = images.ensure_images(on_progress)
+        report.changes += [f"image {b.tag} built in {b.seconds} s" for b in report.images if b.built]
+        tags = {b.name: b.tag for b in report.images}
+        if state.ensure_state_dir(self.state_dir):
+            report.changes.append(f"state directory {self.state_dir}")
+        if state.ensure_key(self.connection):
+            report.changes.append(f"SSH key {self.connection.key_path}")
+        password, generated = state.ensure_router_password(self.connection)
+        if generated:
+            report.changes.append(f"router_password generated into {self.connection.secrets_file}")
+        on_progress("networks")
+        for net in self.plan.networks:
+            if docker_net.ensure_network(net, self.name):
+                report.changes.append(f"network {net.name} {net.subnet}")
+            if docker_net.ensure_bridge_rule(net, self.name):
+                report.changes.append(f"firewall rule for {net.name}")
+        if ensure_proxy(self.proxy, images.debian_mirror()):
+            report.changes.append(f"apt-cacher-ng on {self.proxy.url}")
+        on_progress(f"{len(self.plan.nodes)} nodes")
+        pubkey = state.public_key(self.connection)
+
+        def done(result: Result) -> None:
+            what = ", ".join(result.data.get("changes", [])) or "unchanged"
+            on_progress(f"{result.target}: {result.error if result.failed else what}")
+
+        report.nodes = run_parallel(lambda n: self._up_node(self.plan.nodes[n], tags, pubkey, password),
+                                    self.plan.nodes, workers=workers, on_done=done)
+        if report.nodes.failed:
+            report.seconds = round(time.monotonic() - start, 1)
+            self.last_up = report
+            return report
+        report.changes += self._ensure_veths()
+        on_progress("host keys and SSH")
+        running = nodes.inspect(n.container for n in self.plan.nodes.values())
+        entries = [entry for node in self.plan.nodes.values()
+                   for entry in nodes.host_keys(node, running[node.container].pid)]
+        if state.write_known_hosts(self.connection, entries):
+            report.changes.append(f"known_hosts {self.connection.known_hosts}")
+        for node in self.plan.nodes.values():
+            nodes.wait_ssh(node.mgmt_ip)
+        state.write_state(self.state_dir, {"lab": self.name, "inventory": str(self.inventory.path),
+                                           "images": tags, "plan": self.plan.to_dict()})
+        report.seconds = round(time.monotonic() - start, 1)
+        self.last_up = report
+        return report
+
+    def status(self, workers: int = 16) -> RunResult:
+        """Each node: its container's state, its addresses and whether SSH answers."""
+        running = nodes.inspect(n.container for n in self.plan.nodes.values())
+
+        def one(name: str) -> Result:
+            node = self.plan.nodes[name]
+            current = running.get(node.container)
+            state_ = "missing" if current is None else ("running" if current.running else "stopped")
+            ssh = state_ == "running" and nodes.ssh_answers(node.mgmt_ip)
+            addresses = [f"{a.ifname} {a.ip}" for a in node.attachments]
+            error = "" if ssh else (f"container {state_}" if state_ != "running" else "SSH does not answer")
+            return Result(target=name, failed=not ssh, error=error,
+                          data={"kind": node.kind, "container": node.container, "state": state_,
+                                "addresses": addresses, "ssh": ssh})
+
+        return run_parallel(one, self.plan.nodes, workers=workers)
+
+    def down(self, on_progress: Progress = _quiet) -> DownReport:
+        """Remove everything of this lab; a LabError when something is still left afterwards."""
+        bridges = [docker_net.bridge_name(n.name) for n in self.plan.networks]
+        return down(self.name, self.proxy, bridges, on_progress)
+
+
+def down(name: str, proxy: Proxy, bridges: list[str], on_progress: Progress = _quiet) -> DownReport:
+    """Remove the lab's containers (their veths go with them), networks, firewall rules and proxy.
+
+    Works from Docker labels, not from the inventory, so a lab whose inventory changed or
+    disappeared still comes down completely.
+    """
+    start = time.monotonic()
+    report = DownReport(name)
+    if not engine_answers():
+        raise LabError("the Docker engine does not answer: cannot see the lab's containers")
+    containers = nodes.lab_containers(name)
+    if containers:
+        on_progress(f"removing {len(containers)} containers")
+        for container in containers:
+            # one at a time: after a parallel removal Docker 20.10 once kept counting an endpoint
+            # on a network (moby/moby#42119) and refused to remove it until dockerd restarted
+            docker("rm", "-f", container)
+            report.removed.append(f"container {container}")
+    on_progress("removing networks")
+    removed, problems = docker_net.remove_networks(name)
+    report.removed += removed
+    if stop_proxy(proxy):
+        report.removed.append(f"apt-cacher-ng on {proxy.url}")
+    left = leftovers(name, proxy, bridges)
+    if left or problems:
+        raise LabError("\n".join([f"lab {name} is not fully down; still there: {', '.join(left)}", *problems]))
+    report.seconds = round(time.monotonic() - start, 1)
+    return report
+
+
+def leftovers(name: str, proxy: Proxy, bridges: list[str]) -> list[str]:
+    """Whatever of the lab still exists: containers, networks, bridges, firewall rules, proxy process.
+
+    The WAN veth pairs live in the routers' namespaces and die with them; Docker's own veths
+    hang off the lab bridges, so no bridge left means no veth left.
+    """
+    left = [f"container {c}" for c in nodes.lab_containers(name)]
+    left += [f"bridge {b}" for b in bridges if Path(f"/sys/class/net/{b}").exists()]
+    left += [f"network {n}" for n in docker_net.lab_networks(name)]
+    left += [f"firewall rule {' '.join(r[1:6])}" for r in docker_net.lab_rules(name)]
+    if running_pid(proxy) is not None:
+        left.append(f"apt-cacher-ng pid {running_pid(proxy)}")
+    return left
+

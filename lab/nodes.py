@@ -1,0 +1,200 @@
+"""Lab nodes: one systemd container per host and per router, wired as the inventory says.
+
+Interfaces are renamed by the address they hold (Docker numbers them in an order of its
+own), hosts get their static routes, routers their WAN veth pairs. All of it is re-applied
+when a node starts again, since a container's network namespace is rebuilt on every start.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import tarfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from pathlib import Path
+
+from egov.errors import LabError
+from lab.docker_net import LABEL
+from lab.engine import docker, run
+from lab.plan import LabPlan, NodeSpec, VethSpec, rename_steps
+
+NODE_LABEL = "egov.lab.node"
+RECIPE_LABEL = "egov.lab.recipe"
+HOST_KEY_TYPES = ("ed25519", "ecdsa", "rsa")
+BOOT_WAIT_S = 90
+
+# What systemd as PID 1 needs here: --privileged fails on this kernel's capability bounding set
+RUN_OPTIONS = (
+    "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--security-opt", "seccomp=unconfined",
+    "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
+    "-e", "container=docker",
+)
+ROUTER_OPTIONS = ("--sysctl", "net.ipv4.ip_forward=1")
+
+
+@dataclass(frozen=True)
+class Running:
+    """A node's container as Docker reports it."""
+
+    container: str
+    running: bool
+    pid: int
+    recipe: str
+
+
+def inspect(containers: Iterable[str]) -> dict[str, Running]:
+    """The given containers that exist, by name."""
+    names = list(containers)
+    if not names:
+        return {}
+    proc = docker("inspect", "--type", "container", *names, check=False)
+    found: dict[str, Running] = {}
+    for info in json.loads(proc.stdout or "[]"):
+        name = info["Name"].lstrip("/")
+        found[name] = Running(name, bool(info["State"]["Running"]), int(info["State"]["Pid"]),
+                              (info["Config"].get("Labels") or {}).get(RECIPE_LABEL, ""))
+    return found
+
+
+def lab_containers(lab: str) -> list[str]:
+    out = docker("ps", "-a", "--filter", f"label={LABEL}={lab}", "--format", "{{.Names}}").stdout
+    return [line for line in out.split() if line]
+
+
+def nsenter(pid: int, *args: str, check: bool = True) -> str:
+    """Run a command of this machine inside a node's network namespace."""
+    return run(["nsenter", "-t", str(pid), "-n", *args], check=check).stdout
+
+
+def _tar(files: dict[str, tuple[str, int]]) -> bytes:
+    """A tar of files (path -> (text, mode)) for ``docker cp -``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, (text, mode) in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def node_files(node: NodeSpec, plan: LabPlan, pubkey: str) -> dict[str, tuple[str, int]]:
+    """Files a new node starts with: the lab key, apt via the proxy, a router's first FRR config."""
+    files = {
+        "/root/.ssh/authorized_keys": (pubkey + "\n", 0o600),
+        "/etc/apt/apt.conf.d/01egov-lab-proxy": (f'Acquire::http::Proxy "http://{plan.control_ip}:3142";\n', 0o644),
+    }
+    if node.kind == "router":
+        files["/home/egov/.ssh/authorized_keys"] = (pubkey + "\n", 0o600)
+        # management only: the WAN and routing are the network layer's to configure
+        frr_conf = (f"frr defaults traditional\nhostname {node.name}\nlog syslog informational\n"
+                    "service integrated-vtysh-config\n!\n")
+        files["/etc/frr/frr.conf"] = (frr_conf, 0o640)
+    return files
+
+
+def create_node(node: NodeSpec, plan: LabPlan, image: str, pubkey: str) -> None:
+    """Create (not start) a node's container on all its networks, with its first files."""
+    first, *others = node.attachments
+    docker("create", "--name", node.container, "--hostname", node.name,
+           "--label", f"{LABEL}={plan.name}", "--label", f"{NODE_LABEL}={node.name}",
+           "--label", f"{RECIPE_LABEL}={node.recipe(image)}", *RUN_OPTIONS,
+           *(ROUTER_OPTIONS if node.kind == "router" else ()),
+           "--network", first.network, "--ip", str(first.ip), image)
+    for attachment in others:
+        docker("network", "connect", "--ip", str(attachment.ip), attachment.network, node.container)
+    docker("cp", "-", f"{node.container}:/", input_bytes=_tar(node_files(node, plan, pubkey)))
+
+
+def set_router_login(node: NodeSpec, password: str) -> None:
+    """Give the router user its password (on stdin, never on a command line) and its files."""
+    docker("exec", "-i", node.container, "sh", "-c",
+           "chpasswd && chown -R egov:egov /home/egov/.ssh && chown frr:frr /etc/frr/frr.conf",
+           input_text=f"egov:{password}\n")
+
+
+def wire(node: NodeSpec, pid: int) -> list[str]:
+    """Give each interface its planned name, add the node's routes, drop Docker's default route.
+    Returns what changed."""
+    current: dict[str, str] = {}
+    for line in nsenter(pid, "ip", "-o", "-4", "addr", "show").splitlines():
+        fields = line.split()
+        current[fields[3].split("/")[0]] = fields[1]
+    wanted = {str(a.ip): a.ifname for a in node.attachments}
+    changes = []
+    for old, new in rename_steps(current, wanted):
+        nsenter(pid, "ip", "link", "set", "dev", old, "down")
+        nsenter(pid, "ip", "link", "set", "dev", old, "name", new)
+        nsenter(pid, "ip", "link", "set", "dev", new, "up")
+        if not new.startswith("egtmp"):
+            changes.append(f"interface {new}")
+    # Docker gives a node a default route via the bridge (this machine) even on internal
+    # networks; a lab node has none, so a packet for an address the lab lacks goes nowhere
+    if nsenter(pid, "ip", "route", "show", "default").strip():
+        nsenter(pid, "ip", "route", "del", "default")
+        changes.append("default route removed")
+    for prefix, gateway in node.routes:
+        if f"via {gateway} " not in nsenter(pid, "ip", "-o", "route", "show", "exact", str(prefix)) + " ":
+            nsenter(pid, "ip", "route", "replace", str(prefix), "via", str(gateway))
+            changes.append(f"route {prefix} via {gateway}")
+    return changes
+
+
+def _links(pid: int) -> set[str]:
+    return {line.split(":")[1].strip().split("@")[0] for line in nsenter(pid, "ip", "-o", "link", "show").splitlines()}
+
+
+def ensure_veth(veth: VethSpec, pid_a: int, pid_b: int) -> bool:
+    """The WAN link as a veth pair straight into both routers' namespaces. True when created."""
+    ends_a, ends_b = _links(pid_a), _links(pid_b)
+    if veth.a_ifname in ends_a and veth.b_ifname in ends_b:
+        return False
+    # a half-present pair cannot be: veth ends die together; clear whichever name is taken
+    for pid, ifname, ends in ((pid_a, veth.a_ifname, ends_a), (pid_b, veth.b_ifname, ends_b)):
+        if ifname in ends:
+            nsenter(pid, "ip", "link", "del", ifname)
+    run(["ip", "link", "add", veth.a_ifname, "netns", str(pid_a), "type", "veth",
+         "peer", "name", veth.b_ifname, "netns", str(pid_b)])
+    nsenter(pid_a, "ip", "link", "set", "dev", veth.a_ifname, "up")
+    nsenter(pid_b, "ip", "link", "set", "dev", veth.b_ifname, "up")
+    return True
+
+
+def host_keys(node: NodeSpec, pid: int, wait_s: float = BOOT_WAIT_S) -> list[tuple[str, str]]:
+    """A node's SSH host keys (generated at its first boot), read through its root filesystem,
+    as ``(management address, "type key")`` known_hosts entries."""
+    root = Path(f"/proc/{pid}/root/etc/ssh")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            keys = [(root / f"ssh_host_{kind}_key.pub").read_text().split()[:2] for kind in HOST_KEY_TYPES]
+            if all(len(k) == 2 for k in keys):
+                return [(str(node.mgmt_ip), " ".join(k)) for k in keys]
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise LabError(f"{node.container}: no SSH host keys after {wait_s} s; its boot failed? "
+                           f"(docker exec {node.container} systemctl --failed)")
+        time.sleep(0.3)
+
+
+def ssh_answers(address: IPv4Address, timeout: float = 2.0) -> bool:
+    """Whether an SSH server answers with its banner."""
+    try:
+        with socket.create_connection((str(address), 22), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            return sock.recv(64).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def wait_ssh(address: IPv4Address, wait_s: float = BOOT_WAIT_S) -> None:
+    deadline = time.monotonic() + wait_s
+    while not ssh_answers(address):
+        if time.monotonic() > deadline:
+            raise LabError(f"SSH on {address} did not answer within {wait_s} s")
+        time.sleep(0.3)

@@ -1,0 +1,113 @@
+"""The lab's plan, derived from the inventory alone: names, addresses, routes, links, renames."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+import pytest
+
+from egov.errors import LabError
+from inventory import load_inventory
+from lab.plan import _lan_gateway, plan_lab, rename_steps
+
+LAB_YML = Path(__file__).resolve().parents[2] / "inventory" / "lab.yml"
+
+
+@pytest.fixture(scope="module")
+def inv():  # type: ignore[no-untyped-def]
+    return load_inventory(LAB_YML)
+
+
+def test_every_network_is_named_after_the_lab_and_mgmt_is_the_mgmt_pool(inv) -> None:  # type: ignore[no-untyped-def]
+    plan = plan_lab(inv, "mylab")
+    assert all(n.name.startswith("mylab-") for n in plan.networks)
+    mgmt = plan.network("mgmt")
+    assert (mgmt.name, mgmt.subnet, mgmt.gateway) == ("mylab-mgmt", inv.plan.pools["mgmt"], inv.plan.control_ip)
+    with_hosts = [s for s in inv.sites.values() if s.hosts]
+    assert {n.name for n in plan.networks if n.purpose.startswith("server:")} == {
+        f"mylab-{s.name}-server" for s in with_hosts}
+
+
+def test_lan_bridge_addresses_are_free_and_inside_their_subnet(inv) -> None:  # type: ignore[no-untyped-def]
+    plan = plan_lab(inv, "lab")
+    used = {a.ip for node in plan.nodes.values() for a in node.attachments}
+    for net in plan.networks:
+        assert net.gateway in net.subnet and net.gateway not in used
+
+
+def test_nodes_get_their_inventory_addresses_and_names(inv) -> None:  # type: ignore[no-untyped-def]
+    plan = plan_lab(inv, "lab")
+    assert set(plan.nodes) == set(inv.hosts) | set(inv.routers)
+    for host in inv.hosts.values():
+        node = plan.nodes[host.name]
+        assert node.container == f"lab-{host.name}" and node.kind == "host"
+        assert [(a.ip, a.ifname) for a in node.attachments] == [(host.mgmt_ip, "eth0"), (host.server_ip, "eth1")]
+    for router in inv.routers.values():
+        node = plan.nodes[router.name]
+        assert node.attachments[0].ip == router.mgmt_ip
+        for attachment in node.attachments[1:]:
+            lan = router.lan_interfaces["server"]
+            assert (attachment.ip, attachment.ifname) == (lan.ip.ip, lan.name)
+
+
+def test_hosts_route_only_the_supernet_via_their_sites_first_router(inv) -> None:  # type: ignore[no-untyped-def]
+    plan = plan_lab(inv, "lab")
+    for host in inv.hosts.values():
+        first = inv.routers[inv.sites[host.site].routers[0]]
+        assert plan.nodes[host.name].routes == ((inv.plan.supernet, first.lan_interfaces["server"].ip.ip),)
+        assert all(prefix.prefixlen > 0 for prefix, _ in plan.nodes[host.name].routes)
+
+
+def test_wan_links_become_veths_named_by_the_inventory(inv) -> None:  # type: ignore[no-untyped-def]
+    plan = plan_lab(inv, "lab")
+    assert [(v.a, v.a_ifname, v.b, v.b_ifname) for v in plan.veths] == [
+        (link.a.router, link.a.ifname, link.b.router, link.b.ifname) for link in inv.links]
+    assert all(len(v.a_ifname) <= 15 and len(v.b_ifname) <= 15 for v in plan.veths)
+
+
+def test_a_node_recipe_changes_with_its_image_or_addresses(inv) -> None:  # type: ignore[no-untyped-def]
+    node = plan_lab(inv, "lab").nodes[next(iter(inv.hosts))]
+    assert node.recipe("img:1") == node.recipe("img:1")
+    assert node.recipe("img:1") != node.recipe("img:2")
+    moved = type(node)(node.name, node.container, node.kind, node.mgmt_ip, node.attachments[:1], node.routes)
+    assert moved.recipe("img:1") != node.recipe("img:1")
+
+
+def test_lan_gateway_skips_taken_addresses() -> None:
+    subnet = IPv4Network("10.9.0.0/29")
+    assert _lan_gateway(subnet, set()) == IPv4Address("10.9.0.6")
+    assert _lan_gateway(subnet, {IPv4Address("10.9.0.6"), IPv4Address("10.9.0.5")}) == IPv4Address("10.9.0.4")
+    with pytest.raises(LabError, match="no free address"):
+        _lan_gateway(subnet, {IPv4Address(f"10.9.0.{i}") for i in range(1, 7)})
+
+
+def test_renames_leave_right_names_alone_and_swap_through_temporary_names() -> None:
+    wanted = {"10.0.0.1": "eth0", "10.1.0.1": "eth1"}
+    assert rename_steps({"10.0.0.1": "eth0", "10.1.0.1": "eth1"}, wanted) == []
+    steps = rename_steps({"10.0.0.1": "eth1", "10.1.0.1": "eth0"}, wanted)
+    assert steps == [("eth0", "egtmp0"), ("eth1", "egtmp1"), ("egtmp0", "eth1"), ("egtmp1", "eth0")]
+    names = {"eth1": "10.0.0.1", "eth0": "10.1.0.1"}
+    for old, new in steps:
+        names[new] = names.pop(old)
+    assert {ip: name for name, ip in names.items()} == wanted
+
+
+def test_renames_fail_clearly_when_an_address_is_missing() -> None:
+    with pytest.raises(LabError, match="no interface holds 10.1.0.1"):
+        rename_steps({"10.0.0.1": "eth0"}, {"10.0.0.1": "eth0", "10.1.0.1": "lan-server"})
+
+
+def test_lab_ssh_is_strict_and_picks_the_user_by_node_kind(inv, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from lab import Lab
+
+    monkeypatch.setenv("EGOV_LAB_DIR", str(tmp_path))
+    monkeypatch.delenv("EGOV_LAB_NAME", raising=False)
+    lab = Lab(inv)
+    host, router = next(iter(inv.hosts.values())), next(iter(inv.routers.values()))
+    argv = lab.ssh_argv(host.name, ["uptime"])
+    assert argv[0] == "ssh" and argv[-2:] == [f"root@{host.mgmt_ip}", "uptime"]
+    assert "StrictHostKeyChecking=yes" in argv and f"UserKnownHostsFile={tmp_path}/lab/known_hosts" in argv
+    assert lab.ssh_argv(router.name, [])[-1] == f"egov@{router.mgmt_ip}"
+    with pytest.raises(LabError, match="no node 'nope' in lab lab"):
+        lab.ssh_argv("nope", [])
