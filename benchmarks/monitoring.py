@@ -1,0 +1,182 @@
+"""Benchmark: the egov exporter's scrape latency and memory, and config generation time.
+
+    /opt/egov-venv/bin/python benchmarks/monitoring.py [--scrapes 2000] [--json]
+
+The exporter runs as it does in production (``python -m monitoring.exporter``, its own
+process) with the lab's generated configuration pointed at loopback stand-ins: a health
+endpoint per application on a local HTTP server, every TLS endpoint on a local TLS listener,
+a backup status file and a router drift file. Its background collectors run every second
+(30 times more often than in production) while the benchmark scrapes /metrics over HTTP.
+Targets: p99 scrape < 50 ms, RSS < 60 MB. Then: generation time of every monitoring server's
+files for inventory/quangninh.yml (cold: first call in a fresh process, which includes imports;
+warm: median of further calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import yaml
+
+from inventory import load_inventory
+from monitoring.config import exporter_config
+
+
+class Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok\n")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def tls_listener(tmp: Path) -> int:
+    """A TLS server on 127.0.0.1 with a self-signed certificate; answers handshakes forever."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=90))
+            .sign(key, hashes.SHA256()))
+    (tmp / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp / "c.pem", tmp / "k.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            conn, _ = listener.accept()
+            try:
+                with ctx.wrap_socket(conn, server_side=True):
+                    pass
+            except (ssl.SSLError, OSError):
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return int(listener.getsockname()[1])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def exporter_bench(scrapes: int) -> dict[str, float]:
+    inv = load_inventory(ROOT / "inventory" / "lab.yml")
+    tmp = Path(tempfile.mkdtemp(prefix="egov-bench-"))
+    health = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=health.serve_forever, daemon=True).start()
+    tls_port = tls_listener(tmp)
+    conf = exporter_config(inv, inv.hosts["dc-ops1"])
+    for app in conf["apps"]:  # same apps and paths, on loopback
+        app["url"] = f"http://127.0.0.1:{health.server_address[1]}/{app['app']}/healthz"
+    for t in conf["tls"]:
+        t.update(host="127.0.0.1", port=tls_port)
+    (tmp / "backup.json").write_text(json.dumps({db: {"last_success_timestamp": time.time(), "size_bytes": 1 << 26}
+                                                 for db in ("docmgmt", "onestop", "portal", "specdb")}))
+    (tmp / "drift.json").write_text(json.dumps({r: 0 for r in inv.routers}))
+    port = free_port()
+    conf.update(listen=f"127.0.0.1:{port}", interval=1, backup_status_file=str(tmp / "backup.json"),
+                docexchange_url=f"http://127.0.0.1:{health.server_address[1]}/ndxp", drift_file=str(tmp / "drift.json"),
+                drift_interval=1)
+    (tmp / "exporter.yml").write_text(yaml.safe_dump(conf))
+    proc = subprocess.Popen([sys.executable, "-m", "monitoring.exporter", "--config", str(tmp / "exporter.yml")],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # until the background collectors have filled the cache
+            try:
+                body = urllib.request.urlopen(url, timeout=2).read().decode()
+                if "egov_router_config_drift_lines" in body and "egov_tls_certificate_expiry" in body:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("exporter did not come up")
+            time.sleep(0.2)
+        times = []
+        for _ in range(scrapes):
+            start = time.perf_counter()
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                resp.read()
+            times.append((time.perf_counter() - start) * 1000)
+        rss_kb = next(int(line.split()[1]) for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                      if line.startswith("VmRSS:"))
+        series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        health.shutdown()
+    times.sort()
+    return {"scrapes": scrapes, "series": series, "apps": len(conf["apps"]), "tls_endpoints": len(conf["tls"]),
+            "p50_ms": round(times[len(times) // 2], 2), "p99_ms": round(times[int(len(times) * 0.99) - 1], 2),
+            "max_ms": round(times[-1], 2), "rss_mb": round(rss_kb / 1024, 1)}
+
+
+def generation_bench(runs: int = 5) -> dict[str, float]:
+    code = (
+        "import time, sys; sys.path.insert(0, sys.argv[1]); t = time.perf_counter();"
+        "from inventory import load_inventory; inv = load_inventory(sys.argv[2]); t1 = time.perf_counter();"
+        "from monitoring.config import generate; g = generate(inv); t2 = time.perf_counter(); warm = [];"
+        "exec('for _ in range(int(sys.argv[3])):\\n s = time.perf_counter(); generate(inv); warm.append(time.perf_counter() - s)');"
+        "import json, statistics; print(json.dumps({'load_s': t1 - t, 'cold_s': t2 - t1,"
+        " 'warm_s': statistics.median(warm)}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT), str(ROOT / "inventory" / "quangninh.yml"), str(runs)],
+                         capture_output=True, text=True, check=True).stdout
+    data = json.loads(out)
+    inv = load_inventory(ROOT / "inventory" / "quangninh.yml")
+    return {"inventory": "inventory/quangninh.yml", "sites": len(inv.sites), "hosts": len(inv.hosts),
+            "routers": len(inv.routers), "links": len(inv.links), "load_s": round(data["load_s"], 3),
+            "generate_cold_s": round(data["cold_s"], 3), "generate_warm_s": round(data["warm_s"], 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scrapes", type=int, default=2000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = {"exporter": exporter_bench(args.scrapes), "generation": generation_bench()}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    e, g = result["exporter"], result["generation"]
+    print(f"egov exporter: {e['scrapes']} scrapes of {e['series']} series ({e['apps']} app checks, "
+          f"{e['tls_endpoints']} TLS endpoints, collectors every 1 s)")
+    print(f"  p50 {e['p50_ms']} ms  p99 {e['p99_ms']} ms  max {e['max_ms']} ms   (target p99 < 50 ms)")
+    print(f"  RSS {e['rss_mb']} MB   (target < 60 MB)")
+    print(f"config generation for {g['inventory']} ({g['sites']} sites, {g['hosts']} hosts, {g['routers']} routers, "
+          f"{g['links']} links): cold {g['generate_cold_s']} s, warm {g['generate_warm_s']} s "
+          f"(inventory load {g['load_s']} s)")
+
+
+if __name__ == "__main__":
+    main()

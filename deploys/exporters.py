@@ -1,0 +1,91 @@
+"""``exporters`` (every host): node_exporter everywhere, postgres_exporter on database hosts, and
+the egov exporter (``monitoring/exporter.py``) on monitoring hosts (applications, certificates,
+document exchange, router drift) and backup hosts (age of the last good backup).
+
+All from Debian's packages; the egov exporter is shipped as its source files (it needs only
+python3-prometheus-client, python3-yaml and python3-cryptography) into ``/opt/egov-exporter``.
+Its configuration is generated from the inventory (``monitoring.config.exporter_config``) and
+checked by the exporter's own loader before the service is restarted on it.
+
+Data (``host.data``): ``egov_roles``, ``egov_inventory`` and the ``monitoring__*`` ports.
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+from pyinfra.api import deploy
+from pyinfra.operations import apt, files, systemd
+from pyinfra.operations.util import any_changed
+
+from deploys import me, model, render
+from deploys.ops.config import checked_file
+
+REPO = Path(__file__).resolve().parent.parent
+CODE_DIR = "/opt/egov-exporter"
+CONFIG = "/etc/egov/exporter.yml"
+# The egov exporter's source files, as they sit in the repo and on the host.
+EXPORTER_FILES = ("egov/__init__.py", "egov/errors.py", "monitoring/__init__.py", "monitoring/exporter.py")
+EXPORTER_PACKAGES = ["python3", "python3-prometheus-client", "python3-yaml", "python3-cryptography"]
+PG_QUERIES = "/etc/prometheus/postgres-queries.yml"
+DAEMON_RELOAD = "systemctl daemon-reload"
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from monitoring.plan import host_settings
+
+    inv = model()
+    return inv, inv.hosts[me()], host_settings(inv, inv.hosts[me()])
+
+
+@deploy("Exporters")
+def apply() -> None:
+    inv, me_host, s = _settings()
+    roles = set(me_host.roles)
+
+    apt.packages(name="node_exporter", packages=["prometheus-node-exporter"], no_recommends=True)
+    checked_file(name="node_exporter settings", path="/etc/default/prometheus-node-exporter",
+                 content=render("exporters", "node-exporter.default.j2", port=s.node_exporter_port),
+                 reload="systemctl restart prometheus-node-exporter")
+    systemd.service(name="node_exporter running", service="prometheus-node-exporter", running=True, enabled=True)
+
+    if "db" in roles:
+        _postgres_exporter(s.postgres_exporter_port)
+    if roles & {"monitoring", "backup"}:
+        _egov_exporter(inv, me_host)
+
+
+def _postgres_exporter(port: int) -> None:
+    # postgresql-common creates the postgres user the exporter runs as; this role runs before
+    # the db role, which then installs the server itself
+    apt.packages(name="postgres_exporter", packages=["postgresql-common", "prometheus-postgres-exporter"],
+                 no_recommends=True)
+    queries = files.put(name="postgres_exporter replication queries", dest=PG_QUERIES,
+                        src=StringIO(render("exporters", "postgres-queries.yml")), mode="644")
+    dropin = files.put(name="postgres_exporter runs as postgres",
+                       dest="/etc/systemd/system/prometheus-postgres-exporter.service.d/egov.conf",
+                       src=StringIO(render("exporters", "postgres-exporter-user.conf")), create_remote_dir=True)
+    settings = files.put(name="postgres_exporter settings", dest="/etc/default/prometheus-postgres-exporter",
+                         src=StringIO(render("exporters", "postgres-exporter.default.j2", port=port, queries=PG_QUERIES)),
+                         mode="644")
+    systemd.service(name="postgres_exporter restarted on change", service="prometheus-postgres-exporter",
+                    restarted=True, daemon_reload=True, _if=any_changed(queries, dropin, settings))
+    systemd.service(name="postgres_exporter running", service="prometheus-postgres-exporter", running=True,
+                    enabled=True)
+
+
+def _egov_exporter(inv, me_host) -> None:  # type: ignore[no-untyped-def]
+    from monitoring.config import dump_yaml, exporter_config
+
+    apt.packages(name="egov exporter dependencies", packages=EXPORTER_PACKAGES, no_recommends=True)
+    code = [files.put(name=f"egov exporter {rel}", src=str(REPO / rel), dest=f"{CODE_DIR}/{rel}", mode="644",
+                      create_remote_dir=True) for rel in EXPORTER_FILES]
+    check = f"PYTHONPATH={CODE_DIR} python3 -m monitoring.exporter --check --config {{path}}"
+    config = checked_file(name="egov exporter configuration", path=CONFIG, group="prometheus", mode="640",
+                          content=dump_yaml(exporter_config(inv, me_host)), check=check)
+    unit = files.put(name="egov exporter unit", dest="/etc/systemd/system/egov-exporter.service",
+                     src=StringIO(render("exporters", "egov-exporter.service.j2", code_dir=CODE_DIR, config=CONFIG)))
+    systemd.service(name="egov exporter restarted on change", service="egov-exporter", restarted=True,
+                    daemon_reload=True, _if=any_changed(unit, config, *code))
+    systemd.service(name="egov exporter running", service="egov-exporter", running=True, enabled=True)

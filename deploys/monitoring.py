@@ -1,0 +1,102 @@
+"""``monitoring``: Prometheus, Alertmanager and blackbox_exporter from Debian's packages, their
+configuration generated from the inventory (``monitoring.config.generate``).
+
+Each file is installed with ``checked_file``, which validates it with the service's own checker
+and puts the old file back when the checker refuses it: rules with ``promtool check rules``,
+``prometheus.yml`` with ``promtool check config`` (which also loads the rules and file_sd
+paths), ``alertmanager.yml`` with ``amtool check-config``, ``blackbox.yml`` with the exporter's
+``--config.check``. Services are reloaded (SIGHUP) only when a file changed; target lists
+(``file_sd/*.json``) are re-read by Prometheus by itself.
+
+Data (``host.data``): ``egov_inventory`` (the inventory the configuration comes from) and the
+``monitoring__*`` settings (``monitoring/defaults.yml``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from io import StringIO
+from typing import Any
+
+from pyinfra.api import deploy
+from pyinfra.operations import apt, files, systemd
+from pyinfra.operations.util import any_changed
+
+from deploys import me, model, render
+from deploys.ops.config import checked_file
+
+ETC = "/etc/prometheus"
+PACKAGES = ["prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"]
+PROMETHEUS_RELOAD = "systemctl reload-or-restart prometheus"
+# Which checker validates which generated file, and what reloads its service.
+CHECKS: dict[str, tuple[str, str | None]] = {
+    "rules/": ("promtool check rules {path}", PROMETHEUS_RELOAD),
+    "file_sd/": ("python3 -m json.tool {path} >/dev/null", None),
+    "blackbox.yml": ("prometheus-blackbox-exporter --config.check --config.file={path}",
+                     "systemctl reload-or-restart prometheus-blackbox-exporter"),
+    "alertmanager.yml": ("amtool check-config {path}", "systemctl reload-or-restart prometheus-alertmanager"),
+    "prometheus.yml": ("promtool check config {path}", PROMETHEUS_RELOAD),
+}
+
+
+@lru_cache(maxsize=4)
+def _generated(inventory_path: str) -> dict[str, Any]:
+    """Every monitoring server's files, generated once per run."""
+    from monitoring.config import generate
+
+    return generate(model())
+
+
+def _check_for(rel: str) -> tuple[str, str | None]:
+    return next(v for k, v in CHECKS.items() if rel == k or (k.endswith("/") and rel.startswith(k)))
+
+
+def _order(rel: str) -> int:
+    """Rules and targets before the main config, whose check loads them."""
+    return 1 if rel == "prometheus.yml" else 0
+
+
+@deploy("Monitoring")
+def apply() -> None:
+    from monitoring.plan import build_plan, host_settings
+
+    inv = model()
+    name = me()
+    server = _generated(str(inv.path))[name]
+    plan = build_plan(inv)
+    s = host_settings(inv, inv.hosts[name])
+
+    apt.packages(name="Prometheus, Alertmanager, blackbox_exporter", packages=PACKAGES, no_recommends=True)
+    # checked_file creates rules/ and file_sd/; Prometheus loads only our rules/*.yml
+    for rel in sorted((r for r in server.files if r != "egov-exporter.yml"), key=_order):
+        check, reload = _check_for(rel)
+        checked_file(name=f"{ETC}/{rel}", path=f"{ETC}/{rel}", content=server.files[rel], check=check, reload=reload)
+
+    netraw = files.put(name="blackbox may send ICMP",
+                       dest="/etc/systemd/system/prometheus-blackbox-exporter.service.d/egov.conf",
+                       src=StringIO(render("monitoring", "blackbox-net-raw.conf")), create_remote_dir=True)
+    bb_args = files.put(name="blackbox settings", dest="/etc/default/prometheus-blackbox-exporter",
+                        src=StringIO(render("monitoring", "blackbox.default.j2", port=s.blackbox_port)))
+    systemd.service(name="blackbox restarted on change", service="prometheus-blackbox-exporter", restarted=True,
+                    daemon_reload=True, _if=any_changed(netraw, bb_args))
+
+    prom_args = files.put(name="Prometheus settings", dest="/etc/default/prometheus",
+                          src=StringIO(render("monitoring", "prometheus.default.j2", port=s.prometheus_port,
+                                              retention=s.retention)))
+    systemd.service(name="Prometheus restarted on change", service="prometheus", restarted=True,
+                    _if=any_changed(prom_args))
+
+    services = ["prometheus", "prometheus-blackbox-exporter"]
+    me_server = plan.servers[name]
+    if me_server.top:
+        peers = [f"{t.address}:{t.settings.alertmanager_cluster_port}" for t in plan.top if t.name != name]
+        # a lone Alertmanager needs no cluster: an empty listen address turns gossip off
+        listen = f"0.0.0.0:{s.alertmanager_cluster_port}" if peers else ""
+        am_args = files.put(name="Alertmanager settings", dest="/etc/default/prometheus-alertmanager",
+                            src=StringIO(render("monitoring", "alertmanager.default.j2", port=s.alertmanager_port,
+                                                cluster_listen=listen, peers=peers)))
+        systemd.service(name="Alertmanager restarted on change", service="prometheus-alertmanager",
+                        restarted=True, _if=any_changed(am_args))
+        services.append("prometheus-alertmanager")
+    for service in services:
+        systemd.service(name=f"{service} running", service=service, running=True, enabled=True)

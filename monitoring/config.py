@@ -1,0 +1,207 @@
+"""Generate every monitoring server's configuration files from the inventory, write them
+idempotently and validate them with Prometheus' own checkers.
+
+Layout of one server's directory (paths inside are relative, so the tree can be staged,
+checked with ``promtool check config`` and then moved into /etc/prometheus/egov/ as a whole):
+
+    prometheus.yml  rules/egov.yml  file_sd/<job>.json  blackbox.yml
+    alertmanager.yml (top-level servers)  egov-exporter.yml
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from egov.errors import MonitoringError
+from monitoring.alertmanager import alertmanager_config
+from monitoring.plan import MonitoringPlan, Server, build_plan, host_settings, site_labels
+from monitoring.rules import FEDERATE_MATCH, rule_groups
+
+PROBE_MODULES = {"icmp_router": "icmp", "icmp_link": "icmp"}
+FILE_SD_JOBS = ("node", "postgres", "egov", "icmp_router", "icmp_link", "federate")
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+
+
+def _probe_job(job: str, module: str, server: Server, files: list[str]) -> dict[str, Any]:
+    """A blackbox job: the target becomes ?target=, the blackbox exporter is scraped instead."""
+    return {
+        "job_name": job,
+        "metrics_path": "/probe",
+        "params": {"module": [module]},
+        "file_sd_configs": [{"files": files}],
+        "relabel_configs": [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"target_label": "__address__", "replacement": f"127.0.0.1:{server.settings.blackbox_port}"},
+        ],
+    }
+
+
+def prometheus_config(inv: Any, plan: MonitoringPlan, server: Server) -> dict[str, Any]:
+    s = server.settings
+    jobs: list[dict[str, Any]] = [{
+        "job_name": "prometheus",
+        "static_configs": [{"targets": [f"localhost:{s.prometheus_port}"],
+                            "labels": {**site_labels(inv, server.site), "instance": server.name,
+                                       "role": "monitoring"}}],
+    }]
+    for job in ("node", "postgres", "egov"):
+        jobs.append({"job_name": job, "file_sd_configs": [{"files": [f"file_sd/{job}.json"]}]})
+    for job, module in PROBE_MODULES.items():
+        jobs.append(_probe_job(job, module, server, [f"file_sd/{job}.json"]))
+    for module in sorted({t.job for t in server.targets if t.job.startswith("blackbox_")}):
+        jobs.append(_probe_job(module, module.removeprefix("blackbox_"), server, [f"file_sd/{module}.json"]))
+    jobs.append({
+        "job_name": "federate",
+        "honor_labels": True,  # keep the district's site labels, not this job's
+        "metrics_path": "/federate",
+        "params": {"match[]": FEDERATE_MATCH},
+        "file_sd_configs": [{"files": ["file_sd/federate.json"]}],
+    })
+    return {
+        "global": {"scrape_interval": s.scrape_interval, "evaluation_interval": s.evaluation_interval,
+                   "external_labels": {"monitor": server.name}},
+        "rule_files": ["rules/*.yml"],
+        "alerting": {"alertmanagers": [{"static_configs": [
+            {"targets": [f"{top.address}:{top.settings.alertmanager_port}" for top in plan.top]}]}]},
+        "scrape_configs": jobs,
+    }
+
+
+def file_sd(server: Server, inv: Any) -> dict[str, list[dict[str, Any]]]:
+    """Target groups per job file, one group per target (each has its own labels)."""
+    groups: dict[str, list[dict[str, Any]]] = {job: [] for job in FILE_SD_JOBS}
+    for t in server.targets:
+        groups.setdefault(t.job, []).append({"targets": [t.address], "labels": t.labels})
+    for lower in server.federates:
+        labels = {**site_labels(inv, lower.site), "instance": lower.name, "role": "monitoring"}
+        groups["federate"].append({"targets": [f"{lower.address}:{lower.settings.prometheus_port}"],
+                                   "labels": labels})
+    return groups
+
+
+def blackbox_config() -> dict[str, Any]:
+    return {"modules": {
+        "icmp": {"prober": "icmp", "timeout": "3s", "icmp": {"preferred_ip_protocol": "ip4"}},
+        "http_2xx": {"prober": "http", "timeout": "5s",
+                     "http": {"preferred_ip_protocol": "ip4", "fail_if_not_ssl": True}},
+        "smtp_starttls": {"prober": "tcp", "timeout": "5s", "tcp": {
+            "preferred_ip_protocol": "ip4",
+            "query_response": [
+                {"expect": "^220 "}, {"send": "EHLO egov-monitoring\r"}, {"expect": "^250 "},
+                {"send": "STARTTLS\r"}, {"expect": "^220 "}, {"starttls": True},
+                {"send": "EHLO egov-monitoring\r"}, {"expect": "^250 "}, {"send": "QUIT\r"},
+            ]}},
+    }}
+
+
+def exporter_config(inv: Any, host: Any, plan: MonitoringPlan | None = None) -> dict[str, Any]:
+    """The egov exporter's configuration on one host (see monitoring/exporter.py).
+
+    Monitoring servers watch the applications, certificates, the document-exchange platform and
+    router drift of their sites; backup hosts report their own backups.
+    """
+    s = host_settings(inv, host)
+    conf: dict[str, Any] = {"listen": f"0.0.0.0:{s.egov_exporter_port}", "interval": s.collect_interval}
+    if "backup" in host.roles:
+        conf["backup_status_file"] = s.backup_status_file
+    if "monitoring" in host.roles:
+        sites = set((plan or build_plan(inv)).servers[host.name].sites)
+        from deploys.apps import APPS  # the one table of the core applications and their ports
+
+        apps, tls = [], []
+        for other in inv.hosts.values():
+            if other.site not in sites:
+                continue
+            os_ = host_settings(inv, other)
+            ip = str(other.server_ip or other.mgmt_ip)
+            for role in other.roles:
+                if role in APPS:
+                    apps.append({"app": APPS[role].name, "target": other.name,
+                                 "url": f"http://{ip}:{APPS[role].port}{os_.app_health_path}"})
+                for port in os_.tls_ports.get(role, []):
+                    tls.append({"endpoint": f"{other.name}:{port}", "host": ip, "port": port,
+                                "server_name": inv.province.domain})
+        conf.update(apps=apps, tls=sorted({(t["endpoint"]): t for t in tls}.values(), key=lambda t: t["endpoint"]))
+        if s.docexchange_url:
+            conf["docexchange_url"] = s.docexchange_url
+        if s.drift_file:
+            conf["drift_file"] = s.drift_file
+            conf["drift_interval"] = s.drift_interval
+    return conf
+
+
+@dataclass(frozen=True)
+class GeneratedServer:
+    name: str
+    files: dict[str, str]  # relative path -> content
+
+
+def generate(inv: Any) -> dict[str, GeneratedServer]:
+    """Every monitoring server's files, in inventory order; same inventory, same bytes."""
+    plan = build_plan(inv)
+    rules = dump_yaml(rule_groups(plan.settings))
+    out: dict[str, GeneratedServer] = {}
+    for server in plan.servers.values():
+        files = {"prometheus.yml": dump_yaml(prometheus_config(inv, plan, server)), "rules/egov.yml": rules,
+                 "blackbox.yml": dump_yaml(blackbox_config()),
+                 "egov-exporter.yml": dump_yaml(exporter_config(inv, inv.hosts[server.name], plan))}
+        for job, groups in file_sd(server, inv).items():
+            files[f"file_sd/{job}.json"] = json.dumps(groups, indent=1, ensure_ascii=False) + "\n"
+        if server.top:
+            files["alertmanager.yml"] = dump_yaml(alertmanager_config(inv, plan))
+        out[server.name] = GeneratedServer(server.name, files)
+    return out
+
+
+def write_tree(files: dict[str, str], directory: Path) -> list[str]:
+    """Write files under ``directory``; only files whose content differs are touched.
+
+    Returns the relative paths written (empty on a second run). Files of ours that are no
+    longer generated (a job that disappeared) are removed and reported too.
+    """
+    changed: list[str] = []
+    for rel, content in files.items():
+        path = directory / rel
+        if path.is_file() and path.read_text(encoding="utf-8") == content:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(content, encoding="utf-8")
+        tmp.replace(path)
+        changed.append(rel)
+    for sub in ("file_sd", "rules"):
+        for stale in sorted((directory / sub).glob("*")) if (directory / sub).is_dir() else []:
+            rel = f"{sub}/{stale.name}"
+            if rel not in files:
+                stale.unlink()
+                changed.append(rel)
+    return changed
+
+
+def check(directory: Path) -> list[str]:
+    """Validate a written server directory with promtool and amtool; return the commands run.
+
+    Raises MonitoringError with the checker's own output when one fails.
+    """
+    commands = [["promtool", "check", "config", str(directory / "prometheus.yml")]]
+    if (directory / "alertmanager.yml").exists():
+        commands.append(["amtool", "check-config", str(directory / "alertmanager.yml")])
+    ran = []
+    for cmd in commands:
+        if shutil.which(cmd[0]) is None:
+            raise MonitoringError(f"{cmd[0]} is not installed (apt-get install prometheus prometheus-alertmanager)")
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        if proc.returncode != 0:
+            raise MonitoringError(f"{' '.join(cmd)} failed:\n{(proc.stdout + proc.stderr).strip()}")
+        ran.append(" ".join(cmd))
+    return ran

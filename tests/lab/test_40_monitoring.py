@@ -1,0 +1,315 @@
+"""Monitoring for real: two Prometheus servers federating on this machine's loopback, then the
+lab's monitoring host deployed from the inventory, every host and router a target and up, a
+stopped host reported down by `egov monitor status` and its HostDown alert firing.
+
+Runs after test_20 (WAN configured) and test_30 (hosts deployed).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from inventory import load_inventory
+from monitoring.config import generate, write_tree
+
+pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[2]
+FEDERATED = REPO / "tests" / "fixtures" / "monitoring" / "federated.yml"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.load(resp)
+
+
+def ready(base: str) -> bool:
+    with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as resp:
+        return bool(resp.status == 200)
+
+
+def query(base: str, expr: str) -> list[dict[str, Any]]:
+    return list(get_json(f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))["data"]["result"])
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 2.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except OSError as exc:
+            last = exc
+        if last and not isinstance(last, Exception):
+            return last
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+
+
+def _local(files: dict[str, str], directory: Path, rewrite: Callable[[str, list[dict[str, Any]]], list[dict[str, Any]]],
+           am_port: int, self_port: int) -> None:
+    """Write a generated server tree with every network address moved to 127.0.0.1, so this
+    test sends nothing to the inventory's (production) addresses."""
+    out = dict(files)
+    for rel in [r for r in files if r.startswith("file_sd/")]:
+        out[rel] = json.dumps(rewrite(rel[len("file_sd/"):-len(".json")], json.loads(files[rel])))
+    conf = yaml.safe_load(files["prometheus.yml"])
+    conf["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [f"127.0.0.1:{am_port}"]
+    conf["scrape_configs"][0]["static_configs"][0]["targets"] = [f"127.0.0.1:{self_port}"]  # job prometheus
+    out["prometheus.yml"] = yaml.safe_dump(conf, sort_keys=False)
+    if "alertmanager.yml" in files:
+        am = yaml.safe_load(files["alertmanager.yml"])
+        am["global"]["smtp_smarthost"] = f"127.0.0.1:{free_port()}"  # nothing listens: mails fail locally
+        for receiver in am["receivers"]:
+            for hook in receiver.get("webhook_configs", []):
+                hook["url"] = f"http://127.0.0.1:{free_port()}/"
+        out["alertmanager.yml"] = yaml.safe_dump(am, sort_keys=False)
+    write_tree(out, directory)
+
+
+class Proc:
+    """A server process run as ``nobody``: each file_sd job takes an inotify instance, and on a
+    machine whose containers run systemd as root, root's instances (128 by default) run out."""
+
+    def __init__(self, argv: list[str], log: Path) -> None:
+        self.log = log
+        self.p = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *argv],
+                                  stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        self.p.terminate()
+        try:
+            self.p.wait(10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+
+
+@pytest.fixture(scope="module")
+def nobody_dir() -> Iterator[Path]:
+    """A scratch directory the ``nobody`` user can write to."""
+    path = Path(tempfile.mkdtemp(prefix="egov-monitoring-"))
+    shutil.chown(path, "nobody", "nogroup")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def two_servers(nobody_dir: Path) -> Iterator[dict[str, str]]:
+    """The federated fixture inventory's province and district servers (lab intervals) plus the
+    province Alertmanager, all on 127.0.0.1."""
+    tmp_path = nobody_dir
+    for tool in ("prometheus", "prometheus-alertmanager"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} missing: apt-get install prometheus prometheus-alertmanager")
+    lab_copy = tmp_path / "federated-lab.yml"
+    lab_copy.write_text(FEDERATED.read_text(encoding="utf-8").replace("environment: production", "environment: lab"))
+    gen = generate(load_inventory(lab_copy))
+    ports = {"province": free_port(), "district": free_port(), "am": free_port(), "am_cluster": free_port()}
+    dead = free_port()  # a closed port stands for a host that is down
+
+    def district_sd(job: str, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if job != "node":
+            return []
+        # the first host of the district answers (the district Prometheus itself), the rest are down
+        return [{**g, "targets": [f"127.0.0.1:{ports['district'] if i == 0 else dead}"]} for i, g in enumerate(groups)]
+
+    def province_sd(job: str, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if job == "federate":
+            return [{**g, "targets": [f"127.0.0.1:{ports['district']}"]} for g in groups]
+        if job == "node":
+            return [{**g, "targets": [f"127.0.0.1:{ports['province']}"]} for g in groups]
+        return []
+
+    servers = (("qn-ty-mon1", district_sd, ports["district"]), ("dc-ops1", province_sd, ports["province"]))
+    for name, sd, port in servers:
+        _local(gen[name].files, tmp_path / name, sd, ports["am"], port)
+    subprocess.run(["chown", "-R", "nobody:nogroup", str(tmp_path)], check=True)
+    procs = []
+    try:
+        for name, _, port in servers:
+            d = tmp_path / name
+            procs.append(Proc(["prometheus", f"--config.file={d / 'prometheus.yml'}", f"--storage.tsdb.path={d / 'data'}",
+                               f"--web.listen-address=127.0.0.1:{port}"], tmp_path / f"{name}.log"))
+        procs.append(Proc(["prometheus-alertmanager", f"--config.file={tmp_path / 'dc-ops1' / 'alertmanager.yml'}",
+                           f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{ports['am']}",
+                           f"--cluster.listen-address=127.0.0.1:{ports['am_cluster']}"], tmp_path / "am.log"))
+        urls = {"province": f"http://127.0.0.1:{ports['province']}", "district": f"http://127.0.0.1:{ports['district']}",
+                "alertmanager": f"http://127.0.0.1:{ports['am']}"}
+        for url in urls.values():
+            wait_for(f"{url} ready", lambda: ready(url), 30, 0.5)  # noqa: B023 - called within this iteration
+        yield urls
+    finally:
+        for p in procs:
+            p.stop()
+
+
+def test_province_server_sees_district_aggregates_through_federation(two_servers: dict[str, str]) -> None:
+    province, district = two_servers["province"], two_servers["district"]
+    # the district records its aggregates from its own scrapes
+    def aggregate(server: str, name: str, want: float) -> Callable[[], list[dict[str, Any]]]:
+        # series appear as targets get their first scrape: wait until the value is the final one
+        return lambda: [r for r in query(server, f'{name}{{site="tien-yen", job="node"}}') if float(r["value"][1]) == want]
+
+    wait_for("district aggregates", aggregate(district, "site:targets:count", 2), 40)
+    # the province scrapes none of the district's hosts itself (only the district's /federate) ...
+    assert [r["metric"]["job"] for r in query(province, 'up{site="tien-yen"}')] == ["federate"]
+    # ... and sees the district's aggregates, labelled with the district server that recorded them
+    rows = wait_for("federated aggregate", aggregate(province, "site:targets:count", 2), 60)  # qn-ty-node1, qn-ty-mon1
+    assert rows[0]["metric"]["monitor"] == "qn-ty-mon1"
+    wait_for("federated up count", aggregate(province, "site:targets_up:sum", 1), 30)  # one stands for a dead host
+    # only aggregates cross: no raw series of the district reached the province
+    assert query(province, '{monitor="qn-ty-mon1", __name__!~"site:.+"}') == []
+
+
+def egov(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(Path(sys.executable).with_name("egov")), *args], capture_output=True, text=True,
+                          timeout=120, cwd=REPO, check=False)
+
+
+def test_status_on_real_servers_shows_the_dead_district_host_and_exits_1(two_servers: dict[str, str]) -> None:
+    """The district's HostDown reaches the province Alertmanager; the province's view shows it."""
+    am = two_servers["alertmanager"]
+    wait_for("HostDown at the Alertmanager", lambda: [
+        a for a in get_json(f"{am}/api/v2/alerts") if a["labels"]["alertname"] == "HostDown"], 90)
+    proc = egov("monitor", "status", "-i", str(FEDERATED), "--prometheus", two_servers["province"],
+                "--alertmanager", am, "--json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["critical"] is True
+    sites = {s["site"]: s for s in report["sites"]}
+    ty = sites["tien-yen"]
+    assert ty["targets_down"] == 1 and ty["alerts"]["critical"] >= 1
+    assert [a for a in report["alerts"] if a["alertname"] == "HostDown" and a["site"] == "tien-yen"]
+    assert sites["dc"]["targets_down"] == 0
+    # --site narrows the view; the table form names the site and says why it exits 1
+    proc = egov("monitor", "status", "-i", str(FEDERATED), "--prometheus", two_servers["province"],
+                "--alertmanager", am, "--site", "dc")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # the critical alert is tien-yen's, not dc's
+    assert "dc" in proc.stdout and "tien-yen" not in proc.stdout
+
+
+def test_a_dead_district_pages_once(two_servers: dict[str, str]) -> None:
+    """The generated inhibit rules and grouping on a real Alertmanager: the district unreachable
+    silences its hosts and communes; what is left is one group for the zone."""
+    am = two_servers["alertmanager"]
+    zone = {"zone": "tien-yen"}
+    alerts = [{"alertname": "SiteUnreachable", "severity": "critical", "site": "tien-yen", "level": "district", **zone}]
+    alerts += [{"alertname": "SiteUnreachable", "severity": "critical", "site": c, "level": "commune", **zone}
+               for c in ("ty-tien-yen", "ty-dong-ngu")]
+    alerts += [{"alertname": "HostDown", "severity": "critical", "site": "tien-yen", "level": "district",
+                "instance": "qn-ty-node1", **zone},
+               {"alertname": "RouterUnreachable", "severity": "critical", "site": "ty-dong-ngu", "level": "commune",
+                "instance": "qn-ty-dong-ngu-r1", **zone},
+               {"alertname": "WanLinkDown", "severity": "warning", "site": "ty-tien-yen", "level": "commune",
+                "instance": "qn-ty-tien-yen-r1:wan0--qn-ty-r1:wan16", **zone}]
+    body = json.dumps([{"labels": a, "annotations": {"summary": "test"}} for a in alerts]).encode()
+    req = urllib.request.Request(f"{am}/api/v2/alerts", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 200
+
+    def shown() -> list[dict[str, Any]]:
+        active = get_json(f"{am}/api/v2/alerts?inhibited=false&silenced=false")
+        return [a for a in active if a["labels"].get("zone") == "tien-yen"]
+
+    left = wait_for("inhibition", lambda: [a["labels"]["alertname"] for a in shown()] == ["SiteUnreachable"]
+                    and shown(), 30, 1)
+    assert left[0]["labels"]["site"] == "tien-yen"
+    inhibited = get_json(f"{am}/api/v2/alerts?inhibited=true&active=false&silenced=false")
+    assert {a["labels"]["alertname"] for a in inhibited if a["labels"].get("zone") == "tien-yen"} >= {
+        "HostDown", "RouterUnreachable", "WanLinkDown", "SiteUnreachable"}  # communes' SiteUnreachable too
+    groups = [g for g in get_json(f"{am}/api/v2/alerts/groups") if g["labels"].get("zone") == "tien-yen"]
+    # one notification per receiver and severity for the whole zone, whatever the number of alerts
+    per_receiver = sorted((g["receiver"]["name"], g["labels"]["severity"]) for g in groups)
+    assert per_receiver == [("it-tien-yen", "critical"), ("it-tien-yen", "warning"), ("noc", "critical")]
+
+# --- the lab's monitoring host -------------------------------------------------------------------
+
+def _victim(inv: Any) -> str:
+    """A host below the province that runs no monitoring: stopping it must not cut monitoring."""
+    return next(h.name for h in inv.hosts.values() if inv.sites[h.site].depth > 0 and "monitoring" not in h.roles)
+
+
+def _status(inventory_path: Path) -> tuple[int, dict[str, Any]]:
+    proc = egov("monitor", "status", "-i", str(inventory_path), "--json")
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def _down_names(report: dict[str, Any]) -> set[str]:
+    return {entry.split(" ")[0] for s in report["sites"] for entry in s["down"]}
+
+
+@pytest.fixture(scope="module")
+def deployed(lab: Any) -> Any:
+    """The monitoring host deployed (twice: the second run must change nothing)."""
+    from deploys.runner import run_deploy
+
+    first = run_deploy(lab.inventory, ["monitoring"])
+    assert not first.failed, {n: r.error for n, r in first.items() if r.failed}
+    second = run_deploy(lab.inventory, ["monitoring"])
+    assert not second.failed, {n: r.error for n, r in second.items() if r.failed}
+    assert {n: r.data.get("changes") for n, r in second.items()} == {n: 0 for n in second}
+    return lab
+
+
+def test_every_lab_host_and_router_is_a_target_and_up(deployed: Any) -> None:
+    inv = deployed.inventory
+    from monitoring.plan import build_plan
+
+    prometheus = build_plan(inv).top[0].url()
+
+    def all_up() -> bool:
+        hosts = {r["metric"]["instance"] for r in query(prometheus, 'up{job="node"} == 1')}
+        routers = {r["metric"]["instance"] for r in query(prometheus, 'probe_success{job="icmp_router"} == 1')}
+        return hosts == set(inv.hosts) and routers == set(inv.routers)
+
+    wait_for("every host and router up in Prometheus", all_up, 180, 5)
+    db = {r["metric"]["instance"] for r in query(prometheus, 'up{job="postgres"} == 1')}
+    assert db == {h.name for h in inv.hosts_with_role("db")}
+    egov_targets = {r["metric"]["instance"] for r in query(prometheus, 'up{job="egov"} == 1')}
+    assert egov_targets == {h.name for h in inv.hosts.values() if {"monitoring", "backup"} & set(h.roles)}
+    _, report = _status(inv.path)
+    assert not _down_names(report) & (set(inv.hosts) | set(inv.routers)), report
+
+
+def test_a_stopped_host_is_reported_down_and_pages(deployed: Any) -> None:
+    inv = deployed.inventory
+    victim = _victim(inv)
+    site = inv.hosts[victim].site
+    deployed.stop_node(victim)
+    try:
+        def reported() -> dict[str, Any] | None:
+            code, report = _status(inv.path)
+            sites = {s["site"]: s for s in report["sites"]}
+            paged = [a for a in report["alerts"] if a["alertname"] == "HostDown" and a["instance"] == victim]
+            if code == 1 and paged and any(d.startswith(victim) for d in sites[site]["down"]):
+                return report
+            return None
+
+        report = wait_for(f"{victim} down and HostDown firing", reported, 180, 5)
+        alert = next(a for a in report["alerts"] if a["instance"] == victim)
+        assert alert["severity"] == "critical" and alert["site"] == site
+        table = egov("monitor", "status", "-i", str(inv.path), "--site", site)
+        assert table.returncode == 1 and victim in table.stdout
+    finally:
+        deployed.start_node(victim)
+    wait_for(f"{victim} up again", lambda: victim not in _down_names(_status(inv.path)[1]), 180, 5)
