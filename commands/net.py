@@ -1,12 +1,178 @@
-"""`egov net`: (filled by its issue)."""
+"""`egov net`: render, diff, push, back up, roll back and check the WAN routers."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
-from commands import common  # noqa: F401
+from commands import common
+
+backup_dir_option = click.option(
+    "--backup-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Where running-configuration backups go (default: $EGOV_NET_BACKUPS, the lab's state dir, "
+         "or ./backups/network).",
+)
+timeout_option = click.option("--connect-timeout", type=click.FloatRange(1, 300), default=10.0, show_default=True,
+                              help="Seconds to wait for a device's SSH login.")
+
+
+def _options(inv: Any, secrets_path: str | None, backup_dir: Path | None, **kwargs: Any) -> Any:
+    from network.push import Options
+
+    return Options.for_inventory(inv, secrets_path, backup_dir, **kwargs)
+
+
+def _load(inventory_path: str) -> Any:
+    from inventory import load_inventory
+
+    return load_inventory(inventory_path)
+
+
+def _report(title: str, result: Any, as_json: bool, show_diff: bool = False) -> None:
+    if as_json:
+        common.emit_json(result.to_dict())
+    else:
+        if show_diff:
+            for name, r in result.items():
+                if r.diff:
+                    click.echo(f"--- {name}: {r.data.get('lines', 0)} line(s) to send")
+                    click.echo(r.diff)
+        rows = [(name, r.data.get("status", "failed" if r.failed else "ok"), r.data.get("lines", ""),
+                 r.data.get("seconds", ""), r.error or r.data.get("detail") or r.data.get("backup", ""))
+                for name, r in result.items()]
+        common.table(title, ["device", "status", "lines", "seconds", "detail"], rows)
+        failed = len(result.failed_targets)
+        click.echo(f"{len(result)} device(s): {len(result.changed_targets)} changed, {failed} failed")
+    common.exit_for(result.failed)
 
 
 @click.group("net", cls=common.EgovGroup)
 def net_group() -> None:
-    """(placeholder)"""
+    """The WAN routers: render, diff, push, backup, rollback, check (see docs/network.md)."""
+
+
+@net_group.command("render")
+@common.inventory_option
+@common.limit_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write <router>.cfg files here instead of printing.")
+@common.json_option
+def render_cmd(inventory_path: str, limit: tuple[str, ...], out: Path | None, as_json: bool) -> None:
+    """Render each router's intended configuration from the inventory (no device is contacted)."""
+    from network.push import routers_for
+    from network.render import render_all, write
+
+    inv = _load(inventory_path)
+    configs = render_all(inv, routers_for(inv, limit))
+    if out is not None:
+        paths = write(configs, out)
+        if as_json:
+            common.emit_json({name: str(path) for name, path in zip(configs, paths, strict=True)})
+        else:
+            click.echo(f"{len(paths)} configuration(s) written to {out}")
+    elif as_json:
+        common.emit_json(configs)
+    else:
+        for name, text in configs.items():
+            click.echo(f"### {name}\n{text}")
+
+
+@net_group.command("diff")
+@common.inventory_option
+@common.limit_option
+@common.secrets_option
+@common.workers_option
+@timeout_option
+@common.json_option
+def diff_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
+             connect_timeout: float, as_json: bool) -> None:
+    """Running versus intended, as the exact lines a push would send. Changes nothing."""
+    from network.push import diff, routers_for
+
+    inv = _load(inventory_path)
+    opts = _options(inv, secrets_path, None, workers=workers, connect_timeout=connect_timeout)
+    _report("egov net diff", diff(inv, routers_for(inv, limit), opts), as_json, show_diff=True)
+
+
+@net_group.command("push")
+@common.inventory_option
+@common.limit_option
+@common.secrets_option
+@common.workers_option
+@timeout_option
+@backup_dir_option
+@click.option("--dry-run", is_flag=True, help="Stop after the diff and the lock-out guard; send nothing.")
+@click.option("--check-timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
+              help="Seconds the OSPF neighbours have to come up Full before the change is rolled back.")
+@common.json_option
+def push_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
+             connect_timeout: float, backup_dir: Path | None, dry_run: bool, check_timeout: float,
+             as_json: bool) -> None:
+    """Push the intended configuration safely: backup, remediation only, lock-out guard,
+    post-checks, automatic restore on failure, save only when the checks pass."""
+    from network.push import push, routers_for
+
+    inv = _load(inventory_path)
+    opts = _options(inv, secrets_path, backup_dir, workers=workers, connect_timeout=connect_timeout,
+                    check_timeout=check_timeout)
+    result = push(inv, routers_for(inv, limit), opts, dry_run=dry_run)
+    _report("egov net push" + (" (dry run)" if dry_run else ""), result, as_json, show_diff=dry_run)
+
+
+@net_group.command("backup")
+@common.inventory_option
+@common.limit_option
+@common.secrets_option
+@common.workers_option
+@timeout_option
+@backup_dir_option
+@common.json_option
+def backup_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
+               connect_timeout: float, backup_dir: Path | None, as_json: bool) -> None:
+    """Back up the running configuration of the routers (timestamped, in a git history)."""
+    from network.push import backup, routers_for
+
+    inv = _load(inventory_path)
+    opts = _options(inv, secrets_path, backup_dir, workers=workers, connect_timeout=connect_timeout)
+    _report("egov net backup", backup(inv, routers_for(inv, limit), opts), as_json)
+
+
+@net_group.command("rollback")
+@click.argument("device")
+@common.inventory_option
+@common.secrets_option
+@timeout_option
+@backup_dir_option
+@click.option("--to", "to", metavar="BACKUP", default=None,
+              help="A backup file, its name or a timestamp prefix (default: the newest backup).")
+@common.json_option
+def rollback_cmd(device: str, inventory_path: str, secrets_path: str | None, connect_timeout: float,
+                 backup_dir: Path | None, to: str | None, as_json: bool) -> None:
+    """Put a backup back on DEVICE (the running configuration is backed up first)."""
+    from egov.errors import InputError
+    from network.push import rollback
+
+    inv = _load(inventory_path)
+    if device not in inv.routers:
+        raise InputError(f"{inv.path}: no router named '{device}'")
+    opts = _options(inv, secrets_path, backup_dir, connect_timeout=connect_timeout)
+    _report("egov net rollback", rollback(inv, inv.routers[device], opts, to), as_json)
+
+
+@net_group.command("check")
+@common.inventory_option
+@common.limit_option
+@common.secrets_option
+@common.workers_option
+@timeout_option
+@common.json_option
+def check_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
+              connect_timeout: float, as_json: bool) -> None:
+    """Check the state the inventory implies: OSPF neighbours Full, a route to every loopback."""
+    from network.push import check, routers_for
+
+    inv = _load(inventory_path)
+    opts = _options(inv, secrets_path, None, workers=workers, connect_timeout=connect_timeout)
+    _report("egov net check", check(inv, routers_for(inv, limit), opts), as_json)

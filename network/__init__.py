@@ -1,0 +1,8 @@
+"""The WAN: render each router's configuration from the inventory, diff it against the device,
+push it safely (backup, remediation only, lock-out guard, post-checks, restore, save), roll back
+and check. See docs/network.md.
+
+Modules: ``context`` (inventory -> template data), ``render`` (templates/network/<platform>/),
+``drivers`` (one class per platform in ``DRIVERS``), ``guard`` (lock-out), ``backup``,
+``session`` (SSH), ``push`` (diff, push, backup, rollback, check).
+"""

@@ -1,0 +1,220 @@
+"""The rendering context: everything a router's template needs, prepared as plain data.
+
+Templates are data in, text out: every lookup (peers, DC servers, areas), every piece of
+arithmetic (masks, wildcards, sequence numbers) and every decision (which area is stub, which
+router is an area border router) happens here, once, for every platform.
+
+OSPF design. The province core and the district routers form the backbone (area 0). Each
+district's communes form one area of their own, numbered by the district (``network__ospf_area``
+on the district site, else its administrative code, e.g. area 193 for Ha Long, else index + 1); the district routers are the area border routers and
+make the area totally stubby (communes learn a default route only), so a commune's router holds
+a handful of routes however large the province grows. Links are /31 point-to-point, loopbacks
+/32 and passive; LANs are passive in the area of their site.
+
+Variables: layered inventory variables namespaced ``network__`` (see inventory/defaults/network.yml); ``DEFAULTS`` below documents each
+one and applies when no inventory layer sets it.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Any
+
+from egov.errors import NetworkError
+from inventory.model import Inventory, Router, Site
+from network.drivers import driver_class
+
+DEFAULTS: dict[str, Any] = {
+    # OSPF hello and dead intervals (seconds) on WAN links; the lab sets 1 and 3 for fast convergence
+    "network__ospf_hello": 10,
+    "network__ospf_dead": 40,
+    # SPF throttle: initial delay, hold, maximum wait (milliseconds)
+    "network__ospf_spf_throttle": [200, 1000, 10000],
+    # reference bandwidth (Mbit/s) so that 10G and 1G links get different costs
+    "network__ospf_reference_bandwidth": 100000,
+    # the OSPF area of a district's communes (set on the district site); null or 0: the district's code
+    "network__ospf_area": None,
+    # the login banner shown before authentication (one line)
+    "network__banner": "Authorised access only. Activity on this device is logged and monitored.",
+    # extra static routes: list of {prefix: CIDR, next_hop: address or "blackhole"}
+    "network__static_routes": [],
+    # the inventory role whose hosts are the AAA (TACACS+/RADIUS) servers in the DC
+    "network__aaa_role": "bastion",
+    # the roles whose hosts are the NTP and syslog servers
+    "network__ntp_role": "ntp",
+    "network__log_role": "log",
+}
+
+BACKBONE = IPv4Address("0.0.0.0")
+BACKBONE_DEPTH = 1  # levels at depth 0 (province) and 1 (district) form area 0
+
+
+def var(router: Router, key: str) -> Any:
+    """A router's layered variable, else the network default."""
+    return router.vars.get(key, DEFAULTS[key])
+
+
+def _address(ip: IPv4Interface) -> dict[str, str]:
+    """Every spelling of an interface address that some platform's syntax needs."""
+    return {
+        "ip": str(ip.ip),
+        "prefixlen": str(ip.network.prefixlen),
+        "mask": str(ip.network.netmask),
+        "cidr": str(ip.with_prefixlen),
+        "network": str(ip.network.network_address),
+        "wildcard": str(ip.network.hostmask),
+    }
+
+
+def _network(net: IPv4Network) -> dict[str, str]:
+    return {
+        "cidr": str(net),
+        "network": str(net.network_address),
+        "prefixlen": str(net.prefixlen),
+        "mask": str(net.netmask),
+        "wildcard": str(net.hostmask),
+    }
+
+
+def site_area(inv: Inventory, site: Site) -> IPv4Address:
+    """The OSPF area a site's interfaces belong to: the backbone down to the districts, then the
+    area of the site's district."""
+    if site.depth <= BACKBONE_DEPTH:
+        return BACKBONE
+    district = site
+    while district.depth > BACKBONE_DEPTH:
+        assert district.parent is not None  # depth > 0 always has a parent
+        district = inv.sites[district.parent]
+    number = district.vars.get("network__ospf_area", DEFAULTS["network__ospf_area"])
+    if not number:  # unset (or the backbone, which a district's communes never are): the district's code
+        number = int(district.code) if district.code else district.index + 1
+    if not isinstance(number, int) or not 1 <= number < 2**32:
+        raise NetworkError(
+            f"{inv.path}: site {district.name}: OSPF area {number!r} (network__ospf_area, else the district code) "
+            "must be a whole number from 1 (0 is the backbone)"
+        )
+    return IPv4Address(number)
+
+
+def _servers(inv: Inventory, role: str) -> list[dict[str, str]]:
+    """The DC servers of a role, by the address routers reach them at (the server LAN)."""
+    return [
+        {"name": host.name, "ip": str(host.server_ip or host.mgmt_ip)}
+        for host in sorted(inv.hosts_with_role(role), key=lambda h: h.name)
+    ]
+
+
+def _static_routes(inv: Inventory, router: Router) -> list[dict[str, Any]]:
+    routes: list[dict[str, Any]] = []
+    for number, route in enumerate(var(router, "network__static_routes")):
+        where = f"{inv.path}: router {router.name}: network__static_routes[{number}]"
+        try:
+            prefix = IPv4Network(route["prefix"])
+            hop = str(route["next_hop"])
+            if hop != "blackhole":
+                IPv4Address(hop)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NetworkError(f"{where}: needs prefix (CIDR) and next_hop (address or blackhole): {exc}") from None
+        routes.append({**_network(prefix), "next_hop": hop, "blackhole": hop == "blackhole"})
+    return sorted(routes, key=lambda r: (IPv4Network(r["cidr"]), r["next_hop"]))
+
+
+def _int_var(inv: Inventory, router: Router, key: str) -> int:
+    value = var(router, key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise NetworkError(f"{inv.path}: router {router.name}: {key} must be a whole number, not {value!r}")
+    return value
+
+
+def build_context(inv: Inventory, router: Router) -> dict[str, Any]:
+    """The complete, platform-neutral context of one router's configuration."""
+    site = inv.sites[router.site]
+    own_area = site_area(inv, site)
+    wan = []
+    for port in sorted(router.interfaces, key=lambda p: p.port):
+        child = inv.routers[port.link.a.router]
+        area = site_area(inv, inv.sites[child.site])
+        wan.append({
+            "name": port.name,
+            **_address(port.ip),
+            "peer": port.peer,
+            "peer_loopback": str(inv.routers[port.peer].loopback),
+            "description": f"WAN to {port.peer} ({port.link.subnet})",
+            "area": str(area),
+        })
+    lans = [
+        {"name": lan.name, "purpose": purpose, **_address(lan.ip), "area": str(own_area),
+         "description": f"{purpose} LAN of {site.name}"}
+        for purpose, lan in sorted(router.lan_interfaces.items())
+    ]
+    loopback = {**_address(IPv4Interface(f"{router.loopback}/32")), "area": str(own_area)}
+    mgmt_net = site.subnets.get("mgmt")
+    mgmt = {**_address(IPv4Interface(f"{router.mgmt_ip}/{mgmt_net.prefixlen if mgmt_net else 32}")),
+            "name": driver_class(router.platform).mgmt_interface}
+
+    # areas: each with its member interfaces, for platforms that configure OSPF per area
+    members: dict[IPv4Address, list[dict[str, Any]]] = {own_area: [
+        {"name": "loopback", "cidr": loopback["cidr"], "network": loopback["ip"], "wildcard": "0.0.0.0",
+         "passive": True, "p2p": False, "loopback": True}]}
+    for entry in wan:
+        members.setdefault(IPv4Address(entry["area"]), []).append(
+            {"name": entry["name"], "cidr": entry["cidr"], "network": entry["network"],
+             "wildcard": entry["wildcard"], "passive": False, "p2p": True, "loopback": False})
+    for lan in lans:
+        members.setdefault(own_area, []).append(
+            {"name": lan["name"], "cidr": lan["cidr"], "network": lan["network"],
+             "wildcard": lan["wildcard"], "passive": True, "p2p": False, "loopback": False})
+    areas = [
+        {"id": str(area), "backbone": area == BACKBONE, "stub": area != BACKBONE, "interfaces": interfaces}
+        for area, interfaces in sorted(members.items())
+    ]
+    spf = var(router, "network__ospf_spf_throttle")
+    if not (isinstance(spf, list) and len(spf) == 3 and all(isinstance(v, int) and v >= 0 for v in spf)):
+        raise NetworkError(f"{inv.path}: router {router.name}: network__ospf_spf_throttle must be "
+                           f"[delay, hold, max] in milliseconds, not {spf!r}")
+    hello = _int_var(inv, router, "network__ospf_hello")
+    dead = _int_var(inv, router, "network__ospf_dead")
+    if dead <= hello:
+        raise NetworkError(f"{inv.path}: router {router.name}: network__ospf_dead ({dead}) must exceed "
+                           f"network__ospf_hello ({hello})")
+    acl = [{**_network(net), "seq": str(5 * (n + 1)), "name": f"NOC-{n + 1}"}
+           for n, net in enumerate(sorted(inv.noc_networks))]
+
+    def servers(role_key: str) -> list[dict[str, str]]:
+        return _servers(inv, str(var(router, role_key)))
+
+    return {
+        "device": {"name": router.name, "site": site.name, "level": site.level, "platform": router.platform,
+                   "model": router.model, "domain": inv.province.domain},
+        "banner": str(var(router, "network__banner")),
+        "loopback": loopback,
+        "mgmt": mgmt,
+        "mgmt_acl": acl,
+        "wan": wan,
+        "lans": lans,
+        "ospf": {
+            "router_id": str(router.loopback),
+            "hello": str(hello),
+            "dead": str(dead),
+            "spf_delay": str(spf[0]), "spf_hold": str(spf[1]), "spf_max": str(spf[2]),
+            "reference_bandwidth": str(_int_var(inv, router, "network__ospf_reference_bandwidth")),
+            "areas": areas,
+            "stub_areas": [a for a in areas if a["stub"]],
+        },
+        "ntp": servers("network__ntp_role"),
+        "syslog": servers("network__log_role"),
+        "aaa": servers("network__aaa_role"),
+        "static_routes": _static_routes(inv, router),
+    }
+
+
+def expected_peers(inv: Inventory, router: Router) -> dict[str, str]:
+    """The OSPF neighbours the inventory implies for a router: peer name -> router id (loopback)."""
+    return {port.peer: str(inv.routers[port.peer].loopback) for port in router.interfaces}
+
+
+def settle_seconds(inv: Inventory, router: Router) -> int:
+    """How long after a change an adjacency it broke may still look Full: the longest OSPF dead
+    interval on the router's links, plus a second."""
+    routers = [router, *(inv.routers[port.peer] for port in router.interfaces)]
+    return 1 + max(_int_var(inv, r, "network__ospf_dead") for r in routers)

@@ -1,0 +1,280 @@
+"""Diff, safe push, backup, rollback and check of the routers an inventory describes.
+
+A push runs in three phases, each over the devices in parallel (``egov.runner.run_parallel``,
+one thread per connection, bounded workers), with the sessions kept open between them:
+
+1. prepare: connect, back up the running configuration, compute the remediation; no lines means
+   "no changes" and the device is left alone (configuration mode is never entered); the lock-out
+   guard refuses a configuration that would cut the push's management range off;
+2. apply: send only the remediation, stopping at the first line the device refuses (then restore);
+3. verify: wait until every OSPF neighbour the inventory implies is Full (those that were Full
+   before, and those being pushed in this run that did not fail); then save, else restore the
+   backup. Nothing is saved before the checks pass, so a device that is lost mid-way comes back
+   from its saved configuration on reload: commit-confirmed semantics on every platform (Junos
+   uses its native ``commit confirmed``).
+
+The barrier between apply and verify lets neighbours configured in the same run come up together.
+A device that fails or cannot be reached is reported; the others carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Network
+from pathlib import Path
+
+from egov.connection import Connection, connection_for
+from egov.errors import NetworkError
+from egov.results import Result, RunResult
+from egov.runner import run_parallel
+from egov.secrets import Secrets, redact
+from inventory.model import Inventory, Router
+from network.backup import Backups, default_root
+from network.context import expected_peers, settle_seconds
+from network.drivers import Driver
+from network.guard import lockout_problems
+from network.render import render
+from network.session import connect, open_driver
+
+NO_CHANGES = "no changes"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Options:
+    """How a run reaches and treats the devices."""
+
+    secrets: Secrets
+    connection: Connection
+    backups: Backups
+    workers: int = 20
+    connect_timeout: float = 10.0
+    check_timeout: float = 60.0
+    on_done: Callable[[Result], None] | None = None
+
+    @classmethod
+    def for_inventory(cls, inv: Inventory, secrets_path: str | Path | None = None, backup_dir: Path | None = None,
+                      **kwargs: object) -> Options:
+        connection = connection_for(inv.path, inv.environment)
+        secrets = Secrets(secrets_path or connection.secrets_file)
+        return cls(secrets=secrets, connection=connection, backups=Backups(backup_dir or default_root(inv)),
+                   **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass
+class _Device:
+    """One device's state across the phases of a push."""
+
+    router: Router
+    intended: str
+    driver: Driver | None = None
+    running: str = ""
+    backup: Path | None = None
+    lines: list[str] = field(default_factory=list)
+    full_before: set[str] = field(default_factory=set)
+    applied_at: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def result(self, status: str, changed: bool = False, failed: bool = False, error: str = "",
+               **data: object) -> Result:
+        return Result(target=self.router.name, changed=changed, failed=failed, error=error,
+                      diff=redact("\n".join(self.lines)),
+                      data={"status": status, "seconds": round(time.monotonic() - self.started, 2),
+                            "lines": len(self.lines), "backup": str(self.backup) if self.backup else "", **data})
+
+    def close(self) -> None:
+        if self.driver is not None:
+            self.driver.close()
+            self.driver = None
+
+
+def routers_for(inv: Inventory, limits: Iterable[str]) -> list[Router]:
+    _, routers = inv.select(limits)
+    if not routers:
+        raise NetworkError(f"{inv.path}: no router matches --limit {' '.join(limits)}")
+    return routers
+
+
+def _restore(device: _Device) -> str:
+    """Restore the backup after a failed apply or check; says how it went, for the error message."""
+    assert device.driver is not None
+    try:
+        device.driver.restore(device.running)
+    except Exception as exc:  # noqa: BLE001 - the restore's own failure must be reported, not raised over
+        return (f"restoring {device.backup} FAILED ({redact(str(exc))}); the saved configuration is unchanged, "
+                "a reload brings it back")
+    return f"restored {device.backup}"
+
+
+def _run_phase(devices: dict[str, _Device], work: Callable[[_Device], Result | None], opts: Options,
+               results: RunResult, failing: set[str]) -> None:
+    """Run ``work`` on every device still in ``devices``; a device that returns a Result (or raises)
+    is finished: its session is closed and it leaves the run. ``failing`` learns each failure at
+    once, so that devices still verifying stop waiting for a neighbour that is gone."""
+    phase = work.__name__
+
+    def one(name: str) -> Result:
+        device = devices[name]
+        try:
+            done = work(device)
+        except Exception as exc:  # noqa: BLE001 - one device's failure is reported, never raised over the others
+            failing.add(name)
+            device.close()
+            unsaved = "" if phase == "prepare" else "; nothing was saved: the device restarts with its saved configuration"
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            return device.result("failed", failed=True, error=redact(f"{phase}: {type(exc).__name__}: {first}{unsaved}"))
+        if done is not None:
+            if done.failed:
+                failing.add(name)
+            device.close()
+            return done
+        return Result(target=name, data={"continue": True})
+
+    for name, result in run_parallel(one, list(devices), workers=opts.workers).items():
+        if not result.data.get("continue"):
+            results[name] = result
+            devices[name].close()
+            del devices[name]
+            if opts.on_done is not None:
+                opts.on_done(result)
+
+
+def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = False, verify: bool = True,
+         intended: dict[str, str] | None = None, reason: str = "before push") -> RunResult:
+    """Push the intended configuration (rendered from the inventory unless ``intended`` is given)
+    to ``routers``; ``dry_run`` stops after the diff. Returns a Result per router, in order."""
+    wanted = intended or {r.name: render(inv, r) for r in routers}
+    devices = {r.name: _Device(r, wanted[r.name]) for r in routers}
+    results = RunResult()
+    failing: set[str] = set()
+
+    def prepare(device: _Device) -> Result | None:
+        device.driver = connect(device.router, opts.connection, opts.secrets, opts.connect_timeout)
+        device.running = device.driver.running()
+        if not dry_run:
+            device.backup = opts.backups.save(device.router.name, device.running)
+        device.lines = device.driver.remediation(device.running, device.intended)
+        if not device.lines:
+            return device.result(NO_CHANGES)
+        problems = lockout_problems(type(device.driver), device.intended, device.driver.source_address(),
+                                    inv.noc_networks)
+        if problems:
+            return device.result("refused", failed=True,
+                                 error="lock-out guard refused the change: " + "; ".join(problems))
+        if dry_run:
+            return device.result("would change", changed=True)
+        device.full_before = {rid for rid, state in device.driver.neighbours().items() if state == "full"}
+        return None
+
+    def apply(device: _Device) -> Result | None:
+        assert device.driver is not None
+        try:
+            device.driver.apply(device.lines)
+        except NetworkError as exc:
+            return device.result("rolled back", failed=True, error=f"{exc}; {_restore(device)}")
+        device.applied_at = time.monotonic()
+        return None
+
+    started = time.monotonic()
+    _run_phase(devices, prepare, opts, results, failing)
+    if not dry_run:
+        opts.backups.record(f"{reason}: {', '.join(r.name for r in routers)}")
+    log.debug("prepare: %.2f s", time.monotonic() - started)
+    _run_phase(devices, apply, opts, results, failing)
+    log.debug("apply: %.2f s", time.monotonic() - started)
+    applied = set(devices)
+    # peers that count: every router of this run that did not fail, plus whatever was Full before
+    healthy = applied | {name for name, r in results.items() if not r.failed}
+
+    def finish(device: _Device) -> Result:
+        assert device.driver is not None
+        peers = expected_peers(inv, device.router)
+
+        def required() -> set[str]:
+            return {rid for name, rid in peers.items()
+                    if (name in healthy or rid in device.full_before) and name not in failing}
+
+        missing: set[str] = set()
+        if verify:
+            # an adjacency the change broke stays Full until a dead interval has passed: judge after that
+            time.sleep(max(0.0, device.applied_at + settle_seconds(inv, device.router) - time.monotonic()))
+            missing = _wait_full(device.driver, required, opts.check_timeout)
+        if missing:
+            names = ", ".join(sorted(n for n, rid in peers.items() if rid in missing))
+            return device.result("rolled back", failed=True,
+                                 error=f"post-check failed: OSPF neighbours not Full within {opts.check_timeout:g}s: "
+                                       f"{names}; {_restore(device)}")
+        device.driver.confirm()
+        return device.result("changed", changed=True, neighbours_full=len(required()))
+
+    _run_phase(devices, finish, opts, results, failing)
+    log.debug("verify: %.2f s", time.monotonic() - started)
+    return RunResult((r.name, results[r.name]) for r in routers)
+
+
+def _wait_full(driver: Driver, required: Callable[[], set[str]], timeout: float) -> set[str]:
+    """Poll the OSPF neighbours until every required router id is Full; the ones still missing at the end."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = driver.neighbours()
+        missing = {rid for rid in required() if states.get(rid) != "full"}
+        if not missing or time.monotonic() >= deadline:
+            return missing
+        time.sleep(0.5)
+
+
+def backup(inv: Inventory, routers: list[Router], opts: Options) -> RunResult:
+    """Back up the running configuration of every router."""
+
+    def one(name: str) -> Result:
+        router = inv.routers[name]
+        with open_driver(router, opts.connection, opts.secrets, opts.connect_timeout) as driver:
+            path = opts.backups.save(name, driver.running())
+        return Result(target=name, data={"status": "backed up", "backup": str(path)})
+
+    result = run_parallel(one, [r.name for r in routers], workers=opts.workers, on_done=opts.on_done)
+    opts.backups.record(f"backup: {', '.join(result)}")
+    return result
+
+
+def rollback(inv: Inventory, router: Router, opts: Options, to: str | None = None) -> RunResult:
+    """Put a backup (the newest unless ``to`` names one) back on the device, through the same safe
+    push (backup first, lock-out guard, remediation only, save) without the OSPF post-check: going
+    back to an older state is the operator's decision, even when it drops adjacencies."""
+    chosen = opts.backups.find(router.name, to)
+    result = push(inv, [router], opts, intended={router.name: chosen.read_text(encoding="utf-8")},
+                  verify=False, reason=f"before rollback to {chosen.name}")
+    result[router.name].data["restored_from"] = str(chosen)
+    return result
+
+
+def check(inv: Inventory, routers: list[Router], opts: Options) -> RunResult:
+    """The state the inventory implies: every OSPF neighbour Full, a route to every other router's loopback."""
+    loopbacks = {name: IPv4Network(f"{r.loopback}/32") for name, r in inv.routers.items()}
+
+    def one(name: str) -> Result:
+        router = inv.routers[name]
+        with open_driver(router, opts.connection, opts.secrets, opts.connect_timeout) as driver:
+            states = driver.neighbours()
+            missing_routes = driver.missing_routes(p for n, p in loopbacks.items() if n != name)
+        peers = expected_peers(inv, router)
+        down = {peer: states.get(rid, "absent") for peer, rid in sorted(peers.items()) if states.get(rid) != "full"}
+        problems = [f"neighbour {peer} is {state}" for peer, state in down.items()]
+        if missing_routes:
+            problems.append("no route to " + ", ".join(str(p) for p in missing_routes))
+        full = len(peers) - len(down)
+        return Result(target=name, failed=bool(problems), error="; ".join(problems),
+                      data={"status": "ok" if not problems else "degraded", "neighbours_full": full,
+                            "neighbours_expected": len(peers), "routes_missing": len(missing_routes),
+                            "detail": f"{full}/{len(peers)} OSPF neighbours Full, "
+                                      f"{len(loopbacks) - 1 - len(missing_routes)}/{len(loopbacks) - 1} loopbacks routed"})
+
+    return run_parallel(one, [r.name for r in routers], workers=opts.workers, on_done=opts.on_done)
+
+
+def diff(inv: Inventory, routers: list[Router], opts: Options) -> RunResult:
+    """Running versus intended as the exact lines a push would send (nothing is changed or saved)."""
+    return push(inv, routers, opts, dry_run=True)

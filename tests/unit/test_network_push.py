@@ -1,0 +1,230 @@
+"""The safe push's decisions, on simulated FRR devices (no SSH): no-op, rejected line, post-check
+failure, unreachable device, lock-out guard, dry run, backups, rollback and check."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from egov.connection import Connection
+from egov.errors import NetworkError
+from egov.secrets import Secrets
+from inventory import load_inventory
+from network import push as push_mod
+from network.backup import Backups
+from network.drivers import FrrDriver
+from network.push import NO_CHANGES, Options, check, push, rollback
+from network.render import render
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures" / "network"
+MGMT_ONLY = (FIXTURES / "frr-running-mgmt-only.txt").read_text(encoding="utf-8")
+PASSWORD = "s3cret-router-pass"
+
+
+class FakeNet:
+    """Simulated routers: running configuration, adjacencies and what each one does wrong."""
+
+    def __init__(self, inv: Any) -> None:
+        self.inv = inv
+        self.running: dict[str, str] = {name: MGMT_ONLY for name in inv.routers}
+        self.unreachable: set[str] = set()
+        self.refuse: dict[str, str] = {}        # router -> a line it refuses
+        self.sent: dict[str, list[list[str]]] = {name: [] for name in inv.routers}
+        self.saved: set[str] = set()
+        self.pending: dict[str, str] = {name: render(inv, r) for name, r in inv.routers.items()}  # after a push
+        self.source = IPv4Address(str(inv.noc_networks[0][5]))
+
+    def configured(self, name: str) -> bool:
+        return "router ospf" in self.running[name]
+
+    def adjacent(self, a: str, b: str) -> bool:
+        """Up when both ends run OSPF with the same hello interval (as OSPF insists)."""
+        def hello(name: str) -> list[str]:
+            return re.findall(r"hello-interval (\d+)", self.running[name])[:1]
+        return (self.configured(a) and self.configured(b) and not {a, b} & self.unreachable
+                and hello(a) == hello(b))
+
+
+class FakeDriver(FrrDriver):
+    """FrrDriver's text logic (normalise, remediation, guard) on a simulated session."""
+
+    def __init__(self, net: FakeNet, name: str) -> None:
+        self.net, self.name = net, name
+
+    def close(self) -> None:
+        pass
+
+    def source_address(self) -> IPv4Address:
+        return self.net.source
+
+    def running(self) -> str:
+        return self.net.running[self.name]
+
+    def apply(self, lines: list[str]) -> None:
+        self.net.sent[self.name].append(list(lines))
+        bad = self.net.refuse.get(self.name)
+        if bad in lines:
+            raise NetworkError(f"the device refused a line: {bad}")
+        # the simulated device ends up with exactly the configuration the lines lead to
+        self.net.running[self.name] = self.net.pending[self.name]
+
+    def restore(self, backup: str) -> list[str]:
+        self.net.sent[self.name].append(["<restore>"])
+        self.net.running[self.name] = backup
+        return ["<restore>"]
+
+    def confirm(self) -> None:
+        self.net.saved.add(self.name)
+
+    def neighbours(self) -> dict[str, str]:
+        me = self.net.inv.routers[self.name]
+        out = {}
+        for port in me.interfaces:
+            up = self.net.adjacent(self.name, port.peer)
+            out[str(self.net.inv.routers[port.peer].loopback)] = "full" if up else "init"
+        return out
+
+    def missing_routes(self, prefixes: Any) -> list[Any]:
+        return [] if self.net.configured(self.name) else list(prefixes)
+
+
+@pytest.fixture
+def inv() -> Any:
+    return load_inventory(REPO / "inventory" / "lab.yml")
+
+
+@pytest.fixture
+def net(inv: Any, monkeypatch: pytest.MonkeyPatch) -> FakeNet:
+    fake = FakeNet(inv)
+
+    def connect(router: Any, connection: Any, secrets: Any, timeout: float) -> FakeDriver:
+        if router.name in fake.unreachable:
+            raise NetworkError(f"{router.name} ({router.mgmt_ip}): cannot connect: NetmikoTimeoutException")
+        return FakeDriver(fake, router.name)
+
+    monkeypatch.setattr(push_mod, "connect", connect)
+    monkeypatch.setattr(push_mod, "settle_seconds", lambda inv, router: 0)  # the simulation reacts at once
+    monkeypatch.setattr(push_mod, "open_driver", _context(connect))
+    return fake
+
+
+def _context(connect: Any) -> Any:
+    from contextlib import contextmanager
+
+    @contextmanager
+    def open_driver(router: Any, connection: Any, secrets: Any, timeout: float) -> Any:
+        yield connect(router, connection, secrets, timeout)
+
+    return open_driver
+
+
+@pytest.fixture
+def opts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Options:
+    monkeypatch.setenv("EGOV_SECRET_ROUTER_PASSWORD", PASSWORD)
+    connection = Connection("root", tmp_path / "key", tmp_path / "known_hosts", "egov", None)
+    return Options(secrets=Secrets(None), connection=connection, backups=Backups(tmp_path / "backups"),
+                   workers=4, check_timeout=1.5)
+
+
+def test_first_push_configures_all_and_second_is_a_no_op(inv: Any, net: FakeNet, opts: Options) -> None:
+    first = push(inv, list(inv.routers.values()), opts)
+    assert not first.failed
+    assert set(first.changed_targets) == set(inv.routers) == net.saved
+    assert all(len(batches) == 1 for batches in net.sent.values())
+    net.saved.clear()
+    second = push(inv, list(inv.routers.values()), opts)
+    assert not second.failed and second.changed_targets == []
+    assert {r.data["status"] for r in second.values()} == {NO_CHANGES}
+    assert all(len(batches) == 1 for batches in net.sent.values())  # nothing sent the second time
+    assert not net.saved
+
+
+def test_unreachable_router_is_reported_and_others_succeed(inv: Any, net: FakeNet, opts: Options) -> None:
+    net.unreachable.add("qn-ty-dong-ngu-r1")
+    result = push(inv, list(inv.routers.values()), opts)
+    assert result.failed_targets == ["qn-ty-dong-ngu-r1"]
+    assert "cannot connect" in result["qn-ty-dong-ngu-r1"].error
+    assert set(result.changed_targets) == set(inv.routers) - {"qn-ty-dong-ngu-r1"}
+
+
+def test_rejected_line_stops_and_restores(inv: Any, net: FakeNet, opts: Options) -> None:
+    net.refuse["qn-dh-r1"] = "interface wan0"
+    result = push(inv, list(inv.routers.values()), opts)
+    assert result.failed_targets == ["qn-dh-r1"]
+    assert "refused" in result["qn-dh-r1"].error and "restored" in result["qn-dh-r1"].error
+    assert net.running["qn-dh-r1"] == MGMT_ONLY and "qn-dh-r1" not in net.saved
+
+
+def test_failed_post_check_rolls_back_and_does_not_save(inv: Any, net: FakeNet, opts: Options) -> None:
+    push(inv, list(inv.routers.values()), opts)
+    net.saved.clear()
+    before = net.running["qn-dh-quang-tan-r1"]
+    net.pending["qn-dh-quang-tan-r1"] = before.replace("hello-interval 1", "hello-interval 2")
+    changed = inv.routers["qn-dh-quang-tan-r1"]
+    result = push(inv, [changed], opts,
+                  intended={changed.name: net.pending[changed.name]})
+    assert result.failed
+    error = result[changed.name].error
+    assert "post-check failed" in error and "qn-dh-r1" in error and "restored" in error
+    assert net.running[changed.name] == before and not net.saved
+
+
+def test_lockout_guard_refuses_before_anything_is_sent(inv: Any, net: FakeNet, opts: Options) -> None:
+    router = inv.routers["qn-ty-r1"]
+    noc = inv.noc_networks[0]
+    bad = render(inv, router) + f"ip route {noc} blackhole\n"
+    result = push(inv, [router], opts, intended={router.name: bad})
+    assert result.failed and "lock-out guard" in result[router.name].error and str(noc) in result[router.name].error
+    assert net.sent[router.name] == []
+
+
+def test_dry_run_sends_and_backs_up_nothing(inv: Any, net: FakeNet, opts: Options) -> None:
+    result = push(inv, list(inv.routers.values()), opts, dry_run=True)
+    assert not result.failed and set(result.changed_targets) == set(inv.routers)
+    assert "router ospf" in result["qn-core1"].diff
+    assert all(batches == [] for batches in net.sent.values())
+    assert not (opts.backups.root).exists()
+
+
+def test_backups_are_private_timestamped_in_git_and_never_name_a_secret(inv: Any, net: FakeNet,
+                                                                         opts: Options) -> None:
+    push(inv, list(inv.routers.values()), opts)
+    files = [p for p in opts.backups.root.rglob("*.cfg")]
+    assert len(files) == len(inv.routers)
+    for path in files:
+        assert PASSWORD not in str(path)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert path.read_text(encoding="utf-8") == MGMT_ONLY
+    log = subprocess.run(["git", "log", "--name-only", "--format=%s"], cwd=opts.backups.root, check=False,
+                         capture_output=True, text=True)
+    assert log.stdout.startswith("before push: qn-core1, qn-core2")  # one commit for the run
+    assert {line.split("/")[0] for line in log.stdout.splitlines() if line.endswith(".cfg")} == set(inv.routers)
+    assert stat.S_IMODE(os.stat(opts.backups.root).st_mode) == 0o700
+
+
+def test_rollback_restores_the_newest_backup(inv: Any, net: FakeNet, opts: Options) -> None:
+    push(inv, list(inv.routers.values()), opts)  # backups hold the management-only config
+    router = inv.routers["qn-dh-dam-ha-r1"]
+    net.pending[router.name] = MGMT_ONLY
+    result = rollback(inv, router, opts)
+    assert not result.failed and net.running[router.name] == MGMT_ONLY
+    assert result[router.name].data["restored_from"].endswith(".cfg")
+    with pytest.raises(NetworkError, match="no backup matching '1999'"):
+        rollback(inv, router, opts, to="1999")
+
+
+def test_check_reports_missing_neighbours_and_routes(inv: Any, net: FakeNet, opts: Options) -> None:
+    before = check(inv, list(inv.routers.values()), opts)
+    assert set(before.failed_targets) == set(inv.routers)
+    push(inv, list(inv.routers.values()), opts)
+    after = check(inv, list(inv.routers.values()), opts)
+    assert not after.failed
+    assert after["qn-ty-r1"].data["neighbours_full"] == after["qn-ty-r1"].data["neighbours_expected"] == 4
