@@ -11,8 +11,8 @@ make the area totally stubby (communes learn a default route only), so a commune
 a handful of routes however large the province grows. Links are /31 point-to-point, loopbacks
 /32 and passive; LANs are passive in the area of their site.
 
-Variables: layered inventory variables namespaced ``network__`` (see inventory/defaults/network.yml); ``DEFAULTS`` below documents each
-one and applies when no inventory layer sets it.
+Variables: layered inventory variables namespaced ``network__``; inventory/defaults/network.yml
+documents and sets each one.
 """
 
 from __future__ import annotations
@@ -24,34 +24,13 @@ from egov.errors import NetworkError
 from inventory.model import Inventory, Router, Site
 from network.drivers import driver_class
 
-DEFAULTS: dict[str, Any] = {
-    # OSPF hello and dead intervals (seconds) on WAN links; the lab sets 1 and 3 for fast convergence
-    "network__ospf_hello": 10,
-    "network__ospf_dead": 40,
-    # SPF throttle: initial delay, hold, maximum wait (milliseconds)
-    "network__ospf_spf_throttle": [200, 1000, 10000],
-    # reference bandwidth (Mbit/s) so that 10G and 1G links get different costs
-    "network__ospf_reference_bandwidth": 100000,
-    # the OSPF area of a district's communes (set on the district site); null or 0: the district's code
-    "network__ospf_area": None,
-    # the login banner shown before authentication (one line)
-    "network__banner": "Authorised access only. Activity on this device is logged and monitored.",
-    # extra static routes: list of {prefix: CIDR, next_hop: address or "blackhole"}
-    "network__static_routes": [],
-    # the inventory role whose hosts are the AAA (TACACS+/RADIUS) servers in the DC
-    "network__aaa_role": "bastion",
-    # the roles whose hosts are the NTP and syslog servers
-    "network__ntp_role": "ntp",
-    "network__log_role": "log",
-}
-
 BACKBONE = IPv4Address("0.0.0.0")
 BACKBONE_DEPTH = 1  # levels at depth 0 (province) and 1 (district) form area 0
 
 
 def var(router: Router, key: str) -> Any:
-    """A router's layered variable, else the network default."""
-    return router.vars.get(key, DEFAULTS[key])
+    """A router's layered variable (inventory/defaults/network.yml documents and sets each one)."""
+    return router.vars[key]
 
 
 def _address(ip: IPv4Interface) -> dict[str, str]:
@@ -85,7 +64,7 @@ def site_area(inv: Inventory, site: Site) -> IPv4Address:
     while district.depth > BACKBONE_DEPTH:
         assert district.parent is not None  # depth > 0 always has a parent
         district = inv.sites[district.parent]
-    number = district.vars.get("network__ospf_area", DEFAULTS["network__ospf_area"])
+    number = district.vars.get("network__ospf_area")
     if not number:  # unset (or the backbone, which a district's communes never are): the district's code
         number = int(district.code) if district.code else district.index + 1
     if not isinstance(number, int) or not 1 <= number < 2**32:

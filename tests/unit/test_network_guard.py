@@ -26,12 +26,14 @@ def inv() -> Any:
 
 def _config(inv: Any, platform: str, **vars: Any) -> str:
     router = inv.routers[CORES[platform]]
+    saved = {key: router.layers.values[key] for key in vars if key in router.layers.values}
     router.layers.values.update(vars)
     try:
         return render(inv, router)
     finally:
         for key in vars:
             del router.layers.values[key]
+        router.layers.values.update(saved)
 
 
 @pytest.mark.parametrize("platform", sorted(DRIVERS))
