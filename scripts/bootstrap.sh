@@ -5,12 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: the lab engine (docker.io, debootstrap, apt-cacher-ng), the validators run on
-# rendered configs (frr's vtysh -C, promtool, amtool), graphviz for topology SVGs.
+# Debian packages: the lab engine (docker.io, debootstrap, apt-cacher-ng); the validators the
+# unit tests run on rendered configs (frr's vtysh -C, promtool, amtool, unbound-checkconf,
+# squid -k parse); PostgreSQL for the reference application's tests; graphviz for topology SVGs.
 APT_PACKAGES=(
   docker.io debootstrap apt-cacher-ng iproute2 openssh-client
   graphviz frr
   prometheus prometheus-alertmanager
+  postgresql python3-psycopg2 unbound squid
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -1,0 +1,81 @@
+"""``district_node``: what a district's node gives its public administrative service centre
+and its communes, from the data centre.
+
+- a caching DNS resolver (unbound) for the district and its communes, forwarding every question
+  to the DC's DNS servers, so a district keeps resolving what it has already seen while its WAN
+  link flaps, and the DC's internal zone (the province domain, as ``deploys/dns.py`` serves it)
+  is answered without DNSSEC validation failing on it;
+- a caching proxy (squid) whose only parent is the DC package mirror (apt-cacher-ng): the
+  district's machines fetch Debian packages once over the WAN, and nothing goes straight out.
+
+Both serve only the networks of the district's site and its communes (from the inventory), and
+both configurations are checked by their own checker (``unbound-checkconf``, ``squid -k parse``)
+before the service is restarted on them.
+
+Data (``host.data``; defaults apply when the inventory does not set a key):
+
+- ``district_node__cache_mb``: squid's disk cache in MB. Default 4096.
+- ``district_node__max_object_mb``: the largest package squid keeps. Default 512.
+"""
+
+from __future__ import annotations
+
+import functools
+from ipaddress import IPv4Network
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import apt, systemd
+
+from deploys import data, me, peers, render
+from deploys.ops.config import checked_file
+from egov.errors import DeployError
+
+PACKAGES = ["unbound", "squid"]
+PROXY_PORT = 3128
+MIRROR_PORT = 3142
+
+
+@functools.lru_cache(maxsize=8)
+def _served_networks(inventory_path: str, site_name: str) -> tuple[str, ...]:
+    """Every LAN of the node's site and of the sites below it (its communes), from the inventory."""
+    from inventory import load_inventory
+
+    inv = load_inventory(inventory_path)
+    below = {site_name}
+    for site in inv.sites.values():  # file order puts parents before their children
+        if site.parent in below:
+            below.add(site.name)
+    nets: list[IPv4Network] = [net for name in below for net in inv.sites[name].subnets.values()]
+    return tuple(str(n) for n in sorted(set(nets)))
+
+
+def _dc(role: str) -> list[str]:
+    addresses = [addr for _name, addr in peers(role)]
+    if not addresses:
+        raise DeployError(f"{me()}: district_node needs the DC's {role} host, but the inventory has none")
+    return addresses
+
+
+@deploy("District node")
+def apply() -> None:
+    """Resolver and package proxy for the district (see the module docstring)."""
+    networks = list(_served_networks(str(host.data.get("egov_inventory")), str(host.data.get("egov_site"))))
+    apt.packages(name="district node: unbound and squid", packages=PACKAGES, update=True, cache_time=3600)
+    checked_file(
+        name="district node: caching resolver forwarding to the DC DNS",
+        path="/etc/unbound/unbound.conf.d/egov-district.conf",
+        content=render("district_node", "unbound.conf.j2", networks=networks, forwarders=_dc("dns"),
+                       zone=host.data.get("egov_domain")),
+        check="unbound-checkconf", reload="systemctl restart unbound",
+    )
+    systemd.service(name="district node: unbound running", service="unbound", running=True, enabled=True)
+    checked_file(
+        name="district node: package proxy toward the DC mirror", path="/etc/squid/squid.conf",
+        content=render("district_node", "squid.conf.j2", networks=networks, port=PROXY_PORT,
+                       mirror=_dc("mirror")[0], mirror_port=MIRROR_PORT,
+                       cache_mb=int(data("district_node__cache_mb", 4096)),
+                       max_object_mb=int(data("district_node__max_object_mb", 512))),
+        check="squid -k parse -f {path}", reload="systemctl restart squid",
+    )
+    systemd.service(name="district node: squid running", service="squid", running=True, enabled=True)

@@ -1,0 +1,254 @@
+"""Each check of the standard: command output in, verdict out (like pyinfra's fact tests)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+
+import pytest
+
+from verify.checks import CHECKS, Node, parse_listeners
+
+
+@dataclass
+class Out:
+    rc: int = 0
+    stdout: str = ""
+    stderr: str = ""
+
+
+class FakeHost:
+    """A testinfra-like host: the first registered prefix that a command starts with answers it."""
+
+    def __init__(self, answers: dict[str, Out]) -> None:
+        self.answers = answers
+        self.commands: list[str] = []
+
+    def run(self, command: str, *args: str) -> Out:
+        text = command % tuple(shlex.quote(a) for a in args) if args else command
+        self.commands.append(text)
+        for prefix, out in self.answers.items():
+            if text.startswith(prefix):
+                return out
+        return Out(127, "", f"{text.split()[0]}: not found")
+
+
+NODE = Node(name="dc-app1", roles=["web", "app_portal"], ports={("tcp", 22), ("tcp", 443), ("tcp", 8103)},
+            services=["ssh", "nginx"], apps={"app_portal": 8103}, app_configs={"app_portal": "/etc/egov/portal.ini"},
+            proxied={"app_portal": "/portal/"}, ntp_servers=["10.22.146.10", "10.22.146.11"],
+            log_targets=["10.22.146.14", "dc-ops1"], tls_name="portal.quangninh.gov.vn", proxy_port=8443,
+            entry=("10.22.176.5", 443),
+            resolver_name="dc-app1.quangninh.gov.vn")
+
+SS = """\
+tcp   LISTEN 0 128    0.0.0.0:22    0.0.0.0:* users:(("sshd",pid=80,fd=3))
+tcp   LISTEN 0 511    0.0.0.0:443   0.0.0.0:* users:(("nginx",pid=90,fd=6))
+tcp   LISTEN 0 5      0.0.0.0:8103  0.0.0.0:* users:(("python3",pid=99,fd=3))
+tcp   LISTEN 0 100    127.0.0.1:25  0.0.0.0:* users:(("master",pid=70,fd=13))
+udp   UNCONN 0 0      [::1]:323     [::]:*    users:(("chronyd",pid=60,fd=6))
+tcp   LISTEN 0 128    [::]:22       [::]:*    users:(("sshd",pid=80,fd=4))
+"""
+
+
+def run(check: str, answers: dict[str, Out], node: Node = NODE, **params: object) -> tuple[bool, str]:
+    outcome = CHECKS[check](FakeHost(answers), node, **params)
+    return outcome.passed, outcome.detail
+
+
+def test_parse_listeners_handles_v4_v6_and_scopes() -> None:
+    rows = parse_listeners(SS + 'udp UNCONN 0 0 127.0.0.53%lo:53 0.0.0.0:* users:(("systemd-resolve",pid=1,fd=1))\n')
+    assert ("tcp", "0.0.0.0", 22, "sshd") in rows
+    assert ("tcp", "::", 22, "sshd") in rows
+    assert ("udp", "::1", 323, "chronyd") in rows
+    assert ("udp", "127.0.0.53", 53, "systemd-resolve") in rows
+
+
+RANGE = {"cat /proc/sys/net/ipv4/ip_local_port_range": Out(0, "32768\t60999\n")}
+
+
+def test_expected_ports_ignores_loopback_and_flags_strays() -> None:
+    assert run("expected_ports_only", {"ss ": Out(0, SS), **RANGE})[0]
+    stray = 'tcp LISTEN 0 5 0.0.0.0:6379 0.0.0.0:* users:(("redis-server",pid=5,fd=6))\n'
+    passed, detail = run("expected_ports_only", {"ss ": Out(0, SS + stray), **RANGE})
+    assert not passed and "tcp/6379 (redis-server)" in detail
+
+
+def test_expected_ports_ignores_udp_client_sockets_in_the_ephemeral_range() -> None:
+    client = "udp UNCONN 0 0 0.0.0.0:56422 0.0.0.0:*\n"
+    assert run("expected_ports_only", {"ss ": Out(0, SS + client), **RANGE})[0]
+    passed, detail = run("expected_ports_only", {"ss ": Out(0, SS + client),
+                                                 "cat /proc": Out(0, "60000 61000\n")})
+    assert not passed and "udp/56422" in detail
+
+
+NFT = {"nftables": [{"metainfo": {}}, {"table": {"family": "inet", "name": "egov"}},
+                    {"chain": {"family": "inet", "table": "egov", "name": "input", "hook": "input", "policy": "drop"}},
+                    {"chain": {"family": "inet", "table": "egov", "name": "output", "hook": "output",
+                               "policy": "accept"}}]}
+
+
+def test_firewall_default_drop() -> None:
+    assert run("firewall_default_drop", {"nft ": Out(0, json.dumps(NFT))}) == (True, "input policy drop in inet egov input")
+    accept = json.loads(json.dumps(NFT))
+    accept["nftables"][2]["chain"]["policy"] = "accept"
+    assert run("firewall_default_drop", {"nft ": Out(0, json.dumps(accept))})[0] is False
+    assert "not filtered" in run("firewall_default_drop", {"nft ": Out(0, '{"nftables": []}')})[1]
+    assert run("firewall_default_drop", {"nft ": Out(1, "", "Operation not permitted")})[0] is False
+
+
+SSHD_OK = "passwordauthentication no\nkbdinteractiveauthentication no\npermitemptypasswords no\n" \
+          "permitrootlogin without-password\npubkeyauthentication yes\nport 22\n"
+
+
+def test_ssh_hardened() -> None:
+    assert run("ssh_hardened", {"sshd -T": Out(0, SSHD_OK)})[0]
+    passed, detail = run("ssh_hardened", {"sshd -T": Out(0, SSHD_OK.replace("passwordauthentication no",
+                                                                             "passwordauthentication yes")
+                                                   .replace("without-password", "yes"))})
+    assert not passed and "passwordauthentication yes" in detail and "permitrootlogin yes" in detail
+
+
+def unit(name: str, load: str = "loaded", active: str = "active", file_state: str = "enabled") -> str:
+    return f"Id={name}.service\nLoadState={load}\nActiveState={active}\nUnitFileState={file_state}\n"
+
+
+def test_services_running_and_enabled() -> None:
+    ok = {"systemctl show": Out(0, unit("ssh") + "\n" + unit("nginx", file_state="static"))}
+    assert run("services_running", ok)[0]
+    bad = {"systemctl show": Out(0, unit("ssh") + "\n" + unit("nginx", active="inactive", file_state="disabled"))}
+    passed, detail = run("services_running", bad)
+    assert not passed and detail == "nginx is inactive; nginx is disabled at boot"
+
+
+def test_a_missing_unit_does_not_shift_the_others() -> None:
+    node = Node(name="dc-app1", roles=["lb"], services=["haproxy", "ssh"])
+    missing = {"systemctl show": Out(0, unit("haproxy", load="not-found", active="inactive", file_state="") + "\n"
+                                     + unit("ssh"))}
+    passed, detail = run("services_running", missing, node=node)
+    assert not passed and detail == "haproxy is not installed"
+
+
+TRACKING = """Reference ID    : 0A16920A (10.22.146.10)
+Stratum         : 11
+Last offset     : +0.000001 seconds
+Leap status     : Normal
+"""
+
+
+def test_time_synchronised_to_a_dc_server() -> None:
+    assert run("time_synchronised", {"chronyc": Out(0, TRACKING)})[0]
+    passed, detail = run("time_synchronised", {"chronyc": Out(0, TRACKING.replace("10.22.146.10", "192.0.2.1"))})
+    assert not passed and "not a DC time server" in detail
+    passed, detail = run("time_synchronised", {"chronyc": Out(0, TRACKING.replace("Normal", "Not synchronised"))})
+    assert not passed and "not synchronised" in detail
+
+
+def test_log_forwarding() -> None:
+    conf = '# *.* @@10.22.146.14:514\n*.* action(type="omfwd" target="10.22.146.14" port="514" protocol="tcp")\n'
+    assert run("log_forwarding", {"cat ": Out(0, conf)})[0]
+    assert not run("log_forwarding", {"cat ": Out(0, conf.splitlines()[0])})[0]  # commented out only
+    log_host = Node(name="dc-ops1", roles=["log"], log_targets=["10.22.146.14"])
+    assert run("log_forwarding", {"cat ": Out(0, 'module(load="imtcp")\ninput(type="imtcp" port="514")\n')},
+               node=log_host)[0]
+
+
+def test_unattended_upgrades_and_journal() -> None:
+    assert run("unattended_upgrades", {"dpkg-query": Out(0, "install ok installed"),
+                                       "apt-config": Out(0, 'APT::Periodic::Unattended-Upgrade "1";')})[0]
+    assert not run("unattended_upgrades", {"dpkg-query": Out(1, ""), "apt-config": Out(0, "")})[0]
+    assert run("journal_persistent", {"systemd-analyze": Out(0, "[Journal]\nStorage=persistent\n"),
+                                      "test -d": Out(1)})[0]
+    assert not run("journal_persistent", {"systemd-analyze": Out(0, "[Journal]\n#Storage=auto\nStorage=volatile\n"),
+                                          "test -d": Out(0)})[0]
+
+
+def probe_answer(**answer: object) -> Out:
+    """The probe's output for a one-spec probe (every check here probes one thing on NODE)."""
+    return Out(0, json.dumps([answer]) + "\n")
+
+
+def test_app_health_direct_and_through_proxy() -> None:
+    healthy = probe_answer(status=200, body='{"status": "ok"}', days_left=300.0)
+    host = FakeHost({"python3 -c": healthy})
+    assert CHECKS["app_health_direct"](host, NODE).passed
+    assert CHECKS["app_health_proxy"](host, NODE).passed
+    [spec] = json.loads(shlex.split(host.commands[-1])[-1])
+    assert spec == {"kind": "http", "connect": "127.0.0.1", "port": 8443, "path": "/portal/healthz", "tls": True,
+                    "server_name": "portal.quangninh.gov.vn"}
+    assert CHECKS["app_health_proxy"](host, NODE, via="entry").passed
+    assert json.loads(shlex.split(host.commands[-1])[-1])[0]["connect"] == "10.22.176.5"
+    passed, detail = run("app_health_direct", {"python3 -c": probe_answer(status=503, body='{"status": "fail"}')})
+    assert not passed and "app_portal :8103 HTTP 503" in detail
+    passed, detail = run("app_health_proxy", {"python3 -c": probe_answer(error="ConnectionRefusedError: refused")})
+    assert not passed and "refused" in detail
+
+
+def test_backends_reachable_names_the_unreachable_one() -> None:
+    node = Node(name="dc-app1", roles=["web"], backends={"app_portal": ["10.22.146.10:8103", "10.22.146.11:8103"]})
+    answers = [{"status": 200, "body": '{"status": "ok"}'}, {"error": "TimeoutError: timed out"}]
+    host = FakeHost({"python3 -c": Out(0, json.dumps(answers))})
+    outcome = CHECKS["app_backends_reachable"](host, node)
+    assert not outcome.passed and outcome.detail == "backends unhealthy: app_portal 10.22.146.11:8103 TimeoutError: timed out"
+    specs = json.loads(shlex.split(host.commands[-1])[-1])
+    assert [(s["connect"], s["port"]) for s in specs] == [("10.22.146.10", 8103), ("10.22.146.11", 8103)]
+
+
+def test_tls_valid_checks_expiry() -> None:
+    assert run("tls_valid", {"python3 -c": probe_answer(status=200, days_left=90.0)}, min_days=14)[0]
+    passed, detail = run("tls_valid", {"python3 -c": probe_answer(status=200, days_left=3.5)}, min_days=14)
+    assert not passed and "expires in 3.5 days" in detail
+    passed, detail = run("tls_valid", {"python3 -c": probe_answer(
+        error="SSLCertVerificationError: certificate verify failed: unable to get local issuer certificate")})
+    assert not passed and "does not verify" in detail
+
+
+def test_resolver_answers() -> None:
+    assert run("resolver_answers", {"python3 -c": probe_answer(rcode=0, answers=1, id_ok=True)})[0]
+    passed, detail = run("resolver_answers", {"python3 -c": probe_answer(rcode=3, answers=0, id_ok=True)})
+    assert not passed and "rcode 3" in detail
+
+
+def test_app_config_private() -> None:
+    assert run("app_config_private", {"stat ": Out(0, "/etc/egov/portal.ini 640 root\n")})[0]
+    passed, detail = run("app_config_private", {"stat ": Out(0, "/etc/egov/portal.ini 644 root\n")})
+    assert not passed and detail == "/etc/egov/portal.ini mode 644 is readable by others"
+    node = Node(name="dc-app1", roles=["app_portal", "app_specdb"],
+                app_configs={"app_portal": "/etc/egov/portal.ini", "app_specdb": "/etc/egov/specdb.ini"})
+    passed, detail = run("app_config_private", {"stat ": Out(1, "/etc/egov/portal.ini 640 root\n")}, node=node)
+    assert not passed and detail == "/etc/egov/specdb.ini missing"
+
+
+@pytest.mark.parametrize(("age_hours", "passed"), [(2, True), (30, False)])
+def test_backup_recent(age_hours: float, passed: bool) -> None:
+    now = 1_800_000_000
+    node = Node(name="dc-ops1", roles=["backup"], databases=["portal", "docmgmt"])
+    listing = (f"{now - 200000} portal-20261120T0130.dump\n{now - age_hours * 3600} portal-20261127T0130.dump\n"
+               f"{now - 3600} docmgmt-20261127T0130.dump\n")
+    result = run("backup_recent", {"find ": Out(0, listing), "date ": Out(0, str(now))}, node=node,
+                 path="/var/backups/egov", max_age_hours=26)
+    assert result[0] is passed and f"portal {age_hours:.1f} h" in result[1]
+
+
+def test_backup_missing_for_one_database() -> None:
+    node = Node(name="dc-ops1", roles=["backup"], databases=["portal", "specdb"])
+    passed, detail = run("backup_recent", {"find ": Out(0, "1799999000.0 portal-x.dump\n"),
+                                           "date ": Out(0, "1800000000")}, node=node)
+    assert not passed and "specdb: no dump under /var/backups/egov" in detail
+
+
+def test_probe_script_runs_with_the_stdlib() -> None:
+    """The probe itself, on this machine: a refused port is an error answer, never a traceback."""
+    import socket
+    import subprocess
+    import sys
+
+    from verify.probe import SCRIPT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    specs = [{"kind": "http", "port": port, "path": "/"}, {"kind": "nonsense"}]
+    out = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(specs)], capture_output=True, text=True, check=True)
+    refused, nothing = json.loads(out.stdout)
+    assert "ConnectionRefusedError" in refused["error"] and nothing == {}

@@ -1,0 +1,56 @@
+"""A self-contained probe that runs on the node with its own ``python3`` (stdlib only).
+
+Checks that need a client on the node (HTTP on loopback, TLS through the proxy, a DNS question to
+the local resolver) send this script with a JSON list of specs as its one argument; it runs them
+at once (one timeout bounds the whole probe) and prints a JSON list of answers in the same order.
+Running it on the node tests what the node itself serves, whatever the firewall lets the control
+machine reach.
+
+A spec: ``{"kind": "http", "connect": "127.0.0.1", "port": 8101, "path": "/healthz", "tls": false,
+"server_name": null}`` or ``{"kind": "dns", "server": "127.0.0.1", "name": "..."}``.
+An answer: ``{"status": 200, "body": "...", "days_left": 364.2}``, ``{"rcode": 0, "answers": 1,
+"id_ok": true}`` or ``{"error": "..."}``.
+"""
+
+SCRIPT = r'''
+import http.client, json, random, socket, ssl, struct, sys, time
+from concurrent.futures import ThreadPoolExecutor
+
+
+def probe(spec):
+    out = {}
+    try:
+        if spec["kind"] == "http":
+            sock = socket.create_connection((spec.get("connect", "127.0.0.1"), spec["port"]), timeout=5)
+            name = spec.get("server_name") or spec.get("connect", "127.0.0.1")
+            conn = http.client.HTTPConnection(name, spec["port"], timeout=5)
+            if spec.get("tls"):
+                ctx = ssl.create_default_context()  # the node's trust store
+                ctx.check_hostname = bool(spec.get("server_name"))
+                sock = ctx.wrap_socket(sock, server_hostname=spec.get("server_name"))
+                cert = sock.getpeercert()
+                out["days_left"] = round((ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400, 1)
+            conn.sock = sock
+            conn.request("GET", spec["path"], headers={"Host": name})
+            response = conn.getresponse()
+            out["status"] = response.status
+            out["body"] = response.read(4096).decode("utf-8", "replace")
+        elif spec["kind"] == "dns":
+            qid = random.randrange(65536)
+            qname = b"".join(bytes([len(p)]) + p.encode() for p in spec["name"].rstrip(".").split(".")) + b"\0"
+            query = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + qname + struct.pack(">HH", 1, 1)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(3)
+            s.sendto(query, (spec.get("server", "127.0.0.1"), 53))
+            reply = s.recv(4096)
+            rid, flags, _, answers = struct.unpack(">HHHH", reply[:8])
+            out = {"rcode": flags & 0xF, "answers": answers, "id_ok": rid == qid}
+    except Exception as exc:
+        out["error"] = "%s: %s" % (type(exc).__name__, exc)
+    return out
+
+
+specs = json.loads(sys.argv[1])
+with ThreadPoolExecutor(max_workers=max(1, len(specs))) as pool:
+    print(json.dumps(list(pool.map(probe, specs))))
+'''
