@@ -1,17 +1,123 @@
-"""`egov deploy` and `egov node`: (filled by the deploy issue)."""
+"""`egov deploy` (base and roles on hosts, through pyinfra) and `egov node up SITE`."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Self
 
 import click
 
 from commands import common
 
+if TYPE_CHECKING:
+    from deploys.runner import Progress
+    from egov.results import RunResult
+
+DRY_HELP = "Prepare only: show what would change on each host, change nothing (pyinfra dry run)."
+DIFF_HELP = "Show the file differences (secrets blanked) for each host."
+
+
+class _Display:
+    """Progress per host (rich): a bar of its operations and the one that just finished."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.fields[host]:<14}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("{task.description}"), transient=False)
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> Self:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: Progress) -> None:
+        if event.host not in self.tasks:
+            self.tasks[event.host] = self.progress.add_task("connecting", host=event.host, total=None)
+        task = self.tasks[event.host]
+        if event.kind == "plan":
+            self.progress.update(task, total=event.total, description="prepared")
+        elif event.kind == "op":
+            mark = {"changed": "[yellow]changed[/]", "failed": "[red]FAILED[/]"}.get(event.status, "ok")
+            self.progress.update(task, advance=1, description=f"{mark} {event.op}")
+        elif event.kind == "done":
+            if event.status == "failed":
+                self.progress.update(task, description="[red]failed[/]")
+            else:  # a host with nothing to change skips execution: its bar completes here
+                self.progress.update(task, completed=self.progress.tasks[task].total, description="[green]done[/]")
+
+
+def _summary(result: RunResult, dry: bool, diff: bool) -> None:
+    if diff:
+        for name, r in result.items():
+            if r.diff:
+                click.echo(f"--- {name}\n{r.diff}")
+    rows = []
+    for name, r in result.items():
+        status = "FAILED" if r.failed else ("would change" if dry and r.changed else "changed" if r.changed else "ok")
+        rows.append((name, status, r.data.get("changes", 0), r.data.get("ops", 0), r.error))
+    title = "deploy (dry run)" if dry else "deploy"
+    common.table(title, ("host", "status", "changes", "operations", "error"), rows)
+    total = sum(r.data.get("changes", 0) for r in result.values())
+    click.echo(f"{len(result)} hosts, {total} changes, {len(result.failed_targets)} failed")
+
 
 @click.command("deploy")
-def deploy_cmd() -> None:
-    """(placeholder)"""
+@common.inventory_option
+@common.limit_option
+@click.option("--dry", is_flag=True, help=DRY_HELP)
+@click.option("--diff", is_flag=True, help=DIFF_HELP)
+@common.secrets_option
+@common.json_option
+def deploy_cmd(inventory_path: str, limit: tuple[str, ...], dry: bool, diff: bool, secrets_path: str | None,
+               as_json: bool) -> None:
+    """Apply base and each host's roles (pyinfra) to the inventory's hosts.
+
+    Hosts with the mirror role go first (every other host's apt goes through it). A host that
+    is down or fails is reported; the others finish. Exit 1 when any host failed.
+    """
+    from deploys.runner import run_deploy
+    from inventory import load_inventory
+
+    inv = load_inventory(inventory_path)
+    if as_json:
+        result = run_deploy(inv, limit, dry=dry, diff=diff, secrets=secrets_path)
+        common.emit_json(result.to_dict())
+    else:
+        with _Display() as display:
+            result = run_deploy(inv, limit, dry=dry, diff=diff, secrets=secrets_path, on_progress=display)
+        _summary(result, dry, diff)
+    common.exit_for(result.failed)
 
 
 @click.group("node", cls=common.EgovGroup)
 def node_group() -> None:
-    """(placeholder)"""
+    """Bring a site's node into service."""
+
+
+@node_group.command("up")
+@click.argument("site")
+@common.inventory_option
+@common.secrets_option
+@common.json_option
+def node_up_cmd(site: str, inventory_path: str, secrets_path: str | None, as_json: bool) -> None:
+    """Provision SITE's hosts, configure its routers, register it in monitoring, verify it.
+
+    Prints one verdict: READY when every step passed, else the step that failed. Exit 1 unless READY.
+    """
+    from deploys.runner import node_up
+    from inventory import load_inventory
+
+    inv = load_inventory(inventory_path)
+    if as_json:
+        report = node_up(inv, site, secrets=secrets_path)
+        common.emit_json(report.to_dict())
+    else:
+        with _Display() as display:
+            report = node_up(inv, site, secrets=secrets_path, on_progress=display)
+        common.table(f"node up {site}", ("step", "status", "detail"),
+                     [(s.name, s.status, s.detail) for s in report.steps])
+        click.echo(f"{site}: {report.verdict}")
+    common.exit_for(not report.ready)

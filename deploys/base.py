@@ -1,0 +1,250 @@
+"""``base``: what every host of the platform gets before its roles.
+
+Admin users and sudo, SSH hardened (keys only), sysctl hardening, an nftables default-drop
+firewall that opens the ports of the host's roles, chrony against the DC's NTP servers,
+unattended security upgrades, auditd, a persistent journal, rsyslog forwarding to the DC log
+host(s) and apt through the DC package mirror.
+
+Data (``host.data``; the role defaults below apply when the inventory does not set a key):
+
+- ``base__admin_users``: list of ``{name, keys_file}``; ``keys_file`` is an ``authorized_keys`` file on
+  the control machine (default: the public half of the deploy key, ``<ssh_key>.pub``).
+  Default ``[{name: egovadmin}]``.
+- ``base__admin_group``: the sudo group of the admins. Default ``egov-admins``.
+- ``base__ssh_allow_from``: networks allowed to reach SSH (CIDR list). Default: the inventory's
+  ``noc_networks`` (province NOC management, bastion hosts, the control machine).
+- ``base__sysctl``: mapping merged over ``SYSCTL`` below.
+- ``base__firewall_open``: extra nftables accept rules (``"tcp/8080"`` or raw nft match text).
+- ``base__journal_max_use``: journald's disk cap. Default ``500M``.
+- ``base__apt_upstream_proxy``: the proxy the mirror host itself uses. Default: in a lab the
+  control machine's apt-cacher-ng (``http://<plan.control_ip>:3142``), else none (direct).
+- ``base__packages``: extra packages for every host. ``base__timezone``: the time zone.
+- ``base__login_banner``: text of /etc/issue.net.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import apt, files, server, systemd
+
+from deploys import data, me, model, peers, render
+from deploys.facts.system import ContainerKind
+from deploys.ops.config import checked_file
+from deploys.roles import firewall_ports
+from egov.errors import DeployError
+
+PACKAGES = [
+    "sudo", "openssh-server", "nftables", "chrony", "rsyslog", "auditd", "unattended-upgrades",
+    "apt-listchanges", "needrestart", "debsums", "apt-show-versions", "libpam-tmpdir", "acct", "sysstat",
+    "fail2ban", "python3-systemd", "libpam-pwquality", "rkhunter", "lynis",
+]
+
+# /etc/login.defs: password ageing, hashing rounds and the default umask (Lynis AUTH-9230/9286/9328).
+LOGIN_DEFS = {"PASS_MAX_DAYS": "365", "PASS_MIN_DAYS": "1", "SHA_CRYPT_MIN_ROUNDS": "10000", "UMASK": "027"}
+# Kernel modules never needed on the platform's servers (Lynis USB-1000, STRG-1846, NETW-3200).
+UNUSED_MODULES = ("usb-storage", "firewire-core", "dccp", "sctp", "rds", "tipc")
+
+SYSCTL: dict[str, Any] = {
+    # network
+    "net.ipv4.conf.all.accept_redirects": 0,
+    "net.ipv4.conf.default.accept_redirects": 0,
+    "net.ipv4.conf.all.send_redirects": 0,
+    "net.ipv4.conf.default.send_redirects": 0,
+    "net.ipv4.conf.all.accept_source_route": 0,
+    "net.ipv4.conf.default.accept_source_route": 0,
+    "net.ipv4.conf.all.log_martians": 1,
+    "net.ipv4.conf.default.log_martians": 1,
+    "net.ipv4.conf.all.rp_filter": 1,
+    "net.ipv4.icmp_echo_ignore_broadcasts": 1,
+    "net.ipv4.tcp_syncookies": 1,
+    # kernel
+    "kernel.kptr_restrict": 2,
+    "kernel.dmesg_restrict": 1,
+    "kernel.sysrq": 0,
+    "kernel.yama.ptrace_scope": 1,
+    "kernel.core_uses_pid": 1,
+    "fs.protected_hardlinks": 1,
+    "fs.protected_symlinks": 1,
+    "fs.suid_dumpable": 0,
+    "dev.tty.ldisc_autoload": 0,
+}
+# Docker mounts /proc/sys read-only in a container: the settings are written (they apply when
+# the image boots on a real machine) but loaded only outside containers; `egov verify` reads the
+# live values on real hosts. The lab could pass the net.* keys with `docker run --sysctl`.
+
+# Units that need the machine's kernel (auditd: the audit netlink socket; acct: CAP_SYS_PACCT).
+# They are installed, configured and enabled everywhere; in a container systemd skips them.
+KERNEL_UNITS = {"auditd": "the kernel's audit netlink socket", "acct": "CAP_SYS_PACCT"}
+
+DEFAULT_BANNER = "Authorised access only. Activity on this system is logged and monitored."
+
+
+def _admin_keys(user: dict[str, Any]) -> list[str]:
+    path = user.get("keys_file") or f"{host.data.get('ssh_key')}.pub"
+    try:
+        lines = Path(str(path)).expanduser().read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DeployError(f"{me()}: admin user {user['name']}: cannot read keys_file {path}: {exc.strerror}") from None
+    keys = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not keys:
+        raise DeployError(f"{me()}: admin user {user['name']}: {path} holds no public key")
+    return keys
+
+
+def firewall_rules(roles: list[str], extra: list[str]) -> list[str]:
+    """nftables match texts for the host's role ports (``tcp/53`` -> ``tcp dport 53``)."""
+    rules = []
+    for port in [*firewall_ports(roles), *extra]:
+        proto, _, number = port.partition("/")
+        if proto == "vrrp":
+            rules.append("ip protocol vrrp")
+        elif proto in ("tcp", "udp") and number.isdigit():
+            rules.append(f"{proto} dport {number}")
+        else:
+            rules.append(port)  # raw nft match text from the inventory
+    return rules
+
+
+def _apt() -> None:
+    mirrors = [addr for name, addr in peers("mirror") if name != me()]
+    from deploys.mirror import upstream_proxy
+
+    upstream = data("base__apt_upstream_proxy", upstream_proxy())
+    proxy = f"http://{mirrors[0]}:3142" if mirrors else upstream
+    if proxy:
+        checked_file(name="apt through the DC mirror", path="/etc/apt/apt.conf.d/90egov-mirror",
+                     content=render("base", "apt-proxy.conf.j2", proxy=proxy))
+    apt.packages(name="base packages", packages=PACKAGES + list(data("base__packages", [])),
+                 update=True, cache_time=3600)
+    checked_file(name="unattended security upgrades", path="/etc/apt/apt.conf.d/20auto-upgrades",
+                 content=render("base", "auto-upgrades.conf.j2"))
+
+
+def _admins() -> None:
+    group = data("base__admin_group", "egov-admins")
+    server.group(name=f"group {group}", group=group)
+    for user in data("base__admin_users", [{"name": "egovadmin"}]):
+        server.user(name=f"admin user {user['name']}", user=user["name"], groups=[group], shell="/bin/bash",
+                    create_home=True, public_keys=_admin_keys(user), ensure_home=True)
+    checked_file(name="sudo for the admins", path="/etc/sudoers.d/egov-admins", mode="440",
+                 content=render("base", "sudoers.j2", group=group), check="visudo -cf {path}")
+
+
+def _accounts() -> None:
+    for key, value in LOGIN_DEFS.items():
+        files.line(name=f"login.defs {key}", path="/etc/login.defs", line=rf"^{key}\s.*",
+                   replace=f"{key}\t{value}")
+    files.put(name="no core dumps", src=_text(render("base", "limits.conf.j2")), dest="/etc/security/limits.d/egov.conf",
+              mode="644")
+    files.put(name="unused kernel modules", src=_text(render("base", "modprobe.conf.j2", modules=UNUSED_MODULES)),
+              dest="/etc/modprobe.d/egov-unused.conf", mode="644")
+    checked_file(name="fail2ban: SSH jail", path="/etc/fail2ban/jail.local", content=render("base", "jail.local.j2"),
+                 check="fail2ban-client -t >/dev/null", reload="systemctl restart fail2ban")
+    systemd.service(name="fail2ban running", service="fail2ban", running=True, enabled=True)
+    files.line(name="sysstat collects", path="/etc/default/sysstat", line=r"^ENABLED=.*", replace='ENABLED="true"')
+    systemd.service(name="sysstat enabled", service="sysstat", running=True, enabled=True)
+
+
+def _ssh() -> None:
+    banner = render("base", "issue.net.j2", banner=data("base__login_banner", DEFAULT_BANNER))
+    for path in ("/etc/issue.net", "/etc/issue"):
+        files.put(name=f"login banner {path}", src=_text(banner), dest=path, mode="644")
+    roles = list(host.data.get("egov_roles") or [])
+    checked_file(
+        name="sshd hardened", path="/etc/ssh/sshd_config.d/10-egov.conf",
+        content=render("base", "sshd.conf.j2", permit_root_login="prohibit-password",
+                       max_sessions=4, tcp_forwarding="bastion" in roles),
+        check="sshd -t", reload="systemctl reload-or-restart ssh",
+    )
+
+
+def _sysctl(container: bool) -> None:
+    settings = {**SYSCTL, **data("base__sysctl", {})}
+    content = render("base", "sysctl.conf.j2", settings=sorted(settings.items()))
+    checked_file(name="sysctl hardening", path="/etc/sysctl.d/90-egov.conf", content=content,
+                 reload=None if container else "sysctl -q -p /etc/sysctl.d/90-egov.conf")
+
+
+def _firewall() -> None:
+    ssh_from = data("base__ssh_allow_from", [str(n) for n in model().noc_networks])
+    if not ssh_from:
+        raise DeployError(f"{me()}: ssh_allow_from is empty; refusing a firewall that would lock SSH out")
+    rules = firewall_rules(list(host.data.get("egov_roles") or []), data("base__firewall_open", []))
+    checked_file(name="nftables default-drop", path="/etc/nftables.conf", mode="755",
+                 content=render("base", "nftables.conf.j2", ssh_from=[str(n) for n in ssh_from], rules=rules),
+                 check="nft -c -f {path}", reload="nft -f /etc/nftables.conf")
+    systemd.service(name="nftables enabled", service="nftables", running=True, enabled=True)
+
+
+def chrony(container: bool, servers: list[str], peer_hosts: list[str], allow: list[str], local_stratum: int) -> None:
+    """chronyd with ``servers``; used by ``base`` (clients) and ``ntp`` (the DC's servers)."""
+    if container:
+        checked_file(name="chrony without CAP_SYS_TIME (container)",
+                     path="/etc/systemd/system/chrony.service.d/egov-container.conf",
+                     content=render("base", "chrony-container.conf.j2"), reload="systemctl daemon-reload")
+    checked_file(name="chrony options", path="/etc/default/chrony",
+                 content=render("base", "chrony.default.j2", container=container),
+                 reload="systemctl restart chrony")
+    checked_file(name="chrony servers", path="/etc/chrony/chrony.conf", check="chronyd -p -f {path} >/dev/null",
+                 content=render("base", "chrony.conf.j2", servers=servers, peers=peer_hosts, allow=allow,
+                                local_stratum=local_stratum),
+                 reload="systemctl restart chrony")
+    systemd.service(name="chrony running", service="chrony", running=True, enabled=True)
+
+
+def timer(unit: str, description: str, command: str, on_calendar: str, user: str = "root") -> None:
+    """A scheduled job: ``<unit>.service`` (oneshot) and ``<unit>.timer``, enabled and started.
+    Minimal Debian has no cron; systemd timers also log each run to the journal."""
+    for suffix, template in ((".service", "job.service.j2"), (".timer", "job.timer.j2")):
+        checked_file(name=f"{unit}{suffix}", path=f"/etc/systemd/system/{unit}{suffix}",
+                     content=render("base", template, unit=unit, description=description, command=command,
+                                    user=user, on_calendar=on_calendar),
+                     reload="systemctl daemon-reload")
+    systemd.service(name=f"{unit}.timer enabled", service=f"{unit}.timer", running=True, enabled=True)
+
+
+def _logging(container: bool) -> None:
+    files.directory(name="persistent journal", path="/var/log/journal", mode="2755", group="systemd-journal")
+    checked_file(name="journald persistent", path="/etc/systemd/journald.conf.d/egov.conf",
+                 content=render("base", "journald.conf.j2", max_use=data("base__journal_max_use", "500M")),
+                 reload="systemctl restart systemd-journald")
+    targets = [addr for name, addr in peers("log") if name != me()]
+    checked_file(name="rsyslog forwarding to the DC log host", path="/etc/rsyslog.d/90-egov-forward.conf",
+                 content=render("base", "rsyslog-forward.conf.j2", targets=targets),
+                 check="rsyslogd -N1 >/dev/null", reload="systemctl restart rsyslog")
+    systemd.service(name="rsyslog running", service="rsyslog", running=True, enabled=True)
+    checked_file(name="audit rules", path="/etc/audit/rules.d/egov.rules", mode="640",
+                 content=render("base", "audit.rules.j2"),
+                 reload="augenrules --check >/dev/null" if container else "augenrules --load")
+    for unit, needs in KERNEL_UNITS.items():
+        checked_file(name=f"{unit}: real machines only", path=f"/etc/systemd/system/{unit}.service.d/egov-virt.conf",
+                     content=render("base", "not-in-container.conf.j2", unit=unit, needs=needs),
+                     reload="systemctl daemon-reload")
+        systemd.service(name=f"{unit} enabled", service=unit, running=not container, enabled=True)
+
+
+def _text(content: str) -> Any:
+    from io import StringIO
+
+    return StringIO(content)
+
+
+@deploy("Base")
+def apply() -> None:
+    """Apply the base hardening and services to the current host (see the module docstring)."""
+    container = bool(host.get_fact(ContainerKind))
+    server.timezone(name="time zone", timezone=data("base__timezone", "Asia/Ho_Chi_Minh"))
+    _apt()
+    _admins()
+    _accounts()
+    _ssh()
+    _sysctl(container)
+    _firewall()
+    ntp_hosts = [addr for name, addr in peers("ntp") if name != me()]
+    if "ntp" not in (host.data.get("egov_roles") or []):
+        chrony(container, servers=ntp_hosts, peer_hosts=[], allow=[], local_stratum=0)
+    _logging(container)

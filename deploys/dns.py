@@ -1,0 +1,51 @@
+"""``dns``: the province's resolvers (unbound), answering the internal zone from the inventory.
+
+Every DNS host serves the same data, so clients list two of them. Records: ``<host>.<domain>``
+(its server-LAN address, else management), ``<host>.mgmt.<domain>`` (management), and the
+platform's service names (``www``, ``portal``... on the load balancer's VIP).
+
+Data: ``dns__forwarders`` (upstream resolvers; empty: recurse from the root, or in the lab
+answer only the internal zone).
+"""
+
+from __future__ import annotations
+
+from pyinfra.api import deploy
+from pyinfra.operations import apt, systemd
+
+from deploys import data, model, render
+from deploys.ops.config import checked_file
+
+SERVICE_NAMES = ("www", "dichvucong", "portal", "docmgmt", "onestop", "specdb")
+
+
+def records() -> list[tuple[str, str]]:
+    """The internal zone's A records, from the inventory model."""
+    from deploys.lb import vip
+
+    inv = model()
+    domain = inv.province.domain
+    out = []
+    for h in inv.hosts.values():
+        out.append((f"{h.name}.{domain}", str(h.server_ip or h.mgmt_ip)))
+        out.append((f"{h.name}.mgmt.{domain}", str(h.mgmt_ip)))
+    address = vip(inv)
+    if address:
+        out += [(f"{name}.{domain}", address) for name in SERVICE_NAMES]
+    return out
+
+
+@deploy("DNS")
+def apply() -> None:
+    inv = model()
+    apt.packages(name="unbound", packages=["unbound"])
+    checked_file(
+        name="unbound: internal zone and resolver", path="/etc/unbound/unbound.conf.d/egov.conf",
+        content=render("dns", "unbound.conf.j2", zone=inv.province.domain, records=records(),
+                       allow=[str(inv.plan.supernet), "127.0.0.0/8"], forwarders=data("dns__forwarders", [])),
+        check="unbound-checkconf",
+        # the package's own first start binds ::1, which a host without IPv6 lacks, and systemd's
+        # restart loop then hits its start limit: clear it before starting on this config
+        reload="systemctl reset-failed unbound; systemctl restart unbound",
+    )
+    systemd.service(name="unbound running", service="unbound", running=True, enabled=True)

@@ -1,0 +1,144 @@
+"""The lab's internal certificate authority: a CA and one certificate per service.
+
+Production uses real certificates by path (``web__cert_file``/``web__key_file``, ``mail__cert_file``
+...); a lab has none, so the toolkit makes its own CA in the lab state directory (``<state>/pki``,
+or the directory given to ``Pki``), outside the repository. Private keys are written 0600.
+Certificates are reused while their names match and they have more than 30 days left, so a second
+deploy uploads nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from egov.errors import DeployError
+
+CA_DAYS = 3650
+CERT_DAYS = 397
+RENEW_BEFORE = dt.timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate and its key as PEM text, and the CA certificate that signed it."""
+
+    cert_pem: str
+    key_pem: str
+    ca_pem: str
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+class Pki:
+    """A CA kept in ``directory`` (created 0700)."""
+
+    def __init__(self, directory: Path, org: str = "egov-infra lab") -> None:
+        self.dir = directory
+        self.org = org
+
+    def _ca(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        cert_path, key_path = self.dir / "ca.crt", self.dir / "ca.key"
+        if cert_path.exists() and key_path.exists():
+            key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+            if not isinstance(key, ec.EllipticCurvePrivateKey):
+                raise DeployError(f"{key_path}: not an EC private key")
+            return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.org),
+                          x509.NameAttribute(NameOID.COMMON_NAME, f"{self.org} CA")])
+        now = dt.datetime.now(dt.UTC)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+                .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                             content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False,
+                                             encipher_only=False, decipher_only=False), critical=True)
+                .sign(key, hashes.SHA256()))
+        _write_private(key_path, _key_pem(key))
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return cert, key
+
+    def issue(self, service: str, names: list[str]) -> Issued:
+        """The certificate of ``service`` for DNS names/IP addresses ``names`` (first is the CN)."""
+        if not names:
+            raise DeployError(f"pki: certificate {service} needs at least one name")
+        ca_cert, ca_key = self._ca()
+        ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+        cert_path, key_path = self.dir / f"{service}.crt", self.dir / f"{service}.key"
+        sans: list[x509.GeneralName] = []
+        for n in names:
+            try:
+                sans.append(x509.IPAddress(ipaddress.ip_address(n)))
+            except ValueError:
+                sans.append(x509.DNSName(n))
+        if cert_path.exists() and key_path.exists():
+            cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+            current = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            fresh = cert.not_valid_after_utc - dt.datetime.now(dt.UTC) > RENEW_BEFORE
+            if fresh and set(current) == set(sans) and cert.issuer == ca_cert.subject:
+                return Issued(cert_path.read_text(), key_path.read_text(), ca_pem)
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = dt.datetime.now(dt.UTC)
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, self.org),
+                                         x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+                .issuer_name(ca_cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+                .not_valid_after(now + dt.timedelta(days=CERT_DAYS))
+                .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        _write_private(key_path, _key_pem(key))
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return Issued(cert_path.read_text(), key_path.read_text(), ca_pem)
+
+
+def certificate(service: str, names: list[str], prefix: str) -> Issued:
+    """For a deploy: ``<prefix>__cert_file``/``<prefix>__key_file`` from host data when set
+    (production: real certificates by path), else one issued by the lab's CA.
+
+    + service: the certificate's file name in the lab CA (``web``, ``mail``)
+    + names: DNS names and addresses it must cover (lab only)
+    + prefix: the role's data namespace
+    """
+    from pyinfra import host
+
+    from deploys import model
+
+    cert_file, key_file = host.data.get(f"{prefix}__cert_file"), host.data.get(f"{prefix}__key_file")
+    if cert_file and key_file:
+        try:
+            chain = Path(cert_file).read_text()
+            ca_file = host.data.get(f"{prefix}__ca_file")
+            return Issued(chain, Path(key_file).read_text(), Path(ca_file).read_text() if ca_file else "")
+        except OSError as exc:
+            raise DeployError(f"{prefix}__cert_file/{prefix}__key_file: {exc.filename}: {exc.strerror}") from None
+    inv = model()
+    if inv.environment != "lab":
+        raise DeployError(f"{prefix}: production needs {prefix}__cert_file and {prefix}__key_file in the inventory")
+    from egov.connection import lab_state_dir
+
+    pki_dir = os.environ.get("EGOV_PKI_DIR")
+    return Pki(Path(pki_dir) if pki_dir else lab_state_dir(inv.path) / "pki").issue(service, names)

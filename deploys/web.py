@@ -1,0 +1,61 @@
+"""``web``: nginx, the TLS reverse proxy in front of the core applications.
+
+It listens on ``PORT`` (the load balancer passes HTTPS through to it) and proxies each
+application's path (``deploys.apps.APPS``) to the hosts that run it. The certificate comes from
+``web__cert_file``/``web__key_file`` (production) or the lab's CA (``deploys/pki.py``).
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from pyinfra.api import deploy
+from pyinfra.operations import apt, files, server, systemd
+
+from deploys import model, render
+from deploys.ops.config import checked_file
+from deploys.pki import certificate
+
+PORT = 8443
+CERT = "/etc/ssl/egov/web.crt"
+KEY = "/etc/ssl/egov/web.key"
+CA = "/usr/local/share/ca-certificates/egov-lab-ca.crt"
+
+
+def server_names() -> list[str]:
+    from deploys.dns import SERVICE_NAMES
+
+    domain = model().province.domain
+    return [domain, *(f"{n}.{domain}" for n in SERVICE_NAMES)]
+
+
+@deploy("Web")
+def apply() -> None:
+    from deploys.apps import upstreams
+    from deploys.lb import vip
+
+    names = server_names()
+    address = vip(model())
+    issued = certificate("web", names + ([address] if address else []), prefix="web")
+    apt.packages(name="nginx", packages=["nginx"])
+    # Debian's nginx.conf still offers TLS 1.0 and 1.1 to every server without its own setting
+    protocols = files.line(name="nginx: TLS 1.2 and 1.3 only", path="/etc/nginx/nginx.conf",
+                           line=r"^\s*ssl_protocols .*", replace="ssl_protocols TLSv1.2 TLSv1.3;")
+    server.shell(name="nginx: reload for TLS 1.2+", commands=["nginx -t -q && systemctl reload-or-restart nginx"],
+                 _if=protocols.did_change)
+    # nginx's package enables a default site on port 80, which the load balancer owns
+    files.link(name="nginx: no default site", path="/etc/nginx/sites-enabled/default", present=False)
+    files.directory(name="certificate directory", path="/etc/ssl/egov", mode="755")
+    files.put(name="web certificate", src=StringIO(issued.cert_pem), dest=CERT, mode="644")
+    files.put(name="web certificate key", src=StringIO(issued.key_pem), dest=KEY, mode="600")
+    if issued.ca_pem:
+        ca = files.put(name="trust the platform CA", src=StringIO(issued.ca_pem), dest=CA, mode="644")
+        server.shell(name="update the trust store", commands=["update-ca-certificates >/dev/null"],
+                     _if=ca.did_change)
+    apps = [{"name": app.name, "title": app.title, "path": app.path, "backends": backends}
+            for app, backends in upstreams()]
+    checked_file(name="nginx: TLS reverse proxy", path="/etc/nginx/sites-enabled/egov.conf",
+                 content=render("web", "site.conf.j2", apps=apps, port=PORT, server_names=names,
+                                cert=CERT, key=KEY),
+                 check="nginx -t -q", reload="systemctl reload-or-restart nginx")
+    systemd.service(name="nginx running", service="nginx", running=True, enabled=True)

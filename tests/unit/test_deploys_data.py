@@ -1,0 +1,106 @@
+"""Deploy data without hosts: the role registry, firewall rules, stages, secrets and the lab CA."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from deploys import roles
+from deploys.base import firewall_rules
+from deploys.pki import Pki
+from deploys.runner import _merge, _stages
+from egov.errors import DeployError
+from egov.results import Result
+
+
+def test_every_contract_role_is_registered() -> None:
+    for role in ("base", "mirror", "dns", "ntp", "db", "lb", "web", "mail", "backup", "log", "bastion",
+                 "monitoring", "exporters", "district_node", "app_docmgmt", "app_onestop", "app_portal", "app_specdb"):
+        assert ":" in roles.ROLES[role]
+    assert roles.ROLES["app_portal"] == "deploys.apps:apply"
+
+
+def test_roles_of_puts_base_first_and_web_before_lb() -> None:
+    order = roles.roles_of(["lb", "app_portal", "web", "dns", "dns"])
+    assert order[:2] == ["base", "exporters"]
+    assert order.index("web") < order.index("lb") and order.count("dns") == 1
+
+
+def test_resolve_unknown_role_names_it() -> None:
+    with pytest.raises(DeployError, match="unknown role 'nosuch'"):
+        roles.resolve("nosuch")
+
+
+def test_firewall_rules_from_roles_and_extras() -> None:
+    rules = firewall_rules(["dns", "lb"], ["tcp/8080", "ip saddr 10.0.0.0/8 udp dport 161"])
+    assert "tcp dport 53" in rules and "udp dport 53" in rules and "ip protocol vrrp" in rules
+    assert "tcp dport 8080" in rules and "ip saddr 10.0.0.0/8 udp dport 161" in rules
+    assert "tcp dport 5432" not in rules
+
+
+def test_stages_put_mirror_hosts_first_with_base_and_mirror_only() -> None:
+    groups = {"role_mirror": ([("ops1", {})], {}), "role_db": ([("db1", {})], {})}
+    assert _stages(["db1", "ops1"], groups) == [(["ops1"], ("base", "mirror")), (["db1", "ops1"], None)]
+    assert _stages(["db1"], groups) == [(["db1"], None)]
+
+
+def test_merge_adds_changes_and_keeps_first_failure() -> None:
+    data = {"changes": 2, "changed_ops": ["a", "b"], "ops": 5, "failed_op": "", "seconds": 1.0, "dry": False}
+    a = Result("ops1", changed=True, failed=True, error="cannot connect", data={**data, "failed_op": ""})
+    b = Result("ops1", changed=True, data={**data, "changes": 3, "changed_ops": ["c", "d", "e"]})
+    merged = _merge(a, b)
+    assert merged.failed and merged.error == "cannot connect" and merged.data["changes"] == 5
+    assert merged.data["changed_ops"] == ["a", "b", "c", "d", "e"]
+
+
+def test_pki_issues_reuses_and_reissues(tmp_path: Path) -> None:
+    pki = Pki(tmp_path / "pki")
+    first = pki.issue("web", ["quangninh.gov.vn", "10.22.176.5"])
+    assert stat.S_IMODE((tmp_path / "pki" / "web.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "pki" / "ca.key").stat().st_mode) == 0o600
+    assert pki.issue("web", ["quangninh.gov.vn", "10.22.176.5"]).cert_pem == first.cert_pem
+    again = pki.issue("web", ["quangninh.gov.vn", "www.quangninh.gov.vn"])
+    assert again.cert_pem != first.cert_pem
+    cert = x509.load_pem_x509_certificate(again.cert_pem.encode())
+    ca = x509.load_pem_x509_certificate(again.ca_pem.encode())
+    cert.verify_directly_issued_by(ca)
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert set(names.get_values_for_type(x509.DNSName)) == {"quangninh.gov.vn", "www.quangninh.gov.vn"}
+
+
+def test_lab_secret_generated_once_0600(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import deploys
+    from egov.secrets import Secrets, redact
+
+    class Inv:
+        path = tmp_path / "lab.yml"
+        environment = "lab"
+
+    monkeypatch.setenv("EGOV_LAB_DIR", str(tmp_path / "labs"))
+    monkeypatch.delenv("EGOV_SECRET_DB_PORTAL_PASSWORD", raising=False)
+    deploys.use_secrets(Inv(), Secrets())
+    value = deploys.secret("db_portal_password")
+    assert deploys.secret("db_portal_password") == value and len(value) >= 24
+    stored = tmp_path / "labs" / "lab" / "deploy-secrets.yml"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert value not in redact(f"dsn password={value}")
+
+
+def test_production_secret_missing_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import deploys
+    from egov.errors import SecretsError
+    from egov.secrets import Secrets
+
+    class Inv:
+        path = tmp_path / "prod.yml"
+        environment = "production"
+
+    monkeypatch.delenv("EGOV_SECRET_DB_PORTAL_PASSWORD", raising=False)
+    deploys.use_secrets(Inv(), Secrets())
+    with pytest.raises(SecretsError, match="EGOV_SECRET_DB_PORTAL_PASSWORD"):
+        deploys.secret("db_portal_password")
+    monkeypatch.setenv("EGOV_SECRET_DB_PORTAL_PASSWORD", "from-the-env")
+    assert deploys.secret("db_portal_password") == "from-the-env"

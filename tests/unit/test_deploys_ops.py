@@ -1,0 +1,182 @@
+"""The custom pyinfra operations and facts as data: facts in, commands out (pyinfra's own test shape)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pyinfra.api.command import FileUploadCommand, StringCommand
+from pyinfra.context import ctx_host
+from pyinfra.facts.files import File, Sha1File
+
+from deploys.facts.postgres import PgConnect, PgDatabases, PgInRecovery, PgMemberships, PgRoles
+from deploys.facts.system import ContainerKind, Ipv4Addresses
+from deploys.ops import postgres
+from deploys.ops.config import checked_file
+
+
+class FakeHost:
+    """Answers ``get_fact`` from a dict keyed by fact class (and its path argument, if any)."""
+
+    def __init__(self, facts: dict[Any, Any]) -> None:
+        self.facts = facts
+        self.noops: list[str] = []
+
+    def get_fact(self, fact: type, **kwargs: Any) -> Any:
+        key = (fact, kwargs["path"]) if "path" in kwargs else fact
+        return self.facts.get(key, fact.default())
+
+    def noop(self, message: str) -> None:
+        self.noops.append(message)
+
+    def get_temp_filename(self, seed: str) -> str:
+        return "/tmp/pyinfra-test"
+
+
+def run(op: Any, facts: dict[Any, Any], **kwargs: Any) -> tuple[list[Any], list[str]]:
+    host = FakeHost(facts)
+    with ctx_host.use(host):
+        commands: Iterator[Any] = op._inner(**kwargs)
+        out = [c if not isinstance(c, str) else StringCommand(c.strip()) for c in commands]
+    return [c.get_raw_value() if isinstance(c, StringCommand) else c for c in out], host.noops
+
+
+# --- checked_file -------------------------------------------------------------------------------
+
+CONTENT = "PermitRootLogin prohibit-password\n"
+SHA1 = hashlib.sha1(CONTENT.encode()).hexdigest()
+PATH = "/etc/ssh/sshd_config.d/10-egov.conf"
+FILE_OK = {"mode": 644, "user": "root", "group": "root"}
+
+
+def test_checked_file_noop_when_content_and_owner_match() -> None:
+    commands, noops = run(checked_file, {(File, PATH): FILE_OK, (Sha1File, PATH): SHA1},
+                          path=PATH, content=CONTENT, check="sshd -t", reload="systemctl reload ssh")
+    assert commands == [] and noops == [f"{PATH} is up to date"]
+
+
+def test_checked_file_new_content_is_checked_then_reloaded() -> None:
+    commands, _ = run(checked_file, {(File, PATH): FILE_OK, (Sha1File, PATH): "0" * 40},
+                      path=PATH, content=CONTENT, check="sshd -t", reload="systemctl reload ssh")
+    upload = [c for c in commands if isinstance(c, FileUploadCommand)]
+    assert len(upload) == 1 and upload[0].dest == PATH + ".egov-new"
+    swap = commands[3]
+    # the checker runs on the installed file, and a refusal puts the old file back and fails
+    assert "sshd -t" in swap and f"mv {PATH}.egov-old {PATH}" in swap and "exit 1" in swap
+    assert commands[-1] == "systemctl reload ssh"
+
+
+def test_checked_file_mode_change_alone_rewrites() -> None:
+    commands, _ = run(checked_file, {(File, PATH): {**FILE_OK, "mode": 600}, (Sha1File, PATH): SHA1},
+                      path=PATH, content=CONTENT)
+    assert any("chmod 644" in c for c in commands if isinstance(c, str))
+
+
+def test_checked_file_without_check_moves_in_place() -> None:
+    commands, _ = run(checked_file, {}, path="/etc/a.conf", content="x\n")
+    assert commands[-1] == "mv /etc/a.conf.egov-new /etc/a.conf"
+
+
+def test_checked_file_check_with_quotes_stays_one_shell_word() -> None:
+    check = "test \"$(psql -c 'select 1')\" = 1"
+    commands, _ = run(checked_file, {}, path="/etc/a.conf", content="x\n", check=check)
+    import shlex
+
+    shlex.split(commands[3])  # raises on unbalanced quotes (the bug the lab found)
+
+
+def test_checked_file_refuses_relative_path() -> None:
+    from pyinfra.api import OperationValueError
+
+    with pytest.raises(OperationValueError, match="absolute"):
+        run(checked_file, {}, path="etc/a.conf", content="x")
+
+
+# --- postgres ops -------------------------------------------------------------------------------
+
+
+def test_scram_verifier_matches_only_its_password() -> None:
+    v = postgres.scram_verifier("s3cret-pw")
+    assert v.startswith("SCRAM-SHA-256$4096:")
+    assert postgres.verifier_matches(v, "s3cret-pw")
+    assert not postgres.verifier_matches(v, "other-pw")
+    assert not postgres.verifier_matches("md5abc", "s3cret-pw")
+
+
+def test_scram_verifier_salts_differ() -> None:
+    a, b = postgres.scram_verifier("pencil"), postgres.scram_verifier("pencil")
+    assert a != b and postgres.verifier_matches(a, "pencil") and postgres.verifier_matches(b, "pencil")
+
+
+def test_role_created_with_a_verifier_never_the_password() -> None:
+    commands, _ = run(postgres.role, {PgRoles: {}}, role="portal", password="p0rtal-pw")
+    import shlex
+
+    assert len(commands) == 1
+    sql = shlex.split(commands[0])[-1]
+    assert sql.startswith("CREATE ROLE \"portal\" LOGIN NOREPLICATION PASSWORD 'SCRAM-SHA-256$4096:")
+    assert postgres.verifier_matches(sql.split("'")[1], "p0rtal-pw")
+    assert "p0rtal-pw" not in commands[0]
+
+
+def test_role_noop_when_password_matches() -> None:
+    facts = {PgRoles: {"portal": {"password": postgres.scram_verifier("p0rtal-pw"), "login": True,
+                                  "replication": False}}}
+    commands, noops = run(postgres.role, facts, role="portal", password="p0rtal-pw")
+    assert commands == [] and noops
+
+
+def test_role_altered_when_password_changed() -> None:
+    facts = {PgRoles: {"portal": {"password": postgres.scram_verifier("old-pw"), "login": True,
+                                  "replication": False}}}
+    commands, _ = run(postgres.role, facts, role="portal", password="new-pw")
+    assert commands[0].startswith("runuser -u postgres -- psql") and "ALTER ROLE \"portal\"" in commands[0]
+
+
+def test_database_created_closed_to_public() -> None:
+    commands, _ = run(postgres.database, {PgDatabases: {"postgres": "postgres"}}, database="portal", owner="portal")
+    assert commands[0] == "runuser -u postgres -- createdb -O portal portal"
+    assert "REVOKE ALL ON DATABASE" in commands[1]
+
+
+def test_database_noop_and_owner_fix() -> None:
+    assert run(postgres.database, {PgDatabases: {"portal": "portal"}}, database="portal", owner="portal")[0] == []
+    commands, _ = run(postgres.database, {PgDatabases: {"portal": "postgres"}}, database="portal", owner="portal")
+    assert "ALTER DATABASE \"portal\" OWNER TO \"portal\"" in commands[0]
+
+
+def test_grants() -> None:
+    assert run(postgres.grant_role, {PgMemberships: {("pg_read_all_data", "egov_backup")}},
+               role="pg_read_all_data", member="egov_backup")[0] == []
+    assert "GRANT \"pg_read_all_data\" TO \"egov_backup\"" in run(
+        postgres.grant_role, {}, role="pg_read_all_data", member="egov_backup")[0][0]
+    assert run(postgres.grant_connect, {PgConnect: {("portal", "egov_backup")}},
+               database="portal", role="egov_backup")[0] == []
+    assert "GRANT CONNECT ON DATABASE \"portal\"" in run(
+        postgres.grant_connect, {}, database="portal", role="egov_backup")[0][0]
+
+
+# --- facts: raw output in, parsed fact out --------------------------------------------------------
+
+
+def test_fact_pg_roles() -> None:
+    parsed = PgRoles().process(["postgres||t|t", "portal|SCRAM-SHA-256$4096:x$y:z|t|f", "pg_monitor||f|f"])
+    assert parsed["portal"] == {"password": "SCRAM-SHA-256$4096:x$y:z", "login": True, "replication": False}
+    assert parsed["pg_monitor"]["login"] is False
+
+
+def test_fact_pg_misc() -> None:
+    assert PgDatabases().process(["postgres|postgres", "portal|portal"]) == {"postgres": "postgres", "portal": "portal"}
+    assert PgInRecovery().process(["t"]) is True and PgInRecovery().process(["f"]) is False
+    assert PgInRecovery().process([]) is None
+    assert PgMemberships().process(["pg_read_all_data|egov_backup"]) == {("pg_read_all_data", "egov_backup")}
+
+
+def test_fact_container_and_addresses() -> None:
+    assert ContainerKind().process(["docker"]) == "docker"
+    assert ContainerKind().process(["none"]) == ""
+    lines = ["1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever",
+             "119: eth0    inet 10.22.146.10/19 brd 10.22.159.255 scope global eth0\\       valid_lft forever"]
+    assert Ipv4Addresses().process(lines) == {"127.0.0.1": "lo", "10.22.146.10": "eth0"}
