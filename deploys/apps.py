@@ -30,7 +30,6 @@ import os
 import re
 import tarfile
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from pyinfra import host
@@ -39,6 +38,7 @@ from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys import data, me, peers, render, secret
+from deploys.applications import APPS, App
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
 
@@ -46,38 +46,6 @@ REFAPP = Path(__file__).resolve().parent.parent / "apps" / "refapp"
 BASE_DIR = "/opt/egov"
 CONFIG_DIR = "/etc/egov"
 PACKAGES = ["python3", "python3-psycopg2"]
-
-
-@dataclass(frozen=True)
-class App:
-    """One core application.
-
-    + name: short name: system user, group, database, database role, directory
-    + title: what the province calls it
-    + port: where it listens (one port per app, so apps can share a host)
-    + path: its location on the reverse proxy (``https://<portal>/<path>``)
-    """
-
-    name: str
-    title: str
-    port: int
-    path: str
-
-    @property
-    def unit(self) -> str:
-        return f"egov-{self.name}"
-
-    @property
-    def secret(self) -> str:
-        return f"db_{self.name}_password"
-
-
-APPS: dict[str, App] = {
-    "app_docmgmt": App("docmgmt", "Document management (Quản lý văn bản và điều hành)", 8101, "/docmgmt/"),
-    "app_onestop": App("onestop", "One-stop-shop system (Hệ thống thông tin một cửa điện tử)", 8102, "/onestop/"),
-    "app_portal": App("portal", "Online public-service portal (Cổng dịch vụ công)", 8103, "/portal/"),
-    "app_specdb": App("specdb", "Specialised databases (Cơ sở dữ liệu chuyên ngành)", 8104, "/specdb/"),
-}
 
 
 def config_path(role: str) -> str:

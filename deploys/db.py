@@ -36,7 +36,7 @@ HBA_CHECK = (f"test \"$({PSQL} -c 'select count(*) from pg_hba_file_rules where 
 
 def app_databases() -> list[tuple[str, str, list[str]]]:
     """``(database, role, client addresses)`` of every application the inventory places."""
-    from deploys.apps import APPS
+    from deploys.applications import APPS
 
     return [(app.name, app.name, [addr for _n, addr in peers(role)]) for role, app in APPS.items() if peers(role)]
 

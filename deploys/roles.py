@@ -11,6 +11,7 @@ import importlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from deploys.applications import APPS
 from egov.errors import DeployError
 
 ROLES: dict[str, str] = {
@@ -46,8 +47,8 @@ EVERY_HOST = ("base", "exporters")
 ORDER = ("base", "exporters", "mirror", "ntp", "dns", "log", "db", "web", "lb", "mail", "backup", "bastion",
          "app_docmgmt", "app_onestop", "app_portal", "app_specdb", "district_node", "monitoring")
 
-# What each role serves: "tcp/53", "udp/123", "vrrp" (IP protocol 112). Ports of the core
-# applications sit behind the local proxy, so only the proxy's ports are open.
+# What each role serves: "tcp/53", "udp/123", "vrrp" (IP protocol 112). The core applications'
+# ports are open too: the web role on the other DC host proxies to them, monitoring probes them.
 PORTS: dict[str, tuple[str, ...]] = {
     "mirror": ("tcp/3142",),
     "dns": ("tcp/53", "udp/53"),
@@ -55,15 +56,12 @@ PORTS: dict[str, tuple[str, ...]] = {
     "db": ("tcp/5432",),
     "lb": ("tcp/80", "tcp/443", "vrrp"),
     "web": ("tcp/80", "tcp/443", "tcp/8443"),
-    "mail": ("tcp/25", "tcp/587", "tcp/993"),
+    "mail": ("tcp/25", "tcp/993"),
     "log": ("tcp/514", "udp/514"),
     "monitoring": ("tcp/9090", "tcp/9093", "tcp/9115"),
     "exporters": ("tcp/9100", "tcp/9187", "tcp/9200"),
     "district_node": ("tcp/53", "udp/53", "tcp/3128", "tcp/80", "tcp/443"),
-    "app_docmgmt": (),
-    "app_onestop": (),
-    "app_portal": (),
-    "app_specdb": (),
+    **{role: (f"tcp/{app.port}",) for role, app in APPS.items()},
 }
 
 

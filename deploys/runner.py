@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Stage one: on the hosts with these roles, base and these roles only; then stage two: everything.
+# Stages, in order: base and the mirror on the mirror hosts (every other host's apt goes through
+# it); then the db hosts (the backup and the apps need their databases and roles to exist);
+# then every other host.
 FIRST_ROLES = ("base", "mirror")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -227,9 +229,15 @@ class _Capture(logging.Handler):
 
 
 def _stages(names: list[str], groups: dict[str, Any]) -> list[tuple[list[str], tuple[str, ...] | None]]:
-    """``(hosts, only roles)`` per stage: the mirror hosts with FIRST_ROLES, then every host."""
-    mirrors = [n for n in names if n in {ssh_name for ssh_name, _ in groups.get("role_mirror", ([], {}))[0]}]
-    return ([(mirrors, FIRST_ROLES)] if mirrors else []) + [(names, None)]
+    """``(hosts, only roles)`` per stage: the mirror hosts with FIRST_ROLES, the db hosts, the rest."""
+
+    def with_role(role: str) -> list[str]:
+        members = {ssh_name for ssh_name, _ in groups.get(f"role_{role}", ([], {}))[0]}
+        return [n for n in names if n in members]
+
+    mirrors, dbs = with_role("mirror"), with_role("db")
+    rest = [n for n in names if n not in dbs]
+    return [(hosts, only) for hosts, only in ((mirrors, FIRST_ROLES), (dbs, None), (rest, None)) if hosts]
 
 
 @contextmanager
@@ -435,7 +443,7 @@ def _child(argv: list[str]) -> int:
 
 
 def _merge(first: Result | None, second: Result) -> Result:
-    """One host's result over both stages: changes add up; a failure in stage one stays."""
+    """One host's result over its stages: changes add up; a failure in an earlier stage stays."""
     if first is None:
         return second
     changes = first.data["changes"] + second.data["changes"]

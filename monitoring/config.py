@@ -116,7 +116,7 @@ def exporter_config(inv: Any, host: Any, plan: MonitoringPlan | None = None) -> 
         conf["backup_status_file"] = s.backup_status_file
     if "monitoring" in host.roles:
         sites = set((plan or build_plan(inv)).servers[host.name].sites)
-        from deploys.apps import APPS  # the one table of the core applications and their ports
+        from deploys.applications import APPS  # the one table of the core applications and their ports
 
         apps, tls = [], []
         for other in inv.hosts.values():

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deploys.apps import APPS, config_path
+from deploys.applications import APPS
+from deploys.apps import config_path
 from deploys.lb import vip
 from deploys.roles import firewall_ports
 from deploys.web import PORT as WEB_PORT
