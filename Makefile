@@ -5,14 +5,22 @@ export EGOV_VENV := $(VENV)
 PY := $(VENV)/bin/python
 EGOV := $(VENV)/bin/egov
 
-.PHONY: bootstrap demo test unit lint
+.PHONY: bootstrap demo lab-down test unit lint
 
 bootstrap:
 	@bash scripts/bootstrap.sh
 
+# The main job on the lab: build it, provision the data centre and the province core routers,
+# then bring up one district node and print its verdict.
 demo: bootstrap
-	$(EGOV) inventory validate -i inventory/quangninh.yml
-	$(EGOV) inventory ipplan -i inventory/lab.yml
+	$(EGOV) inventory validate -i inventory/lab.yml
+	$(EGOV) lab up -i inventory/lab.yml
+	$(EGOV) deploy -i inventory/lab.yml --limit dc
+	$(EGOV) net push -i inventory/lab.yml --limit dc
+	$(EGOV) node up -i inventory/lab.yml tien-yen
+
+lab-down: bootstrap
+	$(EGOV) lab down -i inventory/lab.yml
 
 # Unit tests first (fast, no lab), then the lab tests in one shared lab.
 test: bootstrap
