@@ -11,33 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
+from egov import templating
 from egov.errors import DeployError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "deploys"
 
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    autoescape=False,
-)
-
-
 def render(role: str, name: str, **context: Any) -> str:
     """Render ``templates/deploys/<role>/<name>`` with ``context``; errors name file and line."""
-    path = f"{role}/{name}"
-    try:
-        return _env.get_template(path).render(**context)
-    except jinja2.TemplateNotFound:
-        raise DeployError(f"templates/deploys/{path}: template not found") from None
-    except jinja2.TemplateSyntaxError as exc:
-        raise DeployError(f"templates/deploys/{path}:{exc.lineno}: {exc.message}") from None
-    except jinja2.UndefinedError as exc:
-        raise DeployError(f"templates/deploys/{path}: {exc.message}") from None
+    return templating.render(TEMPLATES, f"{role}/{name}", context, DeployError, f"role {role}")
 
 
 def data(key: str, default: Any) -> Any:

@@ -115,12 +115,8 @@ def _broken_templates(tmp_path: Path, body: str) -> Path:
 def test_template_errors_name_file_and_line(platforms_inv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             body: str, expected: str) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(render_mod, "TEMPLATES", _broken_templates(tmp_path, body))
-    render_mod._environment.cache_clear()
-    try:
-        with pytest.raises(NetworkError, match=expected):
-            render(platforms_inv, platforms_inv.routers["c-frr-r1"])
-    finally:
-        render_mod._environment.cache_clear()
+    with pytest.raises(NetworkError, match=expected):
+        render(platforms_inv, platforms_inv.routers["c-frr-r1"])
 
 
 def test_bad_variable_names_router_and_key(tmp_path: Path) -> None:
