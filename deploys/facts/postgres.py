@@ -62,7 +62,20 @@ class PgInRecovery(FactBase[bool | None]):
         return {"t": True, "f": False}.get(value)
 
 
-class PgMemberships(FactBase[set[tuple[str, str]]]):
+class _PgPairs(FactBase[set[tuple[str, str]]]):
+    """A query of two columns, as a set of pairs; empty when no cluster answers."""
+
+    @override
+    @staticmethod
+    def default() -> set[tuple[str, str]]:
+        return set()
+
+    @override
+    def process(self, output: list[str]) -> set[tuple[str, str]]:
+        return {(a, b) for a, _, b in (line.partition("|") for line in output) if b}
+
+
+class PgMemberships(_PgPairs):
     """``(role, member)`` pairs of role membership (``("pg_read_all_data", "egov_backup")``)."""
 
     @override
@@ -70,29 +83,11 @@ class PgMemberships(FactBase[set[tuple[str, str]]]):
         return (f"{PSQL} -c 'select pg_get_userbyid(roleid), pg_get_userbyid(member) from pg_auth_members' "
                 f"2>/dev/null || true")
 
-    @override
-    @staticmethod
-    def default() -> set[tuple[str, str]]:
-        return set()
 
-    @override
-    def process(self, output: list[str]) -> set[tuple[str, str]]:
-        return {(a, b) for a, _, b in (line.partition("|") for line in output) if b}
-
-
-class PgConnect(FactBase[set[tuple[str, str]]]):
+class PgConnect(_PgPairs):
     """``(database, role)`` pairs where a login role may connect (``has_database_privilege``)."""
 
     @override
     def command(self) -> str:
         return (f"{PSQL} -c \"select d.datname, r.rolname from pg_database d cross join pg_roles r "
                 f"where r.rolcanlogin and has_database_privilege(r.oid, d.oid, 'CONNECT')\" 2>/dev/null || true")
-
-    @override
-    @staticmethod
-    def default() -> set[tuple[str, str]]:
-        return set()
-
-    @override
-    def process(self, output: list[str]) -> set[tuple[str, str]]:
-        return {(a, b) for a, _, b in (line.partition("|") for line in output) if b}
