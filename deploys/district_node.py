@@ -28,6 +28,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, systemd
 
 from deploys import data, me, peers, render
+from deploys.dns import UNBOUND_RESTART
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
 
@@ -67,7 +68,7 @@ def apply() -> None:
         path="/etc/unbound/unbound.conf.d/egov-district.conf",
         content=render("district_node", "unbound.conf.j2", networks=networks, forwarders=_dc("dns"),
                        zone=host.data.get("egov_domain")),
-        check="unbound-checkconf", reload="systemctl restart unbound",
+        check="unbound-checkconf", reload=UNBOUND_RESTART,
     )
     systemd.service(name="district node: unbound running", service="unbound", running=True, enabled=True)
     checked_file(

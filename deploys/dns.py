@@ -35,6 +35,11 @@ def records() -> list[tuple[str, str]]:
     return out
 
 
+# The package's own first start binds ::1, which a host without IPv6 lacks, and systemd's restart
+# loop then hits its start limit: clear it before starting on our configuration.
+UNBOUND_RESTART = "systemctl reset-failed unbound; systemctl restart unbound"
+
+
 @deploy("DNS")
 def apply() -> None:
     inv = model()
@@ -43,9 +48,6 @@ def apply() -> None:
         name="unbound: internal zone and resolver", path="/etc/unbound/unbound.conf.d/egov.conf",
         content=render("dns", "unbound.conf.j2", zone=inv.province.domain, records=records(),
                        allow=[str(inv.plan.supernet), "127.0.0.0/8"], forwarders=data("dns__forwarders", [])),
-        check="unbound-checkconf",
-        # the package's own first start binds ::1, which a host without IPv6 lacks, and systemd's
-        # restart loop then hits its start limit: clear it before starting on this config
-        reload="systemctl reset-failed unbound; systemctl restart unbound",
+        check="unbound-checkconf", reload=UNBOUND_RESTART,
     )
     systemd.service(name="unbound running", service="unbound", running=True, enabled=True)
