@@ -3,7 +3,8 @@
 Admin users and sudo, SSH hardened (keys only), sysctl hardening, an nftables default-drop
 firewall that opens the ports of the host's roles, chrony against the DC's NTP servers,
 unattended security upgrades, auditd, a persistent journal, rsyslog forwarding to the DC log
-host(s) and apt through the DC package mirror.
+host(s) and apt through the DC package mirror. Against the outside audit (Lynis, index >= 80):
+no core dumps, compilers for root only, AIDE file integrity baseline (real machines).
 
 Data (``host.data``; the role defaults below apply when the inventory does not set a key):
 
@@ -29,6 +30,7 @@ from typing import Any
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys import data, me, model, peers, render
@@ -40,11 +42,21 @@ from egov.errors import DeployError
 PACKAGES = [
     "sudo", "openssh-server", "nftables", "chrony", "rsyslog", "auditd", "unattended-upgrades",
     "apt-listchanges", "needrestart", "debsums", "apt-show-versions", "libpam-tmpdir", "acct", "sysstat",
-    "fail2ban", "python3-systemd", "libpam-pwquality", "rkhunter", "lynis",
+    "fail2ban", "python3-systemd", "libpam-pwquality", "rkhunter", "lynis", "aide",
 ]
 
 # /etc/login.defs: password ageing, hashing rounds and the default umask (Lynis AUTH-9230/9286/9328).
 LOGIN_DEFS = {"PASS_MAX_DAYS": "365", "PASS_MIN_DAYS": "1", "SHA_CRYPT_MIN_ROUNDS": "10000", "UMASK": "027"}
+# Compilers on a server help an intruder build tools: root only (Lynis HRDN-7222). A dpkg
+# statoverride keeps the mode through package upgrades.
+COMPILERS = ("as", "cc", "gcc", "clang")
+# AIDE's baseline of the installed files (Lynis FINT-4350), built once in the background (it reads
+# every file: minutes) by Debian's aideinit; the daily aide check compares against it. Both run
+# as the _aide user with CAP_DAC_READ_SEARCH, which a container does not get: there AIDE is
+# installed and configured, and systemd skips the daily check, as it skips auditd.
+AIDE_NEEDS = "CAP_DAC_READ_SEARCH (it reads every file as the _aide user)"
+AIDE_DB = "/var/lib/aide/aide.db"
+AIDE_INIT_UNIT = "egov-aide-init"
 # Kernel modules never needed on the platform's servers (Lynis USB-1000, STRG-1846, NETW-3200).
 UNUSED_MODULES = ("usb-storage", "firewire-core", "dccp", "sctp", "rds", "tipc")
 
@@ -138,8 +150,13 @@ def _accounts() -> None:
     for key, value in LOGIN_DEFS.items():
         files.line(name=f"login.defs {key}", path="/etc/login.defs", line=rf"^{key}\s.*",
                    replace=f"{key}\t{value}")
-    files.put(name="no core dumps", src=_text(render("base", "limits.conf.j2")), dest="/etc/security/limits.d/egov.conf",
-              mode="644")
+    for name, template, dest in (
+        ("no core dumps (limits)", "limits.conf.j2", "/etc/security/limits.d/egov.conf"),
+        ("no core dumps (systemd)", "coredump.conf.j2", "/etc/systemd/coredump.conf.d/egov.conf"),
+        ("no core dumps (login shells)", "profile.sh.j2", "/etc/profile.d/egov-hardening.sh"),
+    ):
+        files.put(name=name, src=_text(render("base", template)), dest=dest, mode="644", create_remote_dir=True)
+    _compilers_root_only()
     files.put(name="unused kernel modules", src=_text(render("base", "modprobe.conf.j2", modules=UNUSED_MODULES)),
               dest="/etc/modprobe.d/egov-unused.conf", mode="644")
     checked_file(name="fail2ban: SSH jail", path="/etc/fail2ban/jail.local", content=render("base", "jail.local.j2"),
@@ -147,6 +164,39 @@ def _accounts() -> None:
     systemd.service(name="fail2ban running", service="fail2ban", running=True, enabled=True)
     files.line(name="sysstat collects", path="/etc/default/sysstat", line=r"^ENABLED=.*", replace='ENABLED="true"')
     systemd.service(name="sysstat enabled", service="sysstat", running=True, enabled=True)
+
+
+def _compilers_root_only() -> None:
+    names = " ".join(COMPILERS)
+    # decided on the host: the compilers present whose mode is not yet overridden
+    pending = (host.get_fact(Command, command=(
+        f"for b in {names}; do p=$(command -v $b) && readlink -f $p; done | sort -u | "
+        "while read -r f; do dpkg-statoverride --list $f >/dev/null || echo $f; done")) or "").split()
+    for path in pending:
+        server.shell(name=f"compiler {path}: root only",
+                     commands=[f"dpkg-statoverride --update --add root root 0750 {path}"])
+
+
+def _file_integrity(container: bool) -> None:
+    # Debian's default (``H``) computes every hash AIDE knows; SHA-512 alone is as strong and
+    # reads each file once.
+    files.line(name="AIDE checksums: SHA-512", path="/etc/aide/aide.conf", line=r"^Checksums\s*=.*",
+               replace="Checksums = sha512")
+    checked_file(name="dailyaidecheck: real machines only",
+                 path="/etc/systemd/system/dailyaidecheck.service.d/egov-virt.conf",
+                 content=render("base", "not-in-container.conf.j2", unit="dailyaidecheck", needs=AIDE_NEEDS),
+                 reload="systemctl daemon-reload")
+    if container:
+        return
+    # Re-run only when neither the database nor a running initialisation exists.
+    needed = (host.get_fact(Command, command=(
+        f"test -e {AIDE_DB} || systemctl is-active -q {AIDE_INIT_UNIT} || echo init")) or "").strip()
+    if needed:
+        server.shell(name="AIDE baseline (background)", commands=[
+            f"systemctl reset-failed {AIDE_INIT_UNIT} 2>/dev/null || true",
+            (f"systemd-run --unit={AIDE_INIT_UNIT} --property=Nice=19 --property=IOSchedulingClass=idle "
+             "/usr/sbin/aideinit --yes --force"),
+        ])
 
 
 def _ssh() -> None:
@@ -241,6 +291,7 @@ def apply() -> None:
     _apt()
     _admins()
     _accounts()
+    _file_integrity(container)
     _ssh()
     _sysctl(container)
     _firewall()
