@@ -244,6 +244,12 @@ def chrony(container: bool, servers: list[str], peer_hosts: list[str], allow: li
                                 local_stratum=local_stratum),
                  reload="systemctl restart chrony")
     systemd.service(name="chrony running", service="chrony", running=True, enabled=True)
+    # A client that first asked the DC's servers while they were not yet synchronised backs off for
+    # minutes before it asks again: when not synchronised, ask every source now and wait a little.
+    leap = host.get_fact(Command, command="chronyc -n tracking 2>/dev/null | sed -n 's/^Leap status *: //p'")
+    if (leap or "").strip() != "Normal":
+        server.shell(name="chrony: synchronise now", commands=[
+            "chronyc -a burst 4/4 >/dev/null && chronyc waitsync 30 0 0 1 >/dev/null || true"])
 
 
 def timer(unit: str, description: str, command: str, on_calendar: str, user: str = "root") -> None:
