@@ -15,8 +15,8 @@ bootstrap:
 demo: bootstrap
 	$(EGOV) inventory validate -i inventory/lab.yml
 	$(EGOV) lab up -i inventory/lab.yml
-	$(EGOV) deploy -i inventory/lab.yml --limit dc
-	$(EGOV) net push -i inventory/lab.yml --limit dc
+	$(EGOV) deploy -i inventory/lab.yml --limit province
+	$(EGOV) net push -i inventory/lab.yml --limit province
 	$(EGOV) node up -i inventory/lab.yml tien-yen
 
 lab-down: bootstrap
