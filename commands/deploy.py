@@ -34,6 +34,13 @@ class _Display:
         self.progress.stop()
 
     def __call__(self, event: Progress) -> None:
+        if not self.progress.console.is_terminal:
+            # a log (CI, a pipe) gets no live bars: one line per host milestone instead
+            line = {"plan": f"{event.total} operations prepared", "done": event.status or "done"}.get(event.kind)
+            if event.kind == "op" and event.status == "failed":
+                line = f"FAILED {event.op}"
+            if line:
+                self.progress.console.print(f"{event.host}: {line}", highlight=False)
         if event.host not in self.tasks:
             self.tasks[event.host] = self.progress.add_task("connecting", host=event.host, total=None)
         task = self.tasks[event.host]
