@@ -71,6 +71,10 @@ def status_cmd(inventory_path: str, site: str | None, prometheus: str | None, al
     inv = load_inventory(inventory_path)
     if site and site not in inv.sites:
         raise click.BadParameter(f"no site '{site}' in {inventory_path}", param_hint="--site")
+    if prometheus is None or alertmanager is None:
+        from egov.connection import require_lab_up
+
+        require_lab_up(inv)  # the servers' addresses come from the inventory
     top = build_plan(inv).top[0]
     prometheus = prometheus or top.url()
     alertmanager = alertmanager or top.alertmanager_url()

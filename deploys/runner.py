@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from egov.connection import require_lab_up
 from egov.errors import DeployError
 from egov.results import Result, RunResult
 from egov.secrets import redact
@@ -83,6 +84,7 @@ def run_deploy(
     Returns one Result per selected host: ``data["changes"]`` (operations that changed or would
     change something), ``data["ops"]``, ``data["failed_op"]`` and ``data["seconds"]``.
     """
+    require_lab_up(inv)
     hosts, _routers = inv.select(list(limits))
     if not hosts:
         raise DeployError(f"--limit {' '.join(limits)}: no host of {inv.path} matches")

@@ -8,8 +8,12 @@ operator's key and ``~/.ssh/known_hosts``. Host keys are checked in both.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from egov.errors import LabError
 
 LAB_ROOT_ENV = "EGOV_LAB_DIR"
 LAB_NAME_ENV = "EGOV_LAB_NAME"
@@ -56,3 +60,20 @@ def connection_for(inventory_path: str | Path, environment: str, host_user: str 
     key = Path(os.environ.get("EGOV_SSH_KEY", ssh / "id_ed25519"))
     return Connection(host_user=host_user, key_path=key, known_hosts=ssh / "known_hosts",
                       router_user=router_user, secrets_file=None)
+
+
+def require_lab_up(inv: Any) -> None:
+    """Refuse to contact a lab inventory's nodes while its lab is down.
+
+    Lab addresses are production addresses; with the lab's networks gone, a packet for one would
+    follow the machine's default route out. The lab is up when this machine holds the control
+    address on the lab's management bridge. Production inventories pass unchecked.
+    """
+    if inv.environment != "lab":
+        return
+    with socket.socket() as probe:
+        try:
+            probe.bind((str(inv.plan.control_ip), 0))
+        except OSError:
+            raise LabError(f"{inv.path}: the lab '{lab_name(inv.path)}' is not up (no {inv.plan.control_ip} on this "
+                           f"machine), so its nodes cannot be reached: run egov lab up -i {inv.path}") from None

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network
 from pathlib import Path
 
-from egov.connection import Connection, connection_for
+from egov.connection import Connection, connection_for, require_lab_up
 from egov.errors import NetworkError
 from egov.results import Result, RunResult
 from egov.runner import run_parallel
@@ -58,6 +58,7 @@ class Options:
     @classmethod
     def for_inventory(cls, inv: Inventory, secrets_path: str | Path | None = None, backup_dir: Path | None = None,
                       **kwargs: object) -> Options:
+        require_lab_up(inv)
         connection = connection_for(inv.path, inv.environment)
         secrets = Secrets(secrets_path or connection.secrets_file)
         return cls(secrets=secrets, connection=connection, backups=Backups(backup_dir or default_root(inv)),

@@ -19,7 +19,7 @@ from deploys.apps import config_path
 from deploys.lb import vip
 from deploys.roles import firewall_ports
 from deploys.web import PORT as WEB_PORT
-from egov.connection import connection_for
+from egov.connection import connection_for, require_lab_up
 from egov.errors import InputError
 from egov.results import Result, RunResult
 from egov.runner import run_parallel
@@ -84,6 +84,7 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
 def _ssh_connect(inv: Inventory) -> Connect:
     from verify.connect import ssh_host
 
+    require_lab_up(inv)
     conn = connection_for(inv.path, inv.environment)
     for path in (conn.key_path, conn.known_hosts):
         if not Path(path).exists():
