@@ -230,6 +230,13 @@ def _firewall() -> None:
     systemd.service(name="nftables enabled", service="nftables", running=True, enabled=True)
 
 
+# After a new configuration, wait for the first synchronisation (a node verified right after it is
+# brought up is then in sync); a client whose first questions found the DC's servers not yet
+# synchronised backs off for minutes, so it is asked to poll every source again at once.
+CHRONY_RESTART = ("systemctl restart chrony && { chronyc waitsync 15 0 0 1 >/dev/null || "
+                  "{ chronyc -a burst 4/4 >/dev/null; chronyc waitsync 15 0 0 1 >/dev/null; } || true; }")
+
+
 def chrony(container: bool, servers: list[str], peer_hosts: list[str], allow: list[str], local_stratum: int) -> None:
     """chronyd with ``servers``; used by ``base`` (clients) and ``ntp`` (the DC's servers)."""
     if container:
@@ -242,14 +249,8 @@ def chrony(container: bool, servers: list[str], peer_hosts: list[str], allow: li
     checked_file(name="chrony servers", path="/etc/chrony/chrony.conf", check="chronyd -p -f {path} >/dev/null",
                  content=render("base", "chrony.conf.j2", servers=servers, peers=peer_hosts, allow=allow,
                                 local_stratum=local_stratum),
-                 reload="systemctl restart chrony")
+                 reload=CHRONY_RESTART)
     systemd.service(name="chrony running", service="chrony", running=True, enabled=True)
-    # A client that first asked the DC's servers while they were not yet synchronised backs off for
-    # minutes before it asks again: when not synchronised, ask every source now and wait a little.
-    leap = host.get_fact(Command, command="chronyc -n tracking 2>/dev/null | sed -n 's/^Leap status *: //p'")
-    if (leap or "").strip() != "Normal":
-        server.shell(name="chrony: synchronise now", commands=[
-            "chronyc -a burst 4/4 >/dev/null && chronyc waitsync 30 0 0 1 >/dev/null || true"])
 
 
 def timer(unit: str, description: str, command: str, on_calendar: str, user: str = "root") -> None:
