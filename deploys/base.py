@@ -54,6 +54,8 @@ COMPILERS = ("as", "cc", "gcc", "clang")
 # every file: minutes) by Debian's aideinit; the daily aide check compares against it. Both run
 # as the _aide user with CAP_DAC_READ_SEARCH, which a container does not get: there AIDE is
 # installed and configured, and systemd skips the daily check, as it skips auditd.
+_PENDING_COMPILERS = (f"for b in {' '.join(COMPILERS)}; do p=$(command -v $b) && readlink -f $p; done | sort -u | "
+                      "while read -r f; do dpkg-statoverride --list $f >/dev/null || echo $f; done")
 AIDE_NEEDS = "CAP_DAC_READ_SEARCH (it reads every file as the _aide user)"
 AIDE_DB = "/var/lib/aide/aide.db"
 AIDE_INIT_UNIT = "egov-aide-init"
@@ -130,8 +132,12 @@ def _apt() -> None:
     if proxy:
         checked_file(name="apt through the DC mirror", path="/etc/apt/apt.conf.d/90egov-mirror",
                      content=render("base", "apt-proxy.conf.j2", proxy=proxy))
-    apt.packages(name="base packages", packages=PACKAGES + list(data("base__packages", [])),
-                 update=True, cache_time=3600)
+    packages = apt.packages(name="base packages", packages=PACKAGES + list(data("base__packages", [])),
+                            update=True, cache_time=3600)
+    # compilers these packages bring in (binutils' as) did not exist when facts were gathered
+    server.shell(name="compilers installed now: root only", commands=[
+        f"{_PENDING_COMPILERS} | while read -r f; do dpkg-statoverride --update --add root root 0750 $f; done"],
+        _if=packages.did_change)
     checked_file(name="unattended security upgrades", path="/etc/apt/apt.conf.d/20auto-upgrades",
                  content=render("base", "auto-upgrades.conf.j2"))
 
@@ -167,11 +173,8 @@ def _accounts() -> None:
 
 
 def _compilers_root_only() -> None:
-    names = " ".join(COMPILERS)
     # decided on the host: the compilers present whose mode is not yet overridden
-    pending = (host.get_fact(Command, command=(
-        f"for b in {names}; do p=$(command -v $b) && readlink -f $p; done | sort -u | "
-        "while read -r f; do dpkg-statoverride --list $f >/dev/null || echo $f; done")) or "").split()
+    pending = (host.get_fact(Command, command=_PENDING_COMPILERS) or "").split()
     for path in pending:
         server.shell(name=f"compiler {path}: root only",
                      commands=[f"dpkg-statoverride --update --add root root 0750 {path}"])
