@@ -178,6 +178,8 @@ def test_cli_table_json_and_exit_codes(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 def test_cli_without_lab_keys_is_a_clean_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("EGOV_LAB_DIR", str(tmp_path))
+    # whether this machine's lab is up is test_lab_guard's concern; here only the keys are missing
+    monkeypatch.setattr("verify.engine.require_lab_up", lambda inv: None)
     result = CliRunner().invoke(main, ["verify", "-i", str(LAB)])
     assert result.exit_code == 2
     assert "id_ed25519: missing" in result.output and "Traceback" not in result.output
