@@ -20,39 +20,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._province import province_header
 from inventory import load_inventory
 
-HEAD = """\
-# Generated province {n} of {total} for benchmarks/inventory.py
-environment: production
-province: {{name: "Tỉnh {n}", code: "{code}", domain: p{n}.gov.vn}}
-plan: {{supernet: 10.{n}.0.0/16}}
-levels:
-  - name: province
-    max_sites: 4
-    max_routers: 4
-    subnets: {{mgmt: 26, server: 24, user: 24}}
-  - name: commune
-    max_sites: 128
-    subnets: {{mgmt: 27, user: 25}}
-    defaults: {{router__platform: cisco_ios}}
-sites:
-  - name: dc
-    level: province
-    kind: datacenter
-    index: 0
-    hosts:
-{hosts}
-    routers:
-      - {{name: core1, slot: 0, platform: juniper_junos}}
-      - {{name: core2, slot: 1, platform: juniper_junos}}
-"""
+LEVELS = [
+    "{name: province, max_sites: 4, max_routers: 4, subnets: {mgmt: 26, server: 24, user: 24}}",
+    "{name: commune, max_sites: 128, subnets: {mgmt: 27, user: 25}, defaults: {router__platform: cisco_ios}}",
+]
+CORES = ["{name: core1, slot: 0, platform: juniper_junos}", "{name: core2, slot: 1, platform: juniper_junos}"]
 ROLES = ["dns", "db", "lb", "web", "app_docmgmt", "app_onestop", "app_portal", "app_specdb", "ntp", "log"]
 
 
 def province_yaml(n: int, total: int, communes: int) -> str:
-    hosts = "\n".join(f"      - {{name: h{i}, slot: {i}, roles: [{ROLES[i // 2]}]}}" for i in range(2 * len(ROLES)))
-    body = [HEAD.format(n=n, total=total, code=f"{n:02d}", hosts=hosts)]
+    hosts = [f"{{name: h{i}, slot: {i}, roles: [{ROLES[i // 2]}]}}" for i in range(2 * len(ROLES))]
+    body = [province_header(f"Generated province {n} of {total} for benchmarks/inventory.py", environment="production",
+                            province=f'{{name: "Tỉnh {n}", code: "{n:02d}", domain: p{n}.gov.vn}}',
+                            supernet=f"10.{n}.0.0/16", levels=LEVELS, hosts=hosts, routers=CORES)]
     for c in range(communes):
         body.append(f"  - name: c{c}\n    title: Xã {c}\n    level: commune\n    kind: commune_point\n    index: {c}\n"
                     f"    parent: dc\n    vars: {{ntp__upstream_servers: [10.{n}.0.1]}}\n    routers:\n"

@@ -19,7 +19,6 @@ import datetime as dt
 import json
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import yaml
 
 from inventory import load_inventory
 from monitoring.config import exporter_config
+from monitoring.tls_stub import self_signed_endpoint
 
 
 class Health(BaseHTTPRequestHandler):
@@ -48,39 +48,6 @@ class Health(BaseHTTPRequestHandler):
         pass
 
 
-def tls_listener(tmp: Path) -> int:
-    """A TLS server on 127.0.0.1 with a self-signed certificate; answers handshakes forever."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=90))
-            .sign(key, hashes.SHA256()))
-    (tmp / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(tmp / "c.pem", tmp / "k.pem")
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            conn, _ = listener.accept()
-            try:
-                with ctx.wrap_socket(conn, server_side=True):
-                    pass
-            except (ssl.SSLError, OSError):
-                pass
-
-    threading.Thread(target=serve, daemon=True).start()
-    return int(listener.getsockname()[1])
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -88,11 +55,17 @@ def free_port() -> int:
 
 
 def exporter_bench(scrapes: int) -> dict[str, float]:
-    inv = load_inventory(ROOT / "inventory" / "lab.yml")
     tmp = Path(tempfile.mkdtemp(prefix="egov-bench-"))
+    now = dt.datetime.now(dt.UTC)
+    with self_signed_endpoint(tmp, "bench", now, now + dt.timedelta(days=90)) as tls_port:
+        return scrape_exporter(scrapes, tmp, tls_port)
+
+
+def scrape_exporter(scrapes: int, tmp: Path, tls_port: int) -> dict[str, float]:
+    """Run the exporter on its own files in ``tmp``, every TLS endpoint pointed at ``tls_port``, and scrape it."""
+    inv = load_inventory(ROOT / "inventory" / "lab.yml")
     health = ThreadingHTTPServer(("127.0.0.1", 0), Health)
     threading.Thread(target=health.serve_forever, daemon=True).start()
-    tls_port = tls_listener(tmp)
     conf = exporter_config(inv, inv.hosts["dc-ops1"])
     for app in conf["apps"]:  # same apps and paths, on loopback
         app["url"] = f"http://127.0.0.1:{health.server_address[1]}/{app['app']}/healthz"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,15 @@ backup_dir_option = click.option(
 )
 timeout_option = click.option("--connect-timeout", type=click.FloatRange(1, 300), default=10.0, show_default=True,
                               help="Seconds to wait for a device's SSH login.")
+
+
+def routers_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of every command that logs in to the routers of the inventory (--limit narrows them)."""
+    # applied last to first, so that --help lists them in this order
+    for option in reversed((common.inventory_option, common.limit_option, common.secrets_option,
+                            common.workers_option, timeout_option)):
+        command = option(command)
+    return command
 
 
 def _options(inv: Any, secrets_path: str | None, backup_dir: Path | None, **kwargs: Any) -> Any:
@@ -46,6 +56,17 @@ def _report(title: str, result: Any, as_json: bool, show_diff: bool = False) -> 
         failed = len(result.failed_targets)
         click.echo(f"{len(result)} device(s): {len(result.changed_targets)} changed, {failed} failed")
     common.exit_for(result.failed)
+
+
+def _on_routers(title: str, action: Callable[[Any, Any, Any], Any], inventory_path: str, limit: tuple[str, ...],
+                secrets_path: str | None, workers: int, connect_timeout: float, as_json: bool,
+                backup_dir: Path | None = None, show_diff: bool = False) -> None:
+    """Run ``action`` (``network.push.diff``, ``check``...) on the routers and report as ``title``."""
+    from network.push import routers_for
+
+    inv = _load(inventory_path)
+    opts = _options(inv, secrets_path, backup_dir, workers=workers, connect_timeout=connect_timeout)
+    _report(title, action(inv, routers_for(inv, limit), opts), as_json, show_diff=show_diff)
 
 
 @click.group("net", cls=common.EgovGroup)
@@ -80,28 +101,19 @@ def render_cmd(inventory_path: str, limit: tuple[str, ...], out: Path | None, as
 
 
 @net_group.command("diff")
-@common.inventory_option
-@common.limit_option
-@common.secrets_option
-@common.workers_option
-@timeout_option
+@routers_options
 @common.json_option
 def diff_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
              connect_timeout: float, as_json: bool) -> None:
     """Running versus intended, as the exact lines a push would send. Changes nothing."""
-    from network.push import diff, routers_for
+    from network.push import diff
 
-    inv = _load(inventory_path)
-    opts = _options(inv, secrets_path, None, workers=workers, connect_timeout=connect_timeout)
-    _report("egov net diff", diff(inv, routers_for(inv, limit), opts), as_json, show_diff=True)
+    _on_routers("egov net diff", diff, inventory_path, limit, secrets_path, workers, connect_timeout, as_json,
+                show_diff=True)
 
 
 @net_group.command("push")
-@common.inventory_option
-@common.limit_option
-@common.secrets_option
-@common.workers_option
-@timeout_option
+@routers_options
 @backup_dir_option
 @click.option("--dry-run", is_flag=True, help="Stop after the diff and the lock-out guard; send nothing.")
 @click.option("--check-timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
@@ -122,21 +134,16 @@ def push_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | No
 
 
 @net_group.command("backup")
-@common.inventory_option
-@common.limit_option
-@common.secrets_option
-@common.workers_option
-@timeout_option
+@routers_options
 @backup_dir_option
 @common.json_option
 def backup_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
                connect_timeout: float, backup_dir: Path | None, as_json: bool) -> None:
     """Back up the running configuration of the routers (timestamped, in a git history)."""
-    from network.push import backup, routers_for
+    from network.push import backup
 
-    inv = _load(inventory_path)
-    opts = _options(inv, secrets_path, backup_dir, workers=workers, connect_timeout=connect_timeout)
-    _report("egov net backup", backup(inv, routers_for(inv, limit), opts), as_json)
+    _on_routers("egov net backup", backup, inventory_path, limit, secrets_path, workers, connect_timeout, as_json,
+                backup_dir=backup_dir)
 
 
 @net_group.command("rollback")
@@ -162,17 +169,11 @@ def rollback_cmd(device: str, inventory_path: str, secrets_path: str | None, con
 
 
 @net_group.command("check")
-@common.inventory_option
-@common.limit_option
-@common.secrets_option
-@common.workers_option
-@timeout_option
+@routers_options
 @common.json_option
 def check_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
               connect_timeout: float, as_json: bool) -> None:
     """Check the state the inventory implies: OSPF neighbours Full, a route to every loopback."""
-    from network.push import check, routers_for
+    from network.push import check
 
-    inv = _load(inventory_path)
-    opts = _options(inv, secrets_path, None, workers=workers, connect_timeout=connect_timeout)
-    _report("egov net check", check(inv, routers_for(inv, limit), opts), as_json)
+    _on_routers("egov net check", check, inventory_path, limit, secrets_path, workers, connect_timeout, as_json)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from monitoring.exporter import (
     load_config,
     read_drift_file,
 )
+from monitoring.tls_stub import self_signed_endpoint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "monitoring"
 APPS = [App("portal", "dc-app1", "http://10.0.0.1:8103/healthz"), App("docmgmt", "dc-app2", "http://10.0.0.2:8101/healthz")]
@@ -161,39 +160,9 @@ def test_drift_file(tmp_path: Path) -> None:
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, dt.datetime]]:
     """A real TLS listener on 127.0.0.1 with a self-signed certificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "quangninh.gov.vn")])
     not_after = dt.datetime(2027, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-            .not_valid_after(not_after).sign(key, hashes.SHA256()))
-    (tmp_path / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
-    import socket
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        try:
-            with ctx.wrap_socket(conn, server_side=True):
-                pass
-        except (ssl.SSLError, OSError):
-            pass
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield port, not_after
-    listener.close()
+    with self_signed_endpoint(tmp_path, "quangninh.gov.vn", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), not_after) as port:
+        yield port, not_after
 
 
 def test_cert_not_after_reads_a_real_handshake(tls_server) -> None:  # type: ignore[no-untyped-def]
