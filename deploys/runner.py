@@ -8,9 +8,10 @@ one JSON event per line from it:
     {"event": "op",       "host": h, "op": name, "status": s}    # s: changed | ok | failed
     {"event": "result",   "results": {...RunResult.to_dict()...}}
 
-Stages: the hosts with the ``mirror`` role first get base and the mirror alone, because every
-other host's apt goes through the mirror; then every host gets everything. A host that cannot be reached, or whose operation fails, is reported
-failed; the other hosts go on to the end.
+Stages (``STAGES``): the foundation services first, each on its own hosts with base and that role
+alone (the mirror, then the time servers), then the db hosts, then every other host gets
+everything. A host that cannot be reached, or whose operation fails, is reported failed; the
+other hosts go on to the end.
 """
 
 from __future__ import annotations
@@ -39,10 +40,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Stages, in order: base and the mirror on the mirror hosts (every other host's apt goes through
-# it); then the db hosts (the backup and the apps need their databases and roles to exist);
-# then every other host.
-FIRST_ROLES = ("base", "mirror")
+# Stages, in order, as (role whose hosts run, only these roles of theirs; None: all): base and the
+# mirror on the mirror hosts (every other host's apt goes through it); base and the time servers
+# on the ntp hosts (a client configured before they answer backs off for minutes); the db hosts
+# (the backup and the apps need their databases and roles to exist); then every other host.
+STAGES: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("mirror", ("base", "mirror")), ("ntp", ("base", "ntp")), ("db", None), ("", None))
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -231,15 +234,22 @@ class _Capture(logging.Handler):
 
 
 def _stages(names: list[str], groups: dict[str, Any]) -> list[tuple[list[str], tuple[str, ...] | None]]:
-    """``(hosts, only roles)`` per stage: the mirror hosts with FIRST_ROLES, the db hosts, the rest."""
+    """``(hosts, only roles)`` per stage of ``STAGES`` that has hosts; the last holds every host that
+    has not yet had all of its roles."""
 
     def with_role(role: str) -> list[str]:
         members = {ssh_name for ssh_name, _ in groups.get(f"role_{role}", ([], {}))[0]}
         return [n for n in names if n in members]
 
-    mirrors, dbs = with_role("mirror"), with_role("db")
-    rest = [n for n in names if n not in dbs]
-    return [(hosts, only) for hosts, only in ((mirrors, FIRST_ROLES), (dbs, None), (rest, None)) if hosts]
+    stages: list[tuple[list[str], tuple[str, ...] | None]] = []
+    complete: set[str] = set()
+    for role, only in STAGES:
+        hosts = [n for n in (with_role(role) if role else names) if n not in complete]
+        if hosts:
+            stages.append((hosts, only))
+        if only is None:
+            complete.update(hosts)
+    return stages
 
 
 @contextmanager

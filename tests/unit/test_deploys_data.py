@@ -41,12 +41,14 @@ def test_firewall_rules_from_roles_and_extras() -> None:
     assert "tcp dport 5432" not in rules
 
 
-def test_stages_put_mirror_hosts_first_then_db_hosts_then_the_rest() -> None:
-    groups = {"role_mirror": ([("ops1", {})], {}), "role_db": ([("db1", {})], {})}
-    assert _stages(["app1", "db1", "ops1"], groups) == [
-        (["ops1"], ("base", "mirror")), (["db1"], None), (["app1", "ops1"], None)]
+def test_stages_put_foundation_hosts_first_then_db_hosts_then_the_rest() -> None:
+    groups = {"role_mirror": ([("ops1", {})], {}), "role_ntp": ([("app1", {}), ("db2", {})], {}),
+              "role_db": ([("db1", {}), ("db2", {})], {})}
+    assert _stages(["app1", "app2", "db1", "db2", "ops1"], groups) == [
+        (["ops1"], ("base", "mirror")), (["app1", "db2"], ("base", "ntp")), (["db1", "db2"], None),
+        (["app1", "app2", "ops1"], None)]
     assert _stages(["db1"], groups) == [(["db1"], None)]
-    assert _stages(["app1"], groups) == [(["app1"], None)]
+    assert _stages(["app2"], groups) == [(["app2"], None)]
 
 
 def test_merge_adds_changes_and_keeps_first_failure() -> None:
