@@ -25,6 +25,7 @@ from egov.results import Result, RunResult
 from egov.runner import run_parallel
 from verify.catalogue import DEFAULT_CATALOGUE, Catalogue, Control, load_catalogue
 from verify.checks import CHECKS, Node, Outcome
+from verify.prefetch import Prefetched, Recorder, prefetch
 
 if TYPE_CHECKING:
     import testinfra.host
@@ -116,7 +117,8 @@ def verify_node(testinfra_host: Any, node: Node, catalogue: Catalogue) -> Result
     """Run every control that applies to ``node``; the node fails when a required control fails.
 
     The first command opens the SSH connection (and tells whether the node is reachable); then
-    the controls run concurrently over it, so a node costs about as long as its slowest check.
+    every command the checks will run is read in one round trip (``verify.prefetch``), and the
+    controls run concurrently over the answers and, for what was not foreseen, the connection.
     """
     started = time.monotonic()
     controls = [c for c in catalogue.controls if c.applies_to(node.roles)]
@@ -125,8 +127,14 @@ def verify_node(testinfra_host: Any, node: Node, catalogue: Catalogue) -> Result
         testinfra_host.run("true")
     except Exception as exc:  # noqa: BLE001 - any transport failure means the node is unreachable
         reach = f"unreachable: {type(exc).__name__}: {exc}"
+    target = testinfra_host
+    if not reach:
+        recorder = Recorder()
+        for control in controls:
+            _control(recorder, node, control, None)
+        target = Prefetched(testinfra_host, prefetch(testinfra_host, recorder.commands))
     with ThreadPoolExecutor(max_workers=max(1, min(CHECKS_AT_ONCE, len(controls)))) as pool:
-        outcomes = list(pool.map(lambda c: _control(testinfra_host, node, c, reach), controls))
+        outcomes = list(pool.map(lambda c: _control(target, node, c, reach), controls))
     close = getattr(getattr(testinfra_host, "backend", None), "close", None)
     if callable(close):
         close()

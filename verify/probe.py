@@ -25,9 +25,7 @@ def probe(spec):
             name = spec.get("server_name") or spec.get("connect", "127.0.0.1")
             conn = http.client.HTTPConnection(name, spec["port"], timeout=5)
             if spec.get("tls"):
-                ctx = ssl.create_default_context()  # the node's trust store
-                ctx.check_hostname = bool(spec.get("server_name"))
-                sock = ctx.wrap_socket(sock, server_hostname=spec.get("server_name"))
+                sock = CONTEXTS[bool(spec.get("server_name"))].wrap_socket(sock, server_hostname=spec.get("server_name"))
                 cert = sock.getpeercert()
                 out["days_left"] = round((ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400, 1)
             conn.sock = sock
@@ -50,7 +48,15 @@ def probe(spec):
     return out
 
 
+def context(check_hostname):
+    ctx = ssl.create_default_context()  # the node's trust store
+    ctx.check_hostname = check_hostname
+    return ctx
+
+
 specs = json.loads(sys.argv[1])
+# Loading the trust store costs more than a handshake: one context per kind, shared by the threads.
+CONTEXTS = {check: context(check) for check in {bool(s.get("server_name")) for s in specs if s.get("tls")}}
 with ThreadPoolExecutor(max_workers=max(1, len(specs))) as pool:
     print(json.dumps(list(pool.map(probe, specs))))
 '''
