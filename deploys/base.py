@@ -25,6 +25,7 @@ Data (``host.data``; the role defaults below apply when the inventory does not s
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -226,9 +227,13 @@ def _firewall() -> None:
     ssh_from = data("base__ssh_allow_from", [str(n) for n in model().noc_networks])
     if not ssh_from:
         raise DeployError(f"{me()}: ssh_allow_from is empty; refusing a firewall that would lock SSH out")
+    # and from the backup hosts, which pull every host's files over SSH (deploys/backup.py)
+    backup_hosts = [addr for name, addr in peers("backup") if name != me()]
+    ssh_from = [str(n) for n in ipaddress.collapse_addresses(
+        ipaddress.IPv4Network(str(n)) for n in [*ssh_from, *backup_hosts])]
     rules = firewall_rules(list(host.data.get("egov_roles") or []), data("base__firewall_open", []))
     checked_file(name="nftables default-drop", path="/etc/nftables.conf", mode="755",
-                 content=render("base", "nftables.conf.j2", ssh_from=[str(n) for n in ssh_from], rules=rules),
+                 content=render("base", "nftables.conf.j2", ssh_from=ssh_from, rules=rules),
                  check="nft -c -f {path}", reload="nft -f /etc/nftables.conf")
     systemd.service(name="nftables enabled", service="nftables", running=True, enabled=True)
 

@@ -29,6 +29,7 @@ ROLES: dict[str, str] = {
     "bastion": "deploys.bastion:apply",
     "monitoring": "deploys.monitoring:apply",
     "exporters": "deploys.exporters:apply",
+    "backup_source": "deploys.backup:source",
     # core shared applications: one module, the app is chosen from the role name
     "app_docmgmt": "deploys.apps:apply",
     "app_onestop": "deploys.apps:apply",
@@ -39,12 +40,12 @@ ROLES: dict[str, str] = {
 }
 
 # Roles every host gets, before its own roles, in this order.
-EVERY_HOST = ("base", "exporters")
+EVERY_HOST = ("base", "exporters", "backup_source")
 
 # The order roles are applied in on one host, whatever order the inventory lists them in:
 # services others depend on first; web before lb, because nginx's package starts on port 80
 # until the web role reconfigures it, and HAProxy owns port 80 on hosts that carry both.
-ORDER = ("base", "exporters", "mirror", "ntp", "dns", "log", "db", "web", "lb", "mail", "backup", "bastion",
+ORDER = ("base", "exporters", "backup_source", "mirror", "ntp", "dns", "log", "db", "web", "lb", "mail", "backup", "bastion",
          "app_docmgmt", "app_onestop", "app_portal", "app_specdb", "district_node", "monitoring")
 
 # What each role serves: "tcp/53", "udp/123", "vrrp" (IP protocol 112). The core applications'
@@ -56,7 +57,7 @@ PORTS: dict[str, tuple[str, ...]] = {
     "db": ("tcp/5432",),
     "lb": ("tcp/80", "tcp/443", "vrrp"),
     "web": ("tcp/80", "tcp/443", "tcp/8443"),
-    "mail": ("tcp/25", "tcp/993"),
+    "mail": ("tcp/25", "tcp/587", "tcp/993"),
     "log": ("tcp/514", "udp/514"),
     "monitoring": ("tcp/9090", "tcp/9093", "tcp/9115"),
     "exporters": ("tcp/9100", "tcp/9187", "tcp/9200"),

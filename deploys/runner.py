@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 # (the backup and the apps need their databases and roles to exist); then every other host.
 STAGES: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("mirror", ("base", "mirror")), ("ntp", ("base", "ntp")), ("db", None), ("", None))
+# The roles whose hosts must be redeployed when a site is added, to take it in.
+REGISTRARS = ("monitoring", "backup")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -172,7 +174,7 @@ def _summary(result: RunResult) -> tuple[str, str]:
 def node_up(inv: Inventory, site: str, secrets: str | Path | None = None,
             on_progress: Callable[[Progress], None] | None = None) -> NodeReport:
     """Bring SITE into service: deploy its hosts, push its routers' configuration, redeploy the
-    monitoring hosts (their targets come from the inventory), then verify the site's hosts.
+    hosts that register it (``REGISTRARS``: monitoring, backup), then verify the site's hosts.
 
     A step that fails is reported and the later steps still run (their results say how far the
     site got); a step whose package or targets do not exist is ``skipped`` with the reason.
@@ -191,11 +193,13 @@ def node_up(inv: Inventory, site: str, secrets: str | Path | None = None,
         steps.append(Step("network", *_summary(push(inv, routers, Options.for_inventory(inv, secrets)))))
     else:
         steps.append(Step("network", "skipped", "the site has no routers"))
-    if inv.hosts_with_role("monitoring"):
-        steps.append(Step("monitoring", *_summary(run_deploy(inv, ["monitoring"], secrets=secrets,
-                                                             on_progress=on_progress))))
+    # the monitoring hosts take their targets, the backup hosts their sources, from the inventory
+    registrars = [role for role in REGISTRARS if inv.hosts_with_role(role)]
+    if registrars:
+        steps.append(Step("register", *_summary(run_deploy(inv, registrars, secrets=secrets,
+                                                           on_progress=on_progress))))
     else:
-        steps.append(Step("monitoring", "skipped", "no host has the monitoring role"))
+        steps.append(Step("register", "skipped", f"no host has a role of {', '.join(REGISTRARS)}"))
     if hosts:
         from verify import run as verify_run
 

@@ -53,6 +53,8 @@ class Node:
     + resolver_name: a DC name the site's resolver must answer for
     + databases: the application databases the backup host must hold recent dumps of
     + backends: every application's backends as the proxy reaches them, role -> ["addr:port"]
+    + mail_name: the name the mail host's certificate must carry
+    + hosts: every host of the inventory (the backup host must hold an archive of each one's files)
     """
 
     name: str
@@ -70,6 +72,8 @@ class Node:
     resolver_name: str | None = None
     databases: list[str] = field(default_factory=list)
     backends: dict[str, list[str]] = field(default_factory=dict)
+    mail_name: str | None = None
+    hosts: list[str] = field(default_factory=list)
 
 
 Check = Callable[..., Outcome]
@@ -383,6 +387,33 @@ def tls_valid(host: RunsCommands, node: Node, min_days: int = 14) -> Outcome:
     return Outcome(True, f"{name}: chain verified, {answer['days_left']} days left")
 
 
+@check("mail_tls_only")
+def mail_tls_only(host: RunsCommands, node: Node, min_days: int = 14) -> Outcome:
+    """SMTP (25) offers STARTTLS; submission (587) offers it and no authentication before it,
+    and authentication after it: a password never crosses the network in clear."""
+    if not node.mail_name:
+        return Outcome(False, "the inventory gives the mail host no name (province domain)")
+    smtp, submission = _probe_many(host, [{"kind": "smtp", "port": port, "server_name": node.mail_name}
+                                          for port in (25, 587)])
+    problems = [f":{port} {answer['error']}" for port, answer in ((25, smtp), (587, submission)) if "error" in answer]
+    if problems:
+        return Outcome(False, "; ".join(problems))
+    if "STARTTLS" not in smtp.get("ehlo", []):
+        problems.append(":25 offers no STARTTLS")
+    if "STARTTLS" not in submission.get("ehlo", []):
+        problems.append(":587 offers no STARTTLS")
+    if any(k.startswith("AUTH") for k in submission.get("ehlo", [])):
+        problems.append(":587 offers AUTH before TLS")
+    if not any(k.startswith("AUTH") for k in submission.get("tls_ehlo", [])):
+        problems.append(":587 offers no AUTH after STARTTLS")
+    days = min(a.get("days_left", 0) for a in (smtp, submission))
+    if days < min_days:
+        problems.append(f"certificate expires in {days} days (< {min_days})")
+    if problems:
+        return Outcome(False, "; ".join(problems))
+    return Outcome(True, f"{node.mail_name}: STARTTLS on :25 and :587, AUTH only after it; {days} days left")
+
+
 # --- data security ----------------------------------------------------------------------------
 
 @check("app_config_private")
@@ -412,27 +443,30 @@ def app_config_private(host: RunsCommands, node: Node) -> Outcome:
 
 
 @check("backup_recent")
-def backup_recent(host: RunsCommands, node: Node, path: str = "/var/backups/egov",
-                  max_age_hours: float = 26) -> Outcome:
-    """Every application database has a dump (``<db>-<stamp>.dump``, non-empty) under ``path``
-    younger than ``max_age_hours``; half-written ``.part`` files do not count."""
-    if not node.databases:
-        return Outcome(False, "the inventory places no application database to back up")
-    result = host.run("find %s -type f -name '*.dump' -size +0 -printf '%%T@ %%f\\n'", path)
+def backup_recent(host: RunsCommands, node: Node, path: str = "/var/backups/egov", max_age_hours: float = 26,
+                  of: str = "databases") -> Outcome:
+    """Every application database (``of: databases``: ``<db>-<stamp>.dump``) or every host
+    (``of: hosts``: ``<host>-<stamp>.tar.gz``) has a non-empty backup under ``path`` younger than
+    ``max_age_hours``; half-written ``.part`` files do not count."""
+    names, suffix, what = {"databases": (node.databases, ".dump", "dumps"),
+                           "hosts": (node.hosts, ".tar.gz", "file archives")}[of]
+    if not names:
+        return Outcome(False, f"the inventory gives no {of} to back up")
+    result = host.run("find %s -type f -name %s -size +0 -printf '%%T@ %%f\\n'", path, f"*{suffix}")
     now = float(_out(host.run("date +%s")) or time.time())
     newest: dict[str, float] = {}
     for line in _out(result).splitlines():
         stamp, _, name = line.partition(" ")
-        database = name.rsplit("-", 1)[0]
-        newest[database] = max(newest.get(database, 0.0), float(stamp))
+        owner = name.removesuffix(suffix).rsplit("-", 1)[0]
+        newest[owner] = max(newest.get(owner, 0.0), float(stamp))
     problems: list[str] = []
     good: list[str] = []
-    for database in node.databases:
-        if database not in newest:
-            problems.append(f"{database}: no dump under {path}")
+    for name in names:
+        if name not in newest:
+            problems.append(f"{name}: none under {path}")
             continue
-        age = (now - newest[database]) / 3600
-        (problems if age > max_age_hours else good).append(f"{database} {age:.1f} h")
+        age = (now - newest[name]) / 3600
+        (problems if age > max_age_hours else good).append(f"{name} {age:.1f} h")
     if problems:
         return Outcome(False, f"older than {max_age_hours} h or missing: " + "; ".join(problems))
-    return Outcome(True, "newest dumps: " + ", ".join(good))
+    return Outcome(True, f"newest {what}: " + ", ".join(good))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from deploys.applications import APPS
 from deploys.apps import config_path
 from deploys.lb import vip
+from deploys.mail import mail_name
 from deploys.roles import firewall_ports
 from deploys.web import PORT as WEB_PORT
 from egov.connection import connection_for, require_lab_up
@@ -79,6 +80,8 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
         # the addresses the web role's nginx proxies to (deploys.apps.upstreams: management IPs)
         backends={role: [f"{h.mgmt_ip}:{app.port}" for h in inv.hosts_with_role(role)]
                   for role, app in APPS.items() if inv.hosts_with_role(role)},
+        mail_name=mail_name(inv),
+        hosts=list(inv.hosts),
     )
 
 

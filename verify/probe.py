@@ -7,9 +7,11 @@ Running it on the node tests what the node itself serves, whatever the firewall 
 machine reach.
 
 A spec: ``{"kind": "http", "connect": "127.0.0.1", "port": 8101, "path": "/healthz", "tls": false,
-"server_name": null}`` or ``{"kind": "dns", "server": "127.0.0.1", "name": "..."}``.
-An answer: ``{"status": 200, "body": "...", "days_left": 364.2}``, ``{"rcode": 0, "answers": 1,
-"id_ok": true}`` or ``{"error": "..."}``.
+"server_name": null}``, ``{"kind": "smtp", "port": 587, "server_name": "mail.example.vn"}`` or
+``{"kind": "dns", "server": "127.0.0.1", "name": "..."}``.
+An answer: ``{"status": 200, "body": "...", "days_left": 364.2}``, ``{"ehlo": ["STARTTLS", ...],
+"tls_ehlo": ["AUTH PLAIN LOGIN", ...], "days_left": 364.2}`` (``tls_ehlo``: after STARTTLS),
+``{"rcode": 0, "answers": 1, "id_ok": true}`` or ``{"error": "..."}``.
 """
 
 SCRIPT = r'''
@@ -33,6 +35,19 @@ def probe(spec):
             response = conn.getresponse()
             out["status"] = response.status
             out["body"] = response.read(4096).decode("utf-8", "replace")
+        elif spec["kind"] == "smtp":
+            sock = socket.create_connection((spec.get("connect", "127.0.0.1"), spec["port"]), timeout=5)
+            reader = sock.makefile("rb")
+            smtp_reply(reader)  # the banner
+            out["ehlo"] = smtp_ehlo(sock, reader)
+            if "STARTTLS" in out["ehlo"]:
+                sock.sendall(b"STARTTLS\r\n")
+                smtp_reply(reader)
+                sock = CONTEXTS[bool(spec.get("server_name"))].wrap_socket(sock, server_hostname=spec.get("server_name"))
+                out["days_left"] = round((ssl.cert_time_to_seconds(sock.getpeercert()["notAfter"]) - time.time()) / 86400, 1)
+                out["tls_ehlo"] = smtp_ehlo(sock, sock.makefile("rb"))
+            sock.sendall(b"QUIT\r\n")
+            sock.close()
         elif spec["kind"] == "dns":
             qid = random.randrange(65536)
             qname = b"".join(bytes([len(p)]) + p.encode() for p in spec["name"].rstrip(".").split(".")) + b"\0"
@@ -48,6 +63,24 @@ def probe(spec):
     return out
 
 
+def smtp_reply(reader):
+    """The lines of one SMTP reply, without their code ("250-STARTTLS" ... "250 SMTPUTF8")."""
+    lines = []
+    while True:
+        line = reader.readline().decode("ascii", "replace").rstrip("\r\n")
+        if not line:
+            raise ConnectionError("connection closed mid-reply")
+        lines.append(line[4:])
+        if line[3:4] != "-":
+            return lines
+
+
+def smtp_ehlo(sock, reader):
+    """What the server offers after EHLO: the keywords and their arguments, upper-cased."""
+    sock.sendall(b"EHLO egov-verify\r\n")
+    return [line.upper() for line in smtp_reply(reader)[1:]]
+
+
 def context(check_hostname):
     ctx = ssl.create_default_context()  # the node's trust store
     ctx.check_hostname = check_hostname
@@ -56,7 +89,8 @@ def context(check_hostname):
 
 specs = json.loads(sys.argv[1])
 # Loading the trust store costs more than a handshake: one context per kind, shared by the threads.
-CONTEXTS = {check: context(check) for check in {bool(s.get("server_name")) for s in specs if s.get("tls")}}
+CONTEXTS = {check: context(check) for check in {bool(s.get("server_name")) for s in specs
+                                                  if s.get("tls") or s["kind"] == "smtp"}}
 with ThreadPoolExecutor(max_workers=max(1, len(specs))) as pool:
     print(json.dumps(list(pool.map(probe, specs))))
 '''

@@ -291,6 +291,23 @@ def test_every_lab_host_and_router_is_a_target_and_up(deployed: Any) -> None:
     assert not _down_names(report) & (set(inv.hosts) | set(inv.routers)), report
 
 
+def test_the_backup_jobs_last_good_backup_reaches_prometheus(deployed: Any) -> None:
+    """The backup job writes the status file the egov exporter reads: one recent series per database."""
+    from deploys.applications import APPS
+    from monitoring.plan import build_plan
+
+    inv = deployed.inventory
+    prometheus = build_plan(inv).top[0].url()
+    databases = {app.name for role, app in APPS.items() if inv.hosts_with_role(role)}
+
+    def reported() -> dict[str, float]:
+        return {r["metric"]["database"]: float(r["value"][1])
+                for r in query(prometheus, "egov_backup_last_success_timestamp_seconds")}
+
+    wait_for("every database's last good backup in Prometheus", lambda: set(reported()) == databases, 120, 5)
+    assert all(time.time() - stamp < 26 * 3600 for stamp in reported().values()), reported()
+
+
 def test_a_stopped_host_is_reported_down_and_pages(deployed: Any) -> None:
     inv = deployed.inventory
     victim = _victim(inv)

@@ -32,8 +32,8 @@ def test_every_app_role_has_its_unit_in_the_services_table() -> None:
 def test_backup_control_looks_where_the_backup_role_writes() -> None:
     from deploys.backup import DIRECTORY
 
-    data02 = next(c for c in load_catalogue().controls if c.check == "backup_recent")
-    assert data02.params["path"] == DIRECTORY
+    looked = {c.params["of"]: c.params["path"] for c in load_catalogue().controls if c.check == "backup_recent"}
+    assert looked == {"databases": f"{DIRECTORY}/db", "hosts": f"{DIRECTORY}/files"}
 
 
 def test_apps_roles_are_registered_for_deploy() -> None:

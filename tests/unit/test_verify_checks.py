@@ -209,6 +209,32 @@ def test_resolver_answers() -> None:
     assert not passed and "rcode 3" in detail
 
 
+MAIL = Node(name="dc-ops1", roles=["mail"], mail_name="mail.quangninh.gov.vn")
+
+
+def smtp_answers(submission_ehlo: list[str], tls_ehlo: list[str], days: float = 300.0) -> Out:
+    """The probe's answers for port 25 (a compliant one) and 587."""
+    smtp = {"ehlo": ["PIPELINING", "STARTTLS"], "tls_ehlo": ["PIPELINING"], "days_left": days}
+    return Out(0, json.dumps([smtp, {"ehlo": submission_ehlo, "tls_ehlo": tls_ehlo, "days_left": days}]))
+
+
+def test_mail_takes_passwords_only_over_tls() -> None:
+    host = FakeHost({"python3 -c": smtp_answers(["STARTTLS"], ["AUTH PLAIN LOGIN"])})
+    outcome = CHECKS["mail_tls_only"](host, MAIL)
+    assert outcome.passed, outcome.detail
+    specs = json.loads(shlex.split(host.commands[-1])[-1])
+    assert specs == [{"kind": "smtp", "port": port, "server_name": "mail.quangninh.gov.vn"} for port in (25, 587)]
+    passed, detail = run("mail_tls_only", {"python3 -c": smtp_answers(["STARTTLS", "AUTH PLAIN"], ["AUTH PLAIN"])},
+                         node=MAIL)
+    assert not passed and detail == ":587 offers AUTH before TLS"
+    passed, detail = run("mail_tls_only", {"python3 -c": smtp_answers([], [], days=3.0)}, node=MAIL)
+    assert not passed and detail == (":587 offers no STARTTLS; :587 offers no AUTH after STARTTLS; "
+                                     "certificate expires in 3.0 days (< 14)")
+    refused = Out(0, json.dumps([{"error": "ConnectionRefusedError: refused"}] * 2))
+    assert run("mail_tls_only", {"python3 -c": refused}, node=MAIL) == (
+        False, ":25 ConnectionRefusedError: refused; :587 ConnectionRefusedError: refused")
+
+
 def test_app_config_private() -> None:
     assert run("app_config_private", {"stat ": Out(0, "/etc/egov/portal.ini 640 root\n")})[0]
     passed, detail = run("app_config_private", {"stat ": Out(0, "/etc/egov/portal.ini 644 root\n")})
@@ -234,7 +260,19 @@ def test_backup_missing_for_one_database() -> None:
     node = Node(name="dc-ops1", roles=["backup"], databases=["portal", "specdb"])
     passed, detail = run("backup_recent", {"find ": Out(0, "1799999000.0 portal-x.dump\n"),
                                            "date ": Out(0, "1800000000")}, node=node)
-    assert not passed and "specdb: no dump under /var/backups/egov" in detail
+    assert not passed and "specdb: none under /var/backups/egov" in detail
+
+
+def test_file_archives_recent_for_every_host() -> None:
+    node = Node(name="dc-ops1", roles=["backup"], hosts=["dc-app1", "qn-ty-node1"])
+    listing = "1799990000.0 dc-app1-20261127T013000.tar.gz\n1799999000.0 qn-ty-node1-20261127T013000.tar.gz\n"
+    host = FakeHost({"find ": Out(0, listing), "date ": Out(0, "1800000000")})
+    outcome = CHECKS["backup_recent"](host, node, path="/var/backups/egov/files", of="hosts")
+    assert outcome.passed and outcome.detail == "newest file archives: dc-app1 2.8 h, qn-ty-node1 0.3 h"
+    assert host.commands[0] == "find /var/backups/egov/files -type f -name '*.tar.gz' -size +0 -printf '%T@ %f\\n'"
+    passed, detail = run("backup_recent", {"find ": Out(0, listing.split("\n")[1]), "date ": Out(0, "1800000000")},
+                         node=node, path="/var/backups/egov/files", of="hosts")
+    assert not passed and detail == "older than 26 h or missing: dc-app1: none under /var/backups/egov/files"
 
 
 def test_probe_script_runs_with_the_stdlib() -> None:
@@ -252,3 +290,35 @@ def test_probe_script_runs_with_the_stdlib() -> None:
     out = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(specs)], capture_output=True, text=True, check=True)
     refused, nothing = json.loads(out.stdout)
     assert "ConnectionRefusedError" in refused["error"] and nothing == {}
+
+
+def test_probe_speaks_smtp() -> None:
+    """The probe's SMTP client against a server offering no STARTTLS: the EHLO keywords, no TLS step."""
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    from verify.probe import SCRIPT
+
+    heard: list[bytes] = []
+
+    def serve(listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rb") as reader:
+            conn.sendall(b"220 mail ESMTP\r\n")
+            heard.append(reader.readline())
+            conn.sendall(b"250-mail\r\n250-PIPELINING\r\n250-size 1000\r\n250 8BITMIME\r\n")
+            heard.append(reader.readline())
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        server = threading.Thread(target=serve, args=(listener,))
+        server.start()
+        spec = {"kind": "smtp", "port": listener.getsockname()[1], "server_name": "mail"}
+        out = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps([spec])], capture_output=True, text=True,
+                             check=True)
+        server.join(5)
+    assert json.loads(out.stdout) == [{"ehlo": ["PIPELINING", "SIZE 1000", "8BITMIME"]}]
+    assert heard == [b"EHLO egov-verify\r\n", b"QUIT\r\n"]

@@ -21,6 +21,7 @@ from verify.engine import node_for
 
 LAB = Path(__file__).resolve().parents[2] / "inventory" / "lab.yml"
 NOW = 1_800_000_000
+LAB_HOSTS = tuple(load_inventory(LAB).hosts)
 
 
 class Out:
@@ -47,11 +48,13 @@ def healthy_answers(command: str) -> Out:
         "systemd-analyze": lambda: Out(0, "[Journal]\nStorage=persistent\n"),
         "test": lambda: Out(0),
         "python3": lambda: Out(0, json.dumps([{"status": 200, "body": '{"status": "ok"}', "days_left": 200.0,
-                                               "rcode": 0, "answers": 1, "id_ok": True}]
+                                               "rcode": 0, "answers": 1, "id_ok": True,
+                                               "ehlo": ["PIPELINING", "STARTTLS"], "tls_ehlo": ["AUTH PLAIN LOGIN"]}]
                                              * len(json.loads(shlex.split(command)[-1])))),
         "stat": lambda: Out(0, "".join(f"{path} 640 root\n" for path in shlex.split(command)[3:])),
-        "find": lambda: Out(0, "".join(f"{NOW - 3600} {db}-20261127T0130.dump\n"
-                                       for db in ("docmgmt", "onestop", "portal", "specdb"))),
+        "find": lambda: Out(0, "".join(f"{NOW - 3600} {name}-20261127T0130.{'tar.gz' if 'tar.gz' in command else 'dump'}\n"
+                                       for name in (LAB_HOSTS if "tar.gz" in command else
+                                                    ("docmgmt", "onestop", "portal", "specdb")))),
         "date": lambda: Out(0, str(NOW)),
         "true": lambda: Out(0),
     }
