@@ -7,18 +7,15 @@ Data: ``mail__relay_host`` (smarthost for outgoing mail; ``""`` delivers directl
 
 from __future__ import annotations
 
-from io import StringIO
 from typing import Any
 
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, systemd
+from pyinfra.operations import apt, systemd
+from pyinfra.operations.util import any_changed
 
 from deploys import data, model, render
 from deploys.ops.config import checked_file
-from deploys.pki import certificate
-
-CERT = "/etc/ssl/egov/mail.crt"
-KEY = "/etc/ssl/egov/mail.key"
+from deploys.pki import certificate, install
 
 
 def mail_name(inv: Any) -> str:
@@ -33,19 +30,22 @@ def apply() -> None:
     hostname = mail_name(inv)
     issued = certificate("mail", [hostname, domain], prefix="mail")
     apt.packages(name="postfix and dovecot", packages=["postfix", "dovecot-imapd"])
-    files.directory(name="certificate directory", path="/etc/ssl/egov", mode="755")
-    files.put(name="mail certificate", src=StringIO(issued.cert_pem), dest=CERT, mode="644")
-    files.put(name="mail certificate key", src=StringIO(issued.key_pem), dest=KEY, mode="600")
-    checked_file(name="postfix: main.cf", path="/etc/postfix/main.cf",
-                 content=render("mail", "main.cf.j2", domain=domain, hostname=hostname,
-                                networks=[str(inv.plan.supernet)], relay_host=data("mail__relay_host", ""),
-                                cert=CERT, key=KEY),
-                 check="postfix check", reload="systemctl reload-or-restart postfix")
-    checked_file(name="postfix: master.cf with submission", path="/etc/postfix/master.cf",
-                 content=render("mail", "master.cf.j2"),
-                 check="postfix check", reload="systemctl reload-or-restart postfix")
+    cert, key = install(issued, "mail")
+    main = checked_file(name="postfix: main.cf", path="/etc/postfix/main.cf",
+                        content=render("mail", "main.cf.j2", domain=domain, hostname=hostname,
+                                       networks=[str(inv.plan.supernet)], relay_host=data("mail__relay_host", ""),
+                                       cert=cert, key=key),
+                        check="postfix check")
+    master = checked_file(name="postfix: master.cf with submission", path="/etc/postfix/master.cf",
+                          content=render("mail", "master.cf.j2"), check="postfix check")
+    # a restart, not a reload: postfix's master keeps its listeners' address families (and
+    # inet_interfaces) across a reload, then dies binding a new service on the old ones
+    systemd.service(name="postfix restarted on change", service="postfix", restarted=True,
+                    _if=any_changed(main, master))
     checked_file(name="dovecot: IMAP over TLS, SASL for postfix", path="/etc/dovecot/conf.d/99-egov.conf",
-                 content=render("mail", "dovecot.conf.j2", cert=CERT, key=KEY),
+                 content=render("mail", "dovecot.conf.j2", cert=cert, key=key),
                  check="doveconf -n >/dev/null", reload="systemctl restart dovecot")
     for service in ("postfix", "dovecot"):
         systemd.service(name=f"{service} running", service=service, running=True, enabled=True)
+    # postfix.service is a oneshot that starts this instance: the daemon that must be running
+    systemd.service(name="postfix daemon running", service="postfix@-", running=True)

@@ -13,12 +13,14 @@ import datetime as dt
 import ipaddress
 import os
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pyinfra.operations import files, server
 
 from egov.errors import DeployError
 
@@ -142,3 +144,23 @@ def certificate(service: str, names: list[str], prefix: str) -> Issued:
 
     pki_dir = os.environ.get("EGOV_PKI_DIR")
     return Pki(Path(pki_dir) if pki_dir else lab_state_dir(inv.path) / "pki").issue(service, names)
+
+
+# The platform CA, where Debian's update-ca-certificates picks it up for the host's trust store.
+TRUSTED_CA = "/usr/local/share/ca-certificates/egov-lab-ca.crt"
+
+
+def install(issued: Issued, service: str) -> tuple[str, str]:
+    """Put ``issued`` on the host as ``/etc/ssl/egov/<service>.crt`` and ``.key`` (0600), and trust
+    its CA when it has one: the host's own clients (``egov verify``'s probes, the exporters) then
+    verify the chain it serves. Returns (certificate path, key path)."""
+    cert, key = f"/etc/ssl/egov/{service}.crt", f"/etc/ssl/egov/{service}.key"
+    files.directory(name="certificate directory", path="/etc/ssl/egov", mode="755")
+    files.put(name=f"{service} certificate", src=StringIO(issued.cert_pem), dest=cert, mode="644")
+    files.put(name=f"{service} certificate key", src=StringIO(issued.key_pem), dest=key, mode="600")
+    if issued.ca_pem:
+        ca = files.put(name=f"{service}: trust the platform CA", src=StringIO(issued.ca_pem), dest=TRUSTED_CA,
+                       mode="644")
+        server.shell(name=f"{service}: update the trust store", commands=["update-ca-certificates >/dev/null"],
+                     _if=ca.did_change)
+    return cert, key

@@ -7,19 +7,14 @@ application's path (``deploys.apps.APPS``) to the hosts that run it. The certifi
 
 from __future__ import annotations
 
-from io import StringIO
-
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys import model, render
 from deploys.ops.config import checked_file
-from deploys.pki import certificate
+from deploys.pki import certificate, install
 
 PORT = 8443
-CERT = "/etc/ssl/egov/web.crt"
-KEY = "/etc/ssl/egov/web.key"
-CA = "/usr/local/share/ca-certificates/egov-lab-ca.crt"
 
 
 def server_names() -> list[str]:
@@ -45,17 +40,11 @@ def apply() -> None:
                  _if=protocols.did_change)
     # nginx's package enables a default site on port 80, which the load balancer owns
     files.link(name="nginx: no default site", path="/etc/nginx/sites-enabled/default", present=False)
-    files.directory(name="certificate directory", path="/etc/ssl/egov", mode="755")
-    files.put(name="web certificate", src=StringIO(issued.cert_pem), dest=CERT, mode="644")
-    files.put(name="web certificate key", src=StringIO(issued.key_pem), dest=KEY, mode="600")
-    if issued.ca_pem:
-        ca = files.put(name="trust the platform CA", src=StringIO(issued.ca_pem), dest=CA, mode="644")
-        server.shell(name="update the trust store", commands=["update-ca-certificates >/dev/null"],
-                     _if=ca.did_change)
+    cert, key = install(issued, "web")
     apps = [{"name": app.name, "title": app.title, "path": app.path, "backends": backends}
             for app, backends in upstreams()]
     checked_file(name="nginx: TLS reverse proxy", path="/etc/nginx/sites-enabled/egov.conf",
                  content=render("web", "site.conf.j2", apps=apps, port=PORT, server_names=names,
-                                cert=CERT, key=KEY),
+                                cert=cert, key=key),
                  check="nginx -t -q", reload="systemctl reload-or-restart nginx")
     systemd.service(name="nginx running", service="nginx", running=True, enabled=True)
