@@ -63,6 +63,10 @@ def test_hosts_are_hardened_and_serving(lab: Any) -> None:
         assert rc == 0 and ("^" in out or "=" in out), f"{name}: chrony has no sources"
         rc, out = lab.exec(name, "systemctl is-active rsyslog chrony nftables ssh")
         assert out.split() == ["active"] * 4, f"{name}: {out}"
+        # the default admin (inventory/defaults/base.yml): sudo through its group, a key to log in
+        rc, out = lab.exec(name, "id -nG egovadmin && test -s /home/egovadmin/.ssh/authorized_keys && "
+                                 "visudo -cf /etc/sudoers.d/egov-admins")
+        assert rc == 0 and "egov-admins" in out.split("\n")[0].split(), f"{name}: {out}"
     db1, db2 = (h.name for h in inv.hosts_with_role("db"))
     assert lab.exec(db1, "runuser -u postgres -- psql -XAtc 'select pg_is_in_recovery()'")[1].strip() == "f"
     assert lab.exec(db2, "runuser -u postgres -- psql -XAtc 'select pg_is_in_recovery()'")[1].strip() == "t"
