@@ -35,6 +35,7 @@ from monitoring.plan import host_settings
 
 DIRECTORY = "/var/backups/egov"
 FILES_OUT = "/usr/local/sbin/egov-files-out"
+PULL = "/usr/local/sbin/egov-backup-files"
 KEY = "/root/.ssh/egov-backup"
 KNOWN_HOSTS = "/etc/egov/backup-known-hosts"
 # sshd reads these besides ~/.ssh/authorized_keys (base's sshd drop-in): the toolkit's own keys
@@ -134,7 +135,11 @@ def apply() -> None:
     archived = set((host.get_fact(Command, command=ARCHIVED) or "").split())
     missing = [name for name, _address in sources if name not in archived]
     if missing:
-        # A source not yet deployed refuses the key: its pull is logged and retried on the next
-        # deploy or timer run; the deploy goes on (DATA-03 reports a host without an archive).
-        pull = f"/usr/local/sbin/egov-backup-files {' '.join(missing)} || true"
-        server.shell(name="first file archives", commands=[pull])
+        # Only the sources already set up to be pulled (deployed: they accept the key), so a
+        # re-run changes nothing while a host of the inventory is not yet provisioned; before
+        # the script exists (the first deploy) every source is tried. A failed pull is logged
+        # and the deploy goes on: DATA-03 reports a host without an archive.
+        answer = host.get_fact(Command, command=f"test -x {PULL} && {PULL} --ready {' '.join(missing)} || echo '*'")
+        ready = missing if "*" in (answer or "").split() else [n for n in (answer or "").split() if n in missing]
+        if ready:
+            server.shell(name="first file archives", commands=[f"{PULL} {' '.join(ready)} || true"])

@@ -49,6 +49,8 @@ def test_a_local_source_is_archived_whole_and_logged(tmp_path: Path) -> None:
         "backup", "egov-backup-files.sh.j2", directory=str(tmp_path / "backups"), retention_days=30,
         sources=[("dc-ops1", ""), ("dc-app1", "")], known_hosts="/dev/null", key="/dev/null",
         files_out=str(files_out)))
+    ready = subprocess.run([str(pull), "--ready", "dc-ops1"], capture_output=True, text=True, check=False)
+    assert (ready.returncode, ready.stdout) == (0, "dc-ops1\n") and not (tmp_path / "backups" / "files").exists()
     done = subprocess.run([str(pull), "dc-ops1"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     [archive] = (tmp_path / "backups" / "files" / "dc-ops1").iterdir()
