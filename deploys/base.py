@@ -264,6 +264,7 @@ def chrony(container: bool, servers: list[str], peer_hosts: list[str], allow: li
                                          local_stratum=local_stratum),
                           reload="systemctl restart chrony")
     systemd.service(name="chrony running", service="chrony", running=True, enabled=True)
+
     def restarted() -> bool:
         return bool(options.did_change() or config.did_change())
 

@@ -16,7 +16,7 @@ from deploys.backup import backup_key
 def test_backup_key_is_the_same_on_every_run_and_changes_with_its_seed(monkeypatch: pytest.MonkeyPatch) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    from egov.secrets import Secrets
+    from egov.secrets import Secrets, redact
 
     class Production:
         path = Path("quangninh.yml")
@@ -29,6 +29,8 @@ def test_backup_key_is_the_same_on_every_run_and_changes_with_its_seed(monkeypat
     private = serialization.load_pem_private_key(first[0].encode(), None)
     assert private.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                              serialization.PublicFormat.OpenSSH).decode() == first[1]
+    body = first[0].splitlines()[1]
+    assert body not in redact(f"+{body}")  # a --diff of the key file shows nothing of it
     monkeypatch.setenv("EGOV_SECRET_BACKUP_SSH_SEED", "seed two")
     assert backup_key()[1] != first[1]
 
