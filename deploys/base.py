@@ -229,8 +229,11 @@ def _firewall() -> None:
         raise DeployError(f"{me()}: ssh_allow_from is empty; refusing a firewall that would lock SSH out")
     # and from the backup hosts, which pull every host's files over SSH (deploys/backup.py)
     backup_hosts = [addr for name, addr in peers("backup") if name != me()]
-    ssh_from = [str(n) for n in ipaddress.collapse_addresses(
-        ipaddress.IPv4Network(str(n)) for n in [*ssh_from, *backup_hosts])]
+    try:
+        ssh_from = [str(n) for n in ipaddress.collapse_addresses(
+            ipaddress.IPv4Network(str(n)) for n in [*ssh_from, *backup_hosts])]
+    except ValueError as exc:
+        raise DeployError(f"{me()}: base__ssh_allow_from: {exc}") from None
     rules = firewall_rules(list(host.data.get("egov_roles") or []), data("base__firewall_open", []))
     checked_file(name="nftables default-drop", path="/etc/nftables.conf", mode="755",
                  content=render("base", "nftables.conf.j2", ssh_from=ssh_from, rules=rules),

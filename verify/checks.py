@@ -448,8 +448,10 @@ def backup_recent(host: RunsCommands, node: Node, path: str = "/var/backups/egov
     """Every application database (``of: databases``: ``<db>-<stamp>.dump``) or every host
     (``of: hosts``: ``<host>-<stamp>.tar.gz``) has a non-empty backup under ``path`` younger than
     ``max_age_hours``; half-written ``.part`` files do not count."""
-    names, suffix, what = {"databases": (node.databases, ".dump", "dumps"),
-                           "hosts": (node.hosts, ".tar.gz", "file archives")}[of]
+    kinds = {"databases": (node.databases, ".dump", "dumps"), "hosts": (node.hosts, ".tar.gz", "file archives")}
+    if of not in kinds:
+        return Outcome(False, f"params: of: {of!r} is not one of {', '.join(kinds)}")
+    names, suffix, what = kinds[of]
     if not names:
         return Outcome(False, f"the inventory gives no {of} to back up")
     result = host.run("find %s -type f -name %s -size +0 -printf '%%T@ %%f\\n'", path, f"*{suffix}")

@@ -273,6 +273,8 @@ def test_file_archives_recent_for_every_host() -> None:
     passed, detail = run("backup_recent", {"find ": Out(0, listing.split("\n")[1]), "date ": Out(0, "1800000000")},
                          node=node, path="/var/backups/egov/files", of="hosts")
     assert not passed and detail == "older than 26 h or missing: dc-app1: none under /var/backups/egov/files"
+    assert run("backup_recent", {}, node=node, of="mailboxes") == (
+        False, "params: of: 'mailboxes' is not one of databases, hosts")
 
 
 def test_probe_script_runs_with_the_stdlib() -> None:
