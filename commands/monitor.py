@@ -65,7 +65,7 @@ def config_cmd(inventory_path: str, out_dir: str, check: bool, as_json: bool) ->
 def status_cmd(inventory_path: str, site: str | None, prometheus: str | None, alertmanager: str | None,
                watch: bool, interval: float, as_json: bool) -> None:
     from inventory import load_inventory
-    from monitoring.plan import build_plan
+    from monitoring.targets import build_plan
     from monitoring.status import collect_status
 
     inv = load_inventory(inventory_path)

@@ -32,7 +32,7 @@ from deploys.base import timer
 from deploys.db import BACKUP_USER, app_databases
 from deploys.roles import roles_of
 from egov.secrets import remember
-from monitoring.plan import host_settings
+from monitoring.targets import host_settings
 
 DIRECTORY = "/var/backups/egov"
 FILES_OUT = "/usr/local/sbin/egov-files-out"

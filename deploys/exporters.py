@@ -33,7 +33,7 @@ DAEMON_RELOAD = "systemctl daemon-reload"
 
 
 def _settings():  # type: ignore[no-untyped-def]
-    from monitoring.plan import host_settings
+    from monitoring.targets import host_settings
 
     inv = model()
     return inv, inv.hosts[me()], host_settings(inv, inv.hosts[me()])

@@ -58,7 +58,7 @@ def _order(rel: str) -> int:
 
 @deploy("Monitoring")
 def apply() -> None:
-    from monitoring.plan import build_plan, host_settings
+    from monitoring.targets import build_plan, host_settings
 
     inv = model()
     name = me()

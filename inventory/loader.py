@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from egov.errors import InventoryError
 from inventory.layers import Resolved, plain
 from inventory.model import Endpoint, Host, Interface, Inventory, LanInterface, Level, Link, Province, Router, Site
-from inventory.plan import HOST_OFFSET, ROUTER_OFFSET, IPPlan, address, interface, layout
+from inventory.ipplan import HOST_OFFSET, ROUTER_OFFSET, IPPlan, address, interface, layout
 from inventory.schema import CRITICAL_ROLES, PLATFORMS, ROLES, InventorySpec, SiteSpec
 from inventory.source import FieldPath, Problems, Source, load_source, read_yaml
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from egov.errors import InventoryError
 from inventory.layers import Resolved
-from inventory.plan import IPPlan
+from inventory.ipplan import IPPlan
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from typing import Any
 from egov.connection import Connection, connection_for, lab_name, lab_state_dir
 from egov.errors import LabError
 from egov.results import Result, RunResult
-from egov.runner import run_parallel
+from egov.parallel import run_parallel
 from lab import docker_net, images, nodes, state
 from lab.engine import Progress, _quiet, docker, engine_answers, ensure_engine, ensure_host_limits
-from lab.plan import LabPlan, NodeSpec, plan_lab
+from lab.layout import LabPlan, NodeSpec, plan_lab
 from lab.proxy import Proxy, ensure_proxy, running_pid, stop_proxy
 
 

@@ -15,7 +15,7 @@ import time
 
 from egov.errors import LabError
 from lab.engine import docker, run
-from lab.plan import NetworkSpec
+from lab.layout import NetworkSpec
 
 LABEL = "egov.lab"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from egov.errors import LabError
 from lab.docker_net import LABEL
 from lab.engine import docker, run
-from lab.plan import LabPlan, NodeSpec, VethSpec, rename_steps
+from lab.layout import LabPlan, NodeSpec, VethSpec, rename_steps
 
 NODE_LABEL = "egov.lab.node"
 RECIPE_LABEL = "egov.lab.recipe"

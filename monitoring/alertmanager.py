@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitoring.plan import MonitoringPlan, site_settings
+from monitoring.targets import MonitoringPlan, site_settings
 
 
 def _receiver(name: str, email: str, webhook: str) -> dict[str, Any]:

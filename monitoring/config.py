@@ -21,7 +21,7 @@ import yaml
 
 from egov.errors import MonitoringError
 from monitoring.alertmanager import alertmanager_config
-from monitoring.plan import MonitoringPlan, Server, build_plan, host_settings, site_labels
+from monitoring.targets import MonitoringPlan, Server, build_plan, host_settings, site_labels
 from monitoring.rules import FEDERATE_MATCH, rule_groups
 
 PROBE_MODULES = {"icmp_router": "icmp", "icmp_link": "icmp"}

@@ -1,6 +1,6 @@
 """Diff, safe push, backup, rollback and check of the routers an inventory describes.
 
-A push runs in three phases, each over the devices in parallel (``egov.runner.run_parallel``,
+A push runs in three phases, each over the devices in parallel (``egov.parallel.run_parallel``,
 one thread per connection, bounded workers), with the sessions kept open between them:
 
 1. prepare: connect, back up the running configuration, compute the remediation; no lines means
@@ -29,10 +29,10 @@ from pathlib import Path
 from egov.connection import Connection, connection_for, require_lab_up
 from egov.errors import NetworkError
 from egov.results import Result, RunResult
-from egov.runner import run_parallel
+from egov.parallel import run_parallel
 from egov.secrets import Secrets, redact
 from inventory.model import Inventory, Router
-from network.backup import Backups, default_root
+from network.archive import Backups, default_root
 from network.context import expected_peers, settle_seconds
 from network.drivers import Driver
 from network.guard import lockout_problems

@@ -23,7 +23,7 @@ from deploys.web import PORT as WEB_PORT
 from egov.connection import connection_for, require_lab_up
 from egov.errors import InputError
 from egov.results import Result, RunResult
-from egov.runner import run_parallel
+from egov.parallel import run_parallel
 from verify.catalogue import DEFAULT_CATALOGUE, Catalogue, Control, load_catalogue
 from verify.checks import CHECKS, Node, Outcome
 from verify.prefetch import Prefetched, Recorder, prefetch

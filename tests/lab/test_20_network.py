@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from egov.connection import lab_name
-from network.backup import default_root
+from network.archive import default_root
 
 pytestmark = pytest.mark.lab
 

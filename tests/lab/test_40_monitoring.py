@@ -273,7 +273,7 @@ def deployed(lab: Any) -> Any:
 
 def test_every_lab_host_and_router_is_a_target_and_up(deployed: Any) -> None:
     inv = deployed.inventory
-    from monitoring.plan import build_plan
+    from monitoring.targets import build_plan
 
     prometheus = build_plan(inv).top[0].url()
 
@@ -294,7 +294,7 @@ def test_every_lab_host_and_router_is_a_target_and_up(deployed: Any) -> None:
 def test_the_backup_jobs_last_good_backup_reaches_prometheus(deployed: Any) -> None:
     """The backup job writes the status file the egov exporter reads: one recent series per database."""
     from deploys.applications import APPS
-    from monitoring.plan import build_plan
+    from monitoring.targets import build_plan
 
     inv = deployed.inventory
     prometheus = build_plan(inv).top[0].url()

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from egov.errors import InventoryError, SecretsError
 from egov.results import Result
-from egov.runner import run_parallel
+from egov.parallel import run_parallel
 from egov.secrets import MASK, Secrets, redact
 
 

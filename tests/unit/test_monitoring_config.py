@@ -13,7 +13,7 @@ import yaml
 from egov.errors import MonitoringError
 from inventory import load_inventory
 from monitoring.config import check, generate, write_tree
-from monitoring.plan import build_plan
+from monitoring.targets import build_plan
 from monitoring.settings import settings_from
 
 ROOT = Path(__file__).resolve().parents[2]

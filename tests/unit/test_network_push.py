@@ -18,7 +18,7 @@ from egov.errors import NetworkError
 from egov.secrets import Secrets
 from inventory import load_inventory
 from network import push as push_mod
-from network.backup import Backups
+from network.archive import Backups
 from network.drivers import FrrDriver
 from network.push import NO_CHANGES, Options, check, push, rollback
 from network.render import render
