@@ -35,7 +35,7 @@ import yaml
 
 from inventory import load_inventory
 from monitoring.config import exporter_config
-from monitoring.tls_stub import self_signed_endpoint
+from tests.support.tls_stub import self_signed_endpoint
 
 
 class Health(BaseHTTPRequestHandler):

@@ -121,7 +121,9 @@ def exporter_cmd(config_path: str, listen: str | None, inventory_path: str | Non
     """Run the egov exporter in the foreground (the deployed service runs the same code)."""
     from dataclasses import replace
 
-    from monitoring.exporter import Sources, load_config, serve
+    from monitoring.exporter.config import load_config
+    from monitoring.exporter.server import serve
+    from monitoring.exporter.sources import Sources
 
     config = load_config(config_path)
     sources = Sources()

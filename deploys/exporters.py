@@ -1,9 +1,10 @@
 """``exporters`` (every host): node_exporter everywhere, postgres_exporter on database hosts, and
-the egov exporter (``monitoring/exporter.py``) on monitoring hosts (applications, certificates,
+the egov exporter (the package ``monitoring/exporter/``) on monitoring hosts (applications, certificates,
 document exchange, router drift) and backup hosts (age of the last good backup).
 
-All from Debian's packages; the egov exporter is shipped as its source files (it needs only
-python3-prometheus-client, python3-yaml and python3-cryptography) into ``/opt/egov-exporter``.
+All from Debian's packages; the egov exporter is shipped as its source, the package directory
+and the few modules it imports from outside it (it needs only python3-prometheus-client,
+python3-yaml and python3-cryptography), into ``/opt/egov-exporter`` and run with ``python3 -m``.
 Its configuration is generated from the inventory (``monitoring.config.exporter_config``) and
 checked by the exporter's own loader before the service is restarted on it.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, systemd
@@ -25,11 +27,29 @@ from deploys.ops.config import checked_file
 REPO = Path(__file__).resolve().parent.parent
 CODE_DIR = "/opt/egov-exporter"
 CONFIG = "/etc/egov/exporter.yml"
-# The egov exporter's source files, as they sit in the repo and on the host.
-EXPORTER_FILES = ("egov/__init__.py", "egov/errors.py", "monitoring/__init__.py", "monitoring/exporter.py")
+# The egov exporter, as it sits in the repo and on the host: its package, shipped as a directory
+# (a module added or removed there is added or removed on the host), and the modules of ours it
+# imports from outside the package (a unit test fails when it imports one more).
+EXPORTER_PACKAGE = "monitoring/exporter"
+EXPORTER_SUPPORT = ("egov/__init__.py", "egov/errors.py", "monitoring/__init__.py")
+# Bytecode is never shipped, and what the configuration check (run as root) writes on the host
+# is left alone.
+BYTECODE = "*.pyc"
+PYCACHE = "__pycache__"
+# files.sync's arguments for the package, shared by the deploy and its unit test.
+PACKAGE_SYNC: dict[str, Any] = {"src": str(REPO / EXPORTER_PACKAGE), "dest": f"{CODE_DIR}/{EXPORTER_PACKAGE}",
+                                "mode": "644", "dir_mode": "755", "delete": True, "exclude": BYTECODE,
+                                "exclude_dir": [PYCACHE, f"*/{PYCACHE}"]}
 EXPORTER_PACKAGES = ["python3", "python3-prometheus-client", "python3-yaml", "python3-cryptography"]
 PG_QUERIES = "/etc/prometheus/postgres-queries.yml"
 DAEMON_RELOAD = "systemctl daemon-reload"
+
+
+def exporter_files() -> list[str]:
+    """Every file the egov exporter's host gets, relative to the repo and to ``CODE_DIR``."""
+    package = sorted(path.relative_to(REPO).as_posix() for path in (REPO / EXPORTER_PACKAGE).rglob("*")
+                     if path.is_file() and PYCACHE not in path.parts and not path.match(BYTECODE))
+    return [*EXPORTER_SUPPORT, *package]
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -80,7 +100,8 @@ def _egov_exporter(inv, me_host) -> None:  # type: ignore[no-untyped-def]
 
     apt.packages(name="egov exporter dependencies", packages=EXPORTER_PACKAGES, no_recommends=True)
     code = [files.put(name=f"egov exporter {rel}", src=str(REPO / rel), dest=f"{CODE_DIR}/{rel}", mode="644",
-                      create_remote_dir=True) for rel in EXPORTER_FILES]
+                      create_remote_dir=True) for rel in EXPORTER_SUPPORT]
+    code.append(files.sync(name=f"egov exporter {EXPORTER_PACKAGE}/", **PACKAGE_SYNC))
     check = f"PYTHONPATH={CODE_DIR} python3 -m monitoring.exporter --check --config {{path}}"
     config = checked_file(name="egov exporter configuration", path=CONFIG, group="prometheus", mode="640",
                           content=dump_yaml(exporter_config(inv, me_host)), check=check)

@@ -33,16 +33,16 @@ def _smarthost(inv: Any, plan: MonitoringPlan) -> str:
 
 
 def alertmanager_config(inv: Any, plan: MonitoringPlan) -> dict[str, Any]:
-    s = plan.settings
-    receivers = [_receiver("noc", s.noc_email, s.noc_webhook)]
+    settings = plan.settings
+    receivers = [_receiver("noc", settings.noc_email, settings.noc_webhook)]
     # One receiver per distinct (email, webhook) of site IT, named after its first site.
     sites_of: dict[tuple[str, str], list[str]] = {}
     for site in inv.sites.values():
-        ss = site_settings(inv, site)
-        sites_of.setdefault((ss.it_email, ss.it_webhook), []).append(site.name)
+        settings_of_site = site_settings(inv, site)
+        sites_of.setdefault((settings_of_site.it_email, settings_of_site.it_webhook), []).append(site.name)
     routes: list[dict[str, Any]] = [{"matchers": ['severity="critical"'], "receiver": "noc", "continue": True}]
     for (email, webhook), names in sites_of.items():
-        if (email, webhook) == (s.noc_email, s.noc_webhook):
+        if (email, webhook) == (settings.noc_email, settings.noc_webhook):
             continue  # the NOC is this site's IT: the default route already sends everything there
         name = f"it-{names[0]}"
         receivers.append(_receiver(name, email, webhook))
@@ -54,8 +54,8 @@ def alertmanager_config(inv: Any, plan: MonitoringPlan) -> dict[str, Any]:
         {"source_matchers": ['alertname="HostDown"'], "target_matchers": ['alertname="ExporterDown"'],
          "equal": ["instance"]},
     ]
-    zone_levels = [name for name, d in depth.items() if d == 1]
-    deeper = [name for name, d in depth.items() if d > 1]
+    zone_levels = [name for name, level_depth in depth.items() if level_depth == 1]
+    deeper = [name for name, level_depth in depth.items() if level_depth > 1]
     if zone_levels and deeper:
         inhibit.append({
             "source_matchers": ['alertname="SiteUnreachable"', f'level=~"{"|".join(zone_levels)}"'],
@@ -63,13 +63,13 @@ def alertmanager_config(inv: Any, plan: MonitoringPlan) -> dict[str, Any]:
             "equal": ["zone"],
         })
     return {
-        "global": {"smtp_smarthost": _smarthost(inv, plan), "smtp_from": s.smtp_from},
+        "global": {"smtp_smarthost": _smarthost(inv, plan), "smtp_from": settings.smtp_from},
         "route": {
             "receiver": "noc",
             "group_by": ["zone", "severity"],
-            "group_wait": s.group_wait,
-            "group_interval": s.group_interval,
-            "repeat_interval": s.repeat_interval,
+            "group_wait": settings.group_wait,
+            "group_interval": settings.group_interval,
+            "repeat_interval": settings.repeat_interval,
             "routes": routes,
         },
         "receivers": receivers,

@@ -47,10 +47,10 @@ def _probe_job(job: str, module: str, server: Server, files: list[str]) -> dict[
 
 
 def prometheus_config(inv: Any, plan: MonitoringPlan, server: Server) -> dict[str, Any]:
-    s = server.settings
+    settings = server.settings
     jobs: list[dict[str, Any]] = [{
         "job_name": "prometheus",
-        "static_configs": [{"targets": [f"localhost:{s.prometheus_port}"],
+        "static_configs": [{"targets": [f"localhost:{settings.prometheus_port}"],
                             "labels": {**site_labels(inv, server.site), "instance": server.name,
                                        "role": "monitoring"}}],
     }]
@@ -68,7 +68,8 @@ def prometheus_config(inv: Any, plan: MonitoringPlan, server: Server) -> dict[st
         "file_sd_configs": [{"files": ["file_sd/federate.json"]}],
     })
     return {
-        "global": {"scrape_interval": s.scrape_interval, "evaluation_interval": s.evaluation_interval,
+        "global": {"scrape_interval": settings.scrape_interval,
+                   "evaluation_interval": settings.evaluation_interval,
                    "external_labels": {"monitor": server.name}},
         "rule_files": ["rules/*.yml"],
         "alerting": {"alertmanagers": [{"static_configs": [
@@ -80,8 +81,8 @@ def prometheus_config(inv: Any, plan: MonitoringPlan, server: Server) -> dict[st
 def file_sd(server: Server, inv: Any) -> dict[str, list[dict[str, Any]]]:
     """Target groups per job file, one group per target (each has its own labels)."""
     groups: dict[str, list[dict[str, Any]]] = {job: [] for job in FILE_SD_JOBS}
-    for t in server.targets:
-        groups.setdefault(t.job, []).append({"targets": [t.address], "labels": t.labels})
+    for target in server.targets:
+        groups.setdefault(target.job, []).append({"targets": [target.address], "labels": target.labels})
     for lower in server.federates:
         labels = {**site_labels(inv, lower.site), "instance": lower.name, "role": "monitoring"}
         groups["federate"].append({"targets": [f"{lower.address}:{lower.settings.prometheus_port}"],
@@ -105,15 +106,15 @@ def blackbox_config() -> dict[str, Any]:
 
 
 def exporter_config(inv: Any, host: Any, plan: MonitoringPlan | None = None) -> dict[str, Any]:
-    """The egov exporter's configuration on one host (see monitoring/exporter.py).
+    """The egov exporter's configuration on one host (see monitoring/exporter/config.py).
 
     Monitoring servers watch the applications, certificates, the document-exchange platform and
     router drift of their sites; backup hosts report their own backups.
     """
-    s = host_settings(inv, host)
-    conf: dict[str, Any] = {"listen": f"0.0.0.0:{s.egov_exporter_port}", "interval": s.collect_interval}
+    settings = host_settings(inv, host)
+    conf: dict[str, Any] = {"listen": f"0.0.0.0:{settings.egov_exporter_port}", "interval": settings.collect_interval}
     if "backup" in host.roles:
-        conf["backup_status_file"] = s.backup_status_file
+        conf["backup_status_file"] = settings.backup_status_file
     if "monitoring" in host.roles:
         sites = set((plan or build_plan(inv)).servers[host.name].sites)
         from deploys.applications import APPS  # the one table of the core applications and their ports
@@ -122,21 +123,21 @@ def exporter_config(inv: Any, host: Any, plan: MonitoringPlan | None = None) -> 
         for other in inv.hosts.values():
             if other.site not in sites:
                 continue
-            os_ = host_settings(inv, other)
+            other_settings = host_settings(inv, other)
             ip = str(other.server_ip or other.mgmt_ip)
             for role in other.roles:
                 if role in APPS:
                     apps.append({"app": APPS[role].name, "target": other.name,
-                                 "url": f"http://{ip}:{APPS[role].port}{os_.app_health_path}"})
-                for port in os_.tls_ports.get(role, []):
+                                 "url": f"http://{ip}:{APPS[role].port}{other_settings.app_health_path}"})
+                for port in other_settings.tls_ports.get(role, []):
                     tls.append({"endpoint": f"{other.name}:{port}", "host": ip, "port": port,
                                 "server_name": inv.province.domain})
         conf.update(apps=apps, tls=sorted({(t["endpoint"]): t for t in tls}.values(), key=lambda t: t["endpoint"]))
-        if s.docexchange_url:
-            conf["docexchange_url"] = s.docexchange_url
-        if s.drift_file:
-            conf["drift_file"] = s.drift_file
-            conf["drift_interval"] = s.drift_interval
+        if settings.docexchange_url:
+            conf["docexchange_url"] = settings.docexchange_url
+        if settings.drift_file:
+            conf["drift_file"] = settings.drift_file
+            conf["drift_interval"] = settings.drift_interval
     return conf
 
 

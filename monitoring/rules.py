@@ -47,32 +47,32 @@ def recording_rules() -> list[dict[str, str]]:
     ]
 
 
-def alerts(s: Settings) -> list[Alert]:
+def alerts(settings: Settings) -> list[Alert]:
     """The alert catalogue; thresholds and delays from the settings."""
-    days = s.cert_warning_days
-    hours = s.backup_max_age_hours
-    lag = s.replication_lag_seconds
+    days = settings.cert_warning_days
+    hours = settings.backup_max_age_hours
+    lag = settings.replication_lag_seconds
     return [
-        Alert("HostDown", 'up{job="node"} == 0', s.host_down_for, "critical",
+        Alert("HostDown", 'up{job="node"} == 0', settings.host_down_for, "critical",
               "Host {{ $labels.instance }} at {{ $labels.site }} is down",
               "node_exporter on {{ $labels.instance }} ({{ $labels.role }}) has not answered for "
-              f"{s.host_down_for}."),
-        Alert("ExporterDown", f'up{{job!~"node|{PROBE_JOBS}"}} == 0', s.host_down_for, "warning",
+              f"{settings.host_down_for}."),
+        Alert("ExporterDown", f'up{{job!~"node|{PROBE_JOBS}"}} == 0', settings.host_down_for, "warning",
               "{{ $labels.job }} exporter on {{ $labels.instance }} is down",
               "Prometheus cannot scrape {{ $labels.job }} on {{ $labels.instance }} although the host may be up."),
         # Only this server's own aggregate: a federated one (it carries the district server's
         # `monitor` label) is alerted on by that district server already.
-        Alert("SiteUnreachable", 'site:reachable:max{monitor=""} == 0', s.host_down_for, "critical",
+        Alert("SiteUnreachable", 'site:reachable:max{monitor=""} == 0', settings.host_down_for, "critical",
               "Site {{ $labels.site }} is unreachable",
               "No host and no router of {{ $labels.site }} ({{ $labels.level }}) answers: "
               "the site is cut off or without power."),
-        Alert("RouterUnreachable", 'probe_success{job="icmp_router"} == 0', s.host_down_for, "critical",
+        Alert("RouterUnreachable", 'probe_success{job="icmp_router"} == 0', settings.host_down_for, "critical",
               "Router {{ $labels.instance }} at {{ $labels.site }} does not answer ping",
               "ICMP to the loopback of {{ $labels.instance }} fails from the monitoring server."),
-        Alert("WanLinkDown", 'probe_success{job="icmp_link"} == 0', s.host_down_for, "warning",
+        Alert("WanLinkDown", 'probe_success{job="icmp_link"} == 0', settings.host_down_for, "warning",
               "WAN link {{ $labels.instance }} is down",
               "The {{ $labels.router }} end of the link to {{ $labels.peer }} does not answer ping."),
-        Alert("PublicEndpointDown", 'probe_success{job=~"blackbox_.+"} == 0', s.host_down_for, "critical",
+        Alert("PublicEndpointDown", 'probe_success{job=~"blackbox_.+"} == 0', settings.host_down_for, "critical",
               "Public endpoint {{ $labels.instance }} fails its probe",
               "The blackbox probe ({{ $labels.module }}) of {{ $labels.instance }} fails."),
         Alert("CertificateExpiringSoon",
@@ -92,14 +92,14 @@ def alerts(s: Settings) -> list[Alert]:
               "{{ $value | humanizeDuration }} old."),
         Alert("DiskFilling",
               f'node_filesystem_avail_bytes{{fstype!~"tmpfs|overlay"}} / node_filesystem_size_bytes '
-              f"< {s.disk_free_ratio} and predict_linear(node_filesystem_avail_bytes"
+              f"< {settings.disk_free_ratio} and predict_linear(node_filesystem_avail_bytes"
               f'{{fstype!~"tmpfs|overlay"}}[6h], 24 * 3600) < 0', "30m", "warning",
               "Disk {{ $labels.mountpoint }} on {{ $labels.instance }} fills up within a day",
               "{{ $labels.mountpoint }} has {{ $value | humanizePercentage }} free and is predicted to be full "
               "within 24 h."),
         Alert("DiskAlmostFull",
               f'node_filesystem_avail_bytes{{fstype!~"tmpfs|overlay"}} / node_filesystem_size_bytes '
-              f"< {s.disk_critical_ratio}", "5m", "critical",
+              f"< {settings.disk_critical_ratio}", "5m", "critical",
               "Disk {{ $labels.mountpoint }} on {{ $labels.instance }} is almost full",
               "{{ $labels.mountpoint }} has only {{ $value | humanizePercentage }} free."),
         Alert("DatabaseReplicationLag", f"pg_replication_replay_lag_seconds > {lag}", "5m", "critical",
@@ -124,19 +124,19 @@ def alerts(s: Settings) -> list[Alert]:
     ]
 
 
-def rule_groups(s: Settings) -> dict[str, Any]:
+def rule_groups(settings: Settings) -> dict[str, Any]:
     """The rules file (one recording group, one alerting group)."""
     rules = []
-    for a in alerts(s):
+    for alert in alerts(settings):
         rules.append({
-            "alert": a.name,
-            "expr": a.expr,
-            "for": a.duration,
-            "labels": {"severity": a.severity},
-            "annotations": {"summary": a.summary, "description": a.description,
-                            "runbook_url": s.runbook_base + a.name.lower()},
+            "alert": alert.name,
+            "expr": alert.expr,
+            "for": alert.duration,
+            "labels": {"severity": alert.severity},
+            "annotations": {"summary": alert.summary, "description": alert.description,
+                            "runbook_url": settings.runbook_base + alert.name.lower()},
         })
     return {"groups": [
-        {"name": "egov-aggregates", "interval": s.evaluation_interval, "rules": recording_rules()},
+        {"name": "egov-aggregates", "interval": settings.evaluation_interval, "rules": recording_rules()},
         {"name": "egov-alerts", "rules": rules},
     ]}

@@ -91,8 +91,8 @@ def collect_status(prometheus: str, alertmanager: str, site: str | None = None,
             st.targets_up += int(float(row["value"][1]))
     for row in _query(fetch, prometheus, f'up{{job!~"{PROBE_JOBS}"}} == 0 or probe_success == 0'):
         if (st := of(row["metric"])) is not None:
-            m = row["metric"]
-            st.down.append(f"{m.get('instance', '?')} ({m.get('job', '?')})")
+            metric = row["metric"]
+            st.down.append(f"{metric.get('instance', '?')} ({metric.get('job', '?')})")
     for row in _query(fetch, prometheus, "site:wan_reachable:max"):
         if (st := of(row["metric"])) is not None:
             st.wan = float(row["value"][1]) > 0

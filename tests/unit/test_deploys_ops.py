@@ -15,28 +15,11 @@ from deploys.facts.postgres import PgConnect, PgDatabases, PgInRecovery, PgMembe
 from deploys.facts.system import ContainerKind, Ipv4Addresses
 from deploys.ops import postgres
 from deploys.ops.config import checked_file
-
-
-class FakeHost:
-    """Answers ``get_fact`` from a dict keyed by fact class (and its path argument, if any)."""
-
-    def __init__(self, facts: dict[Any, Any]) -> None:
-        self.facts = facts
-        self.noops: list[str] = []
-
-    def get_fact(self, fact: type, **kwargs: Any) -> Any:
-        key = (fact, kwargs["path"]) if "path" in kwargs else fact
-        return self.facts.get(key, fact.default())
-
-    def noop(self, message: str) -> None:
-        self.noops.append(message)
-
-    def get_temp_filename(self, seed: str) -> str:
-        return "/tmp/pyinfra-test"
+from tests.support.fake_host import FakeHost
 
 
 def run(op: Any, facts: dict[Any, Any], **kwargs: Any) -> tuple[list[Any], list[str]]:
-    host = FakeHost(facts)
+    host = FakeHost(facts=facts)
     with ctx_host.use(host):
         commands: Iterator[Any] = op._inner(**kwargs)
         out = [c if not isinstance(c, str) else StringCommand(c.strip()) for c in commands]

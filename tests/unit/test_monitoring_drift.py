@@ -14,7 +14,7 @@ from egov.errors import MonitoringError
 from egov.results import Result, RunResult
 from inventory import load_inventory
 from monitoring.drift import network_drift, write_drift_file
-from monitoring.exporter import read_drift_file
+from monitoring.exporter.sources import read_drift_file
 
 LAB = Path(__file__).resolve().parents[2] / "inventory" / "lab.yml"
 

@@ -11,17 +11,10 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from egov.errors import MonitoringError
-from monitoring.exporter import (
-    App,
-    ExporterConfig,
-    Sources,
-    TlsEndpoint,
-    build,
-    cert_not_after,
-    load_config,
-    read_drift_file,
-)
-from monitoring.tls_stub import self_signed_endpoint
+from monitoring.exporter.config import App, ExporterConfig, TlsEndpoint, load_config
+from monitoring.exporter.server import build
+from monitoring.exporter.sources import Sources, cert_not_after, read_drift_file
+from tests.support.tls_stub import self_signed_endpoint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "monitoring"
 APPS = [App("portal", "dc-app1", "http://10.0.0.1:8103/healthz"), App("docmgmt", "dc-app2", "http://10.0.0.2:8101/healthz")]
@@ -181,7 +174,7 @@ def test_cert_not_after_is_none_when_nothing_listens() -> None:
 
 
 def test_check_mode_validates_the_config_the_deploy_installs(tmp_path: Path) -> None:
-    from monitoring.exporter import main
+    from monitoring.exporter.__main__ import main
 
     good = tmp_path / "ok.yml"
     good.write_text("listen: 127.0.0.1:9200\nbackup_status_file: /var/lib/egov/backup-status.json\n")

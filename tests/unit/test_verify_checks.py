@@ -4,35 +4,11 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 
 import pytest
 
+from tests.support.fake_host import FakeHost, Out
 from verify.checks import CHECKS, Node, parse_listeners
-
-
-@dataclass
-class Out:
-    rc: int = 0
-    stdout: str = ""
-    stderr: str = ""
-
-
-class FakeHost:
-    """A testinfra-like host: the first registered prefix that a command starts with answers it."""
-
-    def __init__(self, answers: dict[str, Out]) -> None:
-        self.answers = answers
-        self.commands: list[str] = []
-
-    def run(self, command: str, *args: str) -> Out:
-        text = command % tuple(shlex.quote(a) for a in args) if args else command
-        self.commands.append(text)
-        for prefix, out in self.answers.items():
-            if text.startswith(prefix):
-                return out
-        return Out(127, "", f"{text.split()[0]}: not found")
-
 
 NODE = Node(name="dc-app1", roles=["web", "app_portal"], ports={("tcp", 22), ("tcp", 443), ("tcp", 8103)},
             services=["ssh", "nginx"], apps={"app_portal": 8103}, app_configs={"app_portal": "/etc/egov/portal.ini"},
@@ -52,7 +28,7 @@ tcp   LISTEN 0 128    [::]:22       [::]:*    users:(("sshd",pid=80,fd=4))
 
 
 def run(check: str, answers: dict[str, Out], node: Node = NODE, **params: object) -> tuple[bool, str]:
-    outcome = CHECKS[check](FakeHost(answers), node, **params)
+    outcome = CHECKS[check](FakeHost(answers=answers), node, **params)
     return outcome.passed, outcome.detail
 
 
@@ -170,7 +146,7 @@ def probe_answer(**answer: object) -> Out:
 
 def test_app_health_direct_and_through_proxy() -> None:
     healthy = probe_answer(status=200, body='{"status": "ok"}', days_left=300.0)
-    host = FakeHost({"python3 -c": healthy})
+    host = FakeHost(answers={"python3 -c": healthy})
     assert CHECKS["app_health_direct"](host, NODE).passed
     assert CHECKS["app_health_proxy"](host, NODE).passed
     [spec] = json.loads(shlex.split(host.commands[-1])[-1])
@@ -187,7 +163,7 @@ def test_app_health_direct_and_through_proxy() -> None:
 def test_backends_reachable_names_the_unreachable_one() -> None:
     node = Node(name="dc-app1", roles=["web"], backends={"app_portal": ["10.22.146.10:8103", "10.22.146.11:8103"]})
     answers = [{"status": 200, "body": '{"status": "ok"}'}, {"error": "TimeoutError: timed out"}]
-    host = FakeHost({"python3 -c": Out(0, json.dumps(answers))})
+    host = FakeHost(answers={"python3 -c": Out(0, json.dumps(answers))})
     outcome = CHECKS["app_backends_reachable"](host, node)
     assert not outcome.passed and outcome.detail == "backends unhealthy: app_portal 10.22.146.11:8103 TimeoutError: timed out"
     specs = json.loads(shlex.split(host.commands[-1])[-1])
@@ -219,7 +195,7 @@ def smtp_answers(submission_ehlo: list[str], tls_ehlo: list[str], days: float = 
 
 
 def test_mail_takes_passwords_only_over_tls() -> None:
-    host = FakeHost({"python3 -c": smtp_answers(["STARTTLS"], ["AUTH PLAIN LOGIN"])})
+    host = FakeHost(answers={"python3 -c": smtp_answers(["STARTTLS"], ["AUTH PLAIN LOGIN"])})
     outcome = CHECKS["mail_tls_only"](host, MAIL)
     assert outcome.passed, outcome.detail
     specs = json.loads(shlex.split(host.commands[-1])[-1])
@@ -266,7 +242,7 @@ def test_backup_missing_for_one_database() -> None:
 def test_file_archives_recent_for_every_host() -> None:
     node = Node(name="dc-ops1", roles=["backup"], hosts=["dc-app1", "qn-ty-node1"])
     listing = "1799990000.0 dc-app1-20261127T013000.tar.gz\n1799999000.0 qn-ty-node1-20261127T013000.tar.gz\n"
-    host = FakeHost({"find ": Out(0, listing), "date ": Out(0, "1800000000")})
+    host = FakeHost(answers={"find ": Out(0, listing), "date ": Out(0, "1800000000")})
     outcome = CHECKS["backup_recent"](host, node, path="/var/backups/egov/files", of="hosts")
     assert outcome.passed and outcome.detail == "newest file archives: dc-app1 2.8 h, qn-ty-node1 0.3 h"
     assert host.commands[0] == "find /var/backups/egov/files -type f -name '*.tar.gz' -size +0 -printf '%T@ %f\\n'"

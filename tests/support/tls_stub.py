@@ -1,7 +1,6 @@
 """A stand-in TLS endpoint on loopback, for the exporter's certificate collector to probe.
 
-Used by the exporter's unit tests and by benchmarks/monitoring.py; never deployed (deploys/exporters.py
-ships only the exporter's own files).
+Used by the exporter's unit tests and by benchmarks/monitoring.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Scaffolding shared by the unit tests, the lab tests and the benchmarks; never deployed."""
