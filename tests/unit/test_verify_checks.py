@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from verify.checks import CHECKS, Node, parse_listeners
+from verify.checks import CHECKS, Node
+from verify.checks.network import parse_listeners
 
 
 @dataclass
