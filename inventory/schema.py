@@ -1,7 +1,7 @@
 """The inventory file's schema: what a YAML file may say, checked field by field.
 
 These pydantic models only describe the file (types, required keys, no unknown keys). The
-meaning (parents, addresses, the Tier 3 rule) is checked in ``inventory.validate`` once the
+meaning (parents, addresses, the Tier 3 rule) is checked in ``inventory.rules`` once the
 whole file has been read, so every problem is reported together.
 """
 

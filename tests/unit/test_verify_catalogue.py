@@ -22,6 +22,11 @@ def test_shipped_catalogue_is_valid_and_covers_every_group() -> None:
     assert set(INVENTORY_ROLES) <= set(cat.services)
 
 
+def test_each_check_lives_in_the_module_of_its_group() -> None:
+    for control in load_catalogue().controls:
+        assert CHECKS[control.check].__module__ == f"verify.checks.{control.group}", control.id
+
+
 def test_every_app_role_has_its_unit_in_the_services_table() -> None:
     cat = load_catalogue()
     for role, app in APPS.items():

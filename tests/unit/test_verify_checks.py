@@ -8,7 +8,8 @@ import shlex
 import pytest
 
 from tests.support.fake_host import FakeHost, Out
-from verify.checks import CHECKS, Node, parse_listeners
+from verify.checks import CHECKS, Node
+from verify.checks.network import parse_listeners
 
 NODE = Node(name="dc-app1", roles=["web", "app_portal"], ports={("tcp", 22), ("tcp", 443), ("tcp", 8103)},
             services=["ssh", "nginx"], apps={"app_portal": 8103}, app_configs={"app_portal": "/etc/egov/portal.ini"},

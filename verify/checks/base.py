@@ -1,0 +1,105 @@
+"""What every check shares: its arguments, its verdict, the registry, and reading a node.
+
+A check is ``check(host, node, **params) -> Outcome``: ``host`` is a ``testinfra.host.Host`` (only
+``host.run`` is used, so a check is tested by feeding it command output), ``node`` is what the
+inventory says the node should be (roles, ports, services, the DC hosts it depends on), and
+``params`` come from the control's ``params`` in controls.yml. Checks are registered in ``CHECKS``
+by name; the catalogue refers to them by that name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from verify.probe import SCRIPT
+
+
+class RunsCommands(Protocol):
+    def run(self, command: str, *args: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A check's verdict on one node, with a line a person can act on."""
+
+    passed: bool
+    detail: str
+
+
+@dataclass
+class Node:
+    """What the inventory expects of one node.
+
+    + name, roles: from the inventory
+    + ports: ``{("tcp", 22), ...}`` that may listen on non-loopback addresses
+    + services: systemd units that must be running and enabled
+    + apps: core applications on this node, role name -> port
+    + app_configs: role name -> path of the app's config file (holds its DB credentials)
+    + proxied: every core application of the platform, role name -> path prefix on the proxy
+    + ntp_servers, log_targets: addresses (and names) of the DC time servers and log hosts
+    + tls_name: the name the proxy's certificate must carry (None: chain and expiry only)
+    + proxy_port: where the web role's nginx terminates TLS
+    + entry: (address, port) of the platform's entry point (the load balancer's VIP)
+    + resolver_name: a DC name the site's resolver must answer for
+    + databases: the application databases the backup host must hold recent dumps of
+    + backends: every application's backends as the proxy reaches them, role -> ["addr:port"]
+    + mail_name: the name the mail host's certificate must carry
+    + hosts: every host of the inventory (the backup host must hold an archive of each one's files)
+    """
+
+    name: str
+    roles: list[str]
+    ports: set[tuple[str, int]] = field(default_factory=set)
+    services: list[str] = field(default_factory=list)
+    apps: dict[str, int] = field(default_factory=dict)
+    app_configs: dict[str, str] = field(default_factory=dict)
+    proxied: dict[str, str] = field(default_factory=dict)
+    ntp_servers: list[str] = field(default_factory=list)
+    log_targets: list[str] = field(default_factory=list)
+    tls_name: str | None = None
+    proxy_port: int = 443
+    entry: tuple[str, int] | None = None
+    resolver_name: str | None = None
+    databases: list[str] = field(default_factory=list)
+    backends: dict[str, list[str]] = field(default_factory=dict)
+    mail_name: str | None = None
+    hosts: list[str] = field(default_factory=list)
+
+
+Check = Callable[..., Outcome]
+CHECKS: dict[str, Check] = {}
+
+
+def check(name: str) -> Callable[[Check], Check]:
+    """Register a check under the name controls.yml uses."""
+
+    def register(func: Check) -> Check:
+        if name in CHECKS:
+            raise ValueError(f"check '{name}' registered twice")
+        CHECKS[name] = func
+        return func
+
+    return register
+
+
+def output(result: Any) -> str:
+    return (result.stdout or "").strip()
+
+
+def probe_many(host: RunsCommands, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run the node-side probe for every spec in one SSH command; one answer per spec."""
+    result = host.run("python3 -c %s %s", SCRIPT, json.dumps(specs))
+    try:
+        answers = json.loads(output(result).splitlines()[-1])
+        if isinstance(answers, list) and len(answers) == len(specs):
+            return answers
+    except (ValueError, IndexError):
+        pass
+    return [{"error": f"probe failed (rc {result.rc}): {(result.stderr or '').strip()[:200]}"}] * len(specs)
+
+
+def probe(host: RunsCommands, spec: dict[str, Any]) -> dict[str, Any]:
+    return probe_many(host, [spec])[0]

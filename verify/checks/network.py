@@ -1,0 +1,84 @@
+"""Network security checks (catalogue group ``network``): the firewall, the listening ports, the resolver."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+
+from verify.checks.base import Node, Outcome, RunsCommands, check, output, probe
+
+
+@check("firewall_default_drop")
+def firewall_default_drop(host: RunsCommands, node: Node) -> Outcome:
+    """An nftables base chain on the input hook with policy drop (one drop chain is enough:
+    a packet must pass every base chain of its hook)."""
+    result = host.run("nft -j list ruleset")
+    if result.rc != 0:
+        return Outcome(False, f"nft list ruleset failed: {(result.stderr or '').strip()[:200]}")
+    try:
+        items = json.loads(output(result)).get("nftables", [])
+    except ValueError:
+        return Outcome(False, "nft printed no JSON ruleset")
+    chains = [i["chain"] for i in items if "chain" in i]
+    inputs = [c for c in chains if c.get("hook") == "input"]
+    dropping = [f"{c.get('family')} {c.get('table')} {c.get('name')}" for c in inputs if c.get("policy") == "drop"]
+    if dropping:
+        return Outcome(True, f"input policy drop in {', '.join(dropping)}")
+    if not inputs:
+        return Outcome(False, "no nftables input chain: inbound traffic is not filtered")
+    return Outcome(False, "every input chain has policy accept")
+
+
+def parse_listeners(ss_output: str) -> list[tuple[str, str, int, str]]:
+    """``ss -Htlnup`` lines as (proto, address, port, process)."""
+    listeners = []
+    for line in ss_output.splitlines():
+        parts = line.split()
+        if len(parts) < 5 or parts[0] not in ("tcp", "udp"):
+            continue
+        address, _, port = parts[4].rpartition(":")
+        address = address.strip("[]").split("%")[0]
+        process = re.search(r'\(\("([^"]+)"', line)
+        if port.isdigit():
+            listeners.append((parts[0], address, int(port), process.group(1) if process else "?"))
+    return listeners
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False  # "*" or "0.0.0.0": every address
+
+
+@check("expected_ports_only")
+def expected_ports_only(host: RunsCommands, node: Node) -> Outcome:
+    """Listening TCP sockets and bound UDP sockets on non-loopback addresses, against the roles' ports.
+
+    A UDP socket bound to a port in the kernel's ephemeral range is a client's (squid's or a
+    resolver's outgoing queries), not a service: ``ss -lu`` cannot tell them apart otherwise.
+    """
+    result = host.run("ss -Htlnup")
+    if result.rc != 0:
+        return Outcome(False, f"ss failed: {(result.stderr or '').strip()[:200]}")
+    low, high = (int(x) for x in (output(host.run("cat /proc/sys/net/ipv4/ip_local_port_range")).split()
+                                  or ["32768", "60999"]))
+    exposed = {(proto, port, proc) for proto, addr, port, proc in parse_listeners(output(result))
+               if not _is_loopback(addr) and not (proto == "udp" and low <= port <= high)}
+    unexpected = sorted(f"{proto}/{port} ({proc})" for proto, port, proc in exposed if (proto, port) not in node.ports)
+    if unexpected:
+        return Outcome(False, f"unexpected listeners: {', '.join(unexpected)}")
+    return Outcome(True, "listening: " + (", ".join(sorted({f"{p}/{n}" for p, n, _ in exposed})) or "nothing"))
+
+
+@check("resolver_answers")
+def resolver_answers(host: RunsCommands, node: Node) -> Outcome:
+    if not node.resolver_name:
+        return Outcome(False, "the inventory names no internal DNS zone to ask the resolver about")
+    answer = probe(host, {"kind": "dns", "server": "127.0.0.1", "name": node.resolver_name})
+    if "error" in answer:
+        return Outcome(False, f"no answer for {node.resolver_name}: {answer['error']}")
+    if answer.get("rcode") != 0 or not answer.get("answers") or not answer.get("id_ok"):
+        return Outcome(False, f"{node.resolver_name}: rcode {answer.get('rcode')}, {answer.get('answers')} answers")
+    return Outcome(True, f"{node.resolver_name} resolved by the local resolver")

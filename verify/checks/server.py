@@ -1,0 +1,128 @@
+"""Server security checks (catalogue group ``server``): SSH, services, time, logs, updates, the journal, audit."""
+
+from __future__ import annotations
+
+import re
+
+from verify.checks.base import Node, Outcome, RunsCommands, check, output
+
+# Units a role needs at boot: "static" and "indirect" units are started by another unit or socket.
+ENABLED_STATES = {"enabled", "enabled-runtime", "alias", "static", "indirect", "generated"}
+ROOT_LOGIN_OK = {"prohibit-password", "without-password", "no"}
+
+
+@check("ssh_hardened")
+def ssh_hardened(host: RunsCommands, node: Node) -> Outcome:
+    result = host.run("sshd -T")
+    if result.rc != 0:
+        return Outcome(False, f"sshd -T failed: {(result.stderr or '').strip()[:200]}")
+    conf = dict(line.split(None, 1) for line in output(result).splitlines() if " " in line)
+    wrong = []
+    for key in ("passwordauthentication", "kbdinteractiveauthentication", "permitemptypasswords"):
+        if conf.get(key) != "no":
+            wrong.append(f"{key} {conf.get(key)}")
+    if conf.get("permitrootlogin") not in ROOT_LOGIN_OK:
+        wrong.append(f"permitrootlogin {conf.get('permitrootlogin')}")
+    if conf.get("pubkeyauthentication") != "yes":
+        wrong.append(f"pubkeyauthentication {conf.get('pubkeyauthentication')}")
+    if wrong:
+        return Outcome(False, "sshd: " + ", ".join(wrong))
+    return Outcome(True, f"keys only; permitrootlogin {conf['permitrootlogin']}")
+
+
+def parse_unit_states(text: str) -> dict[str, dict[str, str]]:
+    """``systemctl show -p Id,LoadState,ActiveState,UnitFileState`` blocks, by unit Id."""
+    units: dict[str, dict[str, str]] = {}
+    for block in text.strip().split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if props.get("Id"):
+            units[props["Id"]] = props
+    return units
+
+
+@check("services_running")
+def services_running(host: RunsCommands, node: Node) -> Outcome:
+    """Every unit active and enabled at boot. ``systemctl show`` answers for every unit asked, even
+    a missing one (``LoadState=not-found``), where ``is-enabled`` would skip a line."""
+    if not node.services:
+        return Outcome(True, "no services expected")
+    units = [f"{s}.service" for s in node.services]
+    states = parse_unit_states(output(host.run(
+        "systemctl show -p Id,LoadState,ActiveState,UnitFileState " + " ".join(["%s"] * len(units)), *units)))
+    problems = []
+    for service, unit in zip(node.services, units):
+        props = states.get(unit, {})
+        if props.get("LoadState") != "loaded":
+            problems.append(f"{service} is not installed")
+            continue
+        if props.get("ActiveState") != "active":
+            problems.append(f"{service} is {props.get('ActiveState', 'unknown')}")
+        if props.get("UnitFileState") not in ENABLED_STATES:
+            problems.append(f"{service} is {props.get('UnitFileState') or 'not enabled'} at boot")
+    if problems:
+        return Outcome(False, "; ".join(problems))
+    return Outcome(True, f"running and enabled: {', '.join(node.services)}")
+
+
+@check("time_synchronised")
+def time_synchronised(host: RunsCommands, node: Node) -> Outcome:
+    result = host.run("chronyc -n tracking")
+    if result.rc != 0:
+        return Outcome(False, f"chronyc tracking failed: {(result.stderr or output(result))[:200].strip()}")
+    fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in output(result).splitlines())}
+    leap = fields.get("Leap status", "?")
+    reference = re.search(r"\(([^)]*)\)", fields.get("Reference ID", ""))
+    source = reference.group(1) if reference else "?"
+    if leap != "Normal":
+        return Outcome(False, f"not synchronised (leap status {leap})")
+    if "ntp" not in node.roles and node.ntp_servers and source not in node.ntp_servers:
+        return Outcome(False, f"tracking {source}, not a DC time server ({', '.join(node.ntp_servers)})")
+    return Outcome(True, f"tracking {source}, offset {fields.get('Last offset', '?')}")
+
+
+def _config_lines(text: str) -> list[str]:
+    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+
+
+@check("log_forwarding")
+def log_forwarding(host: RunsCommands, node: Node) -> Outcome:
+    lines = _config_lines(output(host.run("cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf")))
+    if "log" in node.roles:
+        # The log host receives rather than forwards: it must load a network input.
+        if any(re.search(r"im(udp|tcp)", line) for line in lines):
+            return Outcome(True, "log host: network input (imudp/imtcp) configured")
+        return Outcome(False, "log host: no imudp/imtcp input in the rsyslog configuration")
+    if not node.log_targets:
+        return Outcome(False, "the inventory has no log host")
+    forwards = [line for line in lines if ("omfwd" in line or re.search(r"@@?\[?[\w.:-]+", line))
+                and any(target in line for target in node.log_targets)]
+    if not forwards:
+        return Outcome(False, f"no rsyslog forwarding to {', '.join(node.log_targets)}")
+    return Outcome(True, f"forwarding: {forwards[0][:120]}")
+
+
+@check("unattended_upgrades")
+def unattended_upgrades(host: RunsCommands, node: Node) -> Outcome:
+    installed = output(host.run("dpkg-query -W -f '${Status}' unattended-upgrades"))
+    periodic = output(host.run("apt-config dump APT::Periodic::Unattended-Upgrade"))
+    if installed != "install ok installed":
+        return Outcome(False, "unattended-upgrades is not installed")
+    if '"1"' not in periodic:
+        return Outcome(False, "APT::Periodic::Unattended-Upgrade is not \"1\"")
+    return Outcome(True, "installed and enabled daily")
+
+
+@check("journal_persistent")
+def journal_persistent(host: RunsCommands, node: Node) -> Outcome:
+    config = output(host.run("systemd-analyze cat-config systemd/journald.conf"))
+    storage = ([m.group(1).lower() for m in re.finditer(r"(?m)^\s*Storage\s*=\s*(\S+)", config)] or ["auto"])[-1]
+    has_dir = host.run("test -d /var/log/journal").rc == 0
+    if storage == "persistent" or (storage == "auto" and has_dir):
+        return Outcome(True, f"Storage={storage}, /var/log/journal {'present' if has_dir else 'created at start'}")
+    return Outcome(False, f"Storage={storage} and /var/log/journal {'present' if has_dir else 'missing'}")
+
+
+@check("auditd_running")
+def auditd_running(host: RunsCommands, node: Node) -> Outcome:
+    state = output(host.run("systemctl is-active auditd.service")) or "unknown"
+    return Outcome(state == "active", f"auditd is {state}")
