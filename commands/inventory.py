@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from commands import common
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
 
 FORMATS = ("svg", "dot", "mermaid")
 
@@ -59,13 +63,25 @@ def ipplan_cmd(inventory_path: str, as_json: bool) -> None:
 @inventory_group.command("show")
 @click.option("--site", help="Only this site and the sites below it.")
 @click.option("--level", help="Only sites of this level.")
+@click.option("--host", "host_name", help="Instead: this host's resolved variables.")
+@click.option("--origin", is_flag=True, help="With --host: where each value came from (host, site, level, "
+              "province or a defaults file).")
 @common.inventory_option
 @common.json_option
-def show_cmd(site: str | None, level: str | None, inventory_path: str, as_json: bool) -> None:
-    """Sites, hosts and routers with their addresses (--json adds every resolved variable and its origin)."""
+def show_cmd(site: str | None, level: str | None, host_name: str | None, origin: bool, inventory_path: str,
+             as_json: bool) -> None:
+    """Sites, hosts and routers with their addresses (--json adds every resolved variable and its origin);
+    with --host, that host's variables."""
     from inventory import load_inventory
     from inventory.views import show
 
+    if host_name is not None:
+        if site is not None or level is not None:
+            raise click.UsageError("--host shows one host: leave out --site and --level")
+        _show_host(load_inventory(inventory_path), host_name, origin, as_json)
+        return
+    if origin:
+        raise click.UsageError("--origin goes with --host")
     data = show(load_inventory(inventory_path), site=site, level=level)
     if as_json:
         common.emit_json(data)
@@ -82,6 +98,26 @@ def show_cmd(site: str | None, level: str | None, inventory_path: str, as_json: 
                      [(r["name"], r["site"], r["platform"], r["loopback"], r["mgmt_ip"],
                        " ".join(f"{i['name']}={i['ip']}>{i['peer']}" for i in r["interfaces"]))
                       for r in data["routers"]])
+
+
+def _show_host(inv: Inventory, name: str, origin: bool, as_json: bool) -> None:
+    import json
+
+    from inventory.views import host_variables
+
+    data = host_variables(inv, name)
+    if not origin:
+        data["vars"] = [{k: v for k, v in row.items() if k != "from"} for row in data["vars"]]
+    if as_json:
+        common.emit_json(data)
+        return
+
+    def shown(value: Any) -> str:
+        return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+    columns = ["variable", "value", "from"] if origin else ["variable", "value"]
+    common.table(f"Host {data['host']} (site {data['site']})", columns,
+                 [[row["key"], shown(row["value"]), *([row["from"] or ""] if origin else [])] for row in data["vars"]])
 
 
 @inventory_group.command("graph")

@@ -2,8 +2,9 @@
 helpers they use (templates, peers), and the runner behind ``egov deploy``.
 
 A role reads only ``host.data`` (the inventory's layered variables that the pyinfra bridge
-puts there) and the inventory's groups (``role_<name>``) to find its peers, so the same role
-runs from ``egov deploy`` and from the plain ``pyinfra inventory/pyinfra.py deploys/site.py``.
+puts there), the inventory's groups (``role_<name>``) to find its peers, and the run's
+``deploys.context.DeployContext`` (inventory and secrets, set once), so the same role runs
+from ``egov deploy`` and from the plain ``pyinfra inventory/pyinfra.py deploys/site.py``.
 """
 
 from __future__ import annotations
@@ -21,12 +22,18 @@ def render(role: str, name: str, **context: Any) -> str:
     return templating.render(TEMPLATES, f"{role}/{name}", context, DeployError, f"role {role}")
 
 
-def data(key: str, default: Any) -> Any:
-    """``host.data[key]``, else the role's documented default (which the inventory overrides)."""
+def data(key: str) -> Any:
+    """``host.data[key]``: the inventory's layered value, whose default is documented once in
+    ``inventory/defaults/*.yml``. ``null`` is a value (None); a key no layer sets is a DeployError."""
     from pyinfra import host
 
-    value = host.data.get(key)
-    return default if value is None else value
+    value = host.data.get(key, _UNSET)
+    if value is _UNSET:
+        raise DeployError(f"{host_name()}: no layer sets {key!r} (its default belongs in inventory/defaults/)")
+    return value
+
+
+_UNSET = object()
 
 
 def peers(role: str, network: str = "mgmt") -> list[tuple[str, str]]:
@@ -49,82 +56,15 @@ def peers(role: str, network: str = "mgmt") -> list[tuple[str, str]]:
     return out
 
 
-def model() -> Any:
-    """The egov inventory the host comes from (``host.data.egov_inventory``), loaded once per run.
-
-    For facts the bridge does not put in host data: the NOC networks and the lab's control address.
-    """
-    from pyinfra import host
-
-    from inventory import load_inventory
-
-    path = str(host.data.get("egov_inventory") or "inventory/lab.yml")
-    if path not in _models:
-        _models[path] = load_inventory(path)
-    return _models[path]
-
-
-_models: dict[str, Any] = {}
-
-
-def me() -> str:
-    """This host's inventory name."""
+def host_name() -> str:
+    """The inventory name of the host being deployed."""
     from pyinfra import host
 
     return str(host.data.get("egov_name") or host.name)
 
 
-# --- secrets -----------------------------------------------------------------------------------
-# Roles ask ``secret(name)``. Values come from egov.secrets (environment, then the --secrets
-# file). In a lab inventory a missing value is generated once into the lab state directory
-# (``deploy-secrets.yml``, 0600), so a fresh lab needs no hand-made secrets; production never
-# generates: a missing secret is an error naming where to put it.
-
-_active: dict[str, Any] = {}
-
-
-def use_secrets(inv: Any, secrets: Any) -> None:
-    """Make ``secret()`` read ``secrets`` (an egov.secrets.Secrets) for inventory ``inv``."""
-    from egov.connection import lab_state_dir
-
-    _active["secrets"] = secrets
-    _active["lab_file"] = lab_state_dir(inv.path) / "deploy-secrets.yml" if inv.environment == "lab" else None
-
-
-def _activate_default() -> None:
-    """The plain pyinfra CLI: the host's inventory, secrets from the environment ($EGOV_SECRETS_FILE)."""
-    from egov.secrets import Secrets
-
-    use_secrets(model(), Secrets())
-
-
 def secret(name: str) -> str:
-    """The value of secret ``name`` (remembered for redaction); see the section comment above."""
-    import os
-    import secrets as pysecrets
+    """The value of secret ``name`` in this run's deploy context (``deploys/context.py``)."""
+    from deploys.context import deploy_context
 
-    import yaml
-
-    from egov.errors import SecretsError
-    from egov.secrets import remember
-
-    if "secrets" not in _active:
-        _activate_default()
-    value = _active["secrets"].get(name, required=False)
-    if value is not None:
-        return str(value)
-    lab_file: Path | None = _active["lab_file"]
-    if lab_file is None:
-        _active["secrets"].get(name)  # raises the SecretsError that says where to set it
-        raise SecretsError(f"secret '{name}' is not set")
-    stored: dict[str, str] = {}
-    if lab_file.exists():
-        stored = yaml.safe_load(lab_file.read_text()) or {}
-    if name not in stored:
-        stored[name] = pysecrets.token_urlsafe(24)
-        lab_file.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lab_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            yaml.safe_dump(stored, f)
-    remember(stored[name])
-    return stored[name]
+    return deploy_context().secret(name)

@@ -17,8 +17,8 @@ Every ``app_*`` role of a host is deployed the same way, as a release of the ref
 nginx locations from ``upstreams()``, the db role its databases from ``APPS``, ``egov verify`` the
 expected ports and health probes.
 
-Data (``host.data``): ``apps__listen`` (the address the apps bind; default ``0.0.0.0``, the firewall
-opens each port to the web hosts only).
+Data (``host.data``): ``apps__listen`` (``inventory/defaults/services.yml``; the firewall opens each
+port to the web hosts only).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server, systemd
 
-from deploys import data, me, peers, render, secret
+from deploys import data, host_name, peers, render, secret
 from deploys.applications import APPS, App
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
@@ -103,7 +103,7 @@ def _dsn(app: App) -> str:
     # Every db host, and libpq picks the writable one: a promoted replica is found without a redeploy.
     hosts = [addr for _name, addr in peers("db")]
     if not hosts:
-        raise DeployError(f"{me()}: {app.name} needs a database but the inventory has no host with role db")
+        raise DeployError(f"{host_name()}: {app.name} needs a database but the inventory has no host with role db")
     return (f"host={','.join(hosts)} port=5432 dbname={app.name} user={app.name} "
             f"password={secret(app.secret)} target_session_attrs=read-write connect_timeout=3")
 
@@ -127,7 +127,7 @@ def deploy_app(role: str, artifact: Path, release: str) -> None:
     link = files.link(name=f"{app.name}: current -> {release}", path=f"{home}/current", target=release_dir)
     config = checked_file(
         name=f"{app.name}: config with its database DSN", path=config_path(role), mode="640", group=app.name,
-        content=render("apps", "app.ini.j2", app=app, role_name=role, listen=data("apps__listen", "0.0.0.0"),
+        content=render("apps", "app.ini.j2", app=app, role_name=role, listen=data("apps__listen"),
                        dsn=_dsn(app)),
         check=f"/usr/bin/python3 {home}/current/refapp.py --check --config {{path}}",
     )
@@ -153,7 +153,7 @@ def apply() -> None:
     from pyinfra import state
 
     roles = [r for r in host.data.get("egov_roles") or [] if r in APPS]
-    key = (id(state), me())
+    key = (id(state), host_name())
     if not roles or key in _deployed:
         return
     _deployed.add(key)

@@ -12,7 +12,7 @@ machine's recorded ones.
 The first deploy takes the first backups, so a new platform is never without one; a host added
 later gets its first archive when the backup host is next deployed (``egov node up`` does).
 The dumps are read as ``egov_backup`` (``pg_read_all_data``, secret ``db_backup_password``).
-Data: ``backup__retention_days`` (default 30), ``backup__on_calendar`` (default ``*-*-* 01:30``).
+Data: ``backup__retention_days``, ``backup__on_calendar`` (``inventory/defaults/services.yml``).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from pyinfra.facts.files import FindFiles
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
 
-from deploys import data, me, model, peers, render, secret
+from deploys import data, host_name, peers, render, secret
 from deploys.base import timer
+from deploys.context import deploy_context
 from deploys.db import BACKUP_USER, app_databases
 from deploys.roles import roles_of
 from egov.secrets import remember
@@ -79,7 +80,7 @@ def _known_host_lines(addresses: list[str]) -> list[str]:
     hashed entries); an address with none is left out, and its pull fails on the host key."""
     from egov.connection import connection_for
 
-    inv = model()
+    inv = deploy_context().inventory
     known_hosts = connection_for(inv.path, inv.environment).known_hosts
     lines: list[str] = []
     for address in addresses:
@@ -95,7 +96,7 @@ def source() -> None:
     paths = sorted({path for role in roles_of(host.data.get("egov_roles") or []) for path in FILES.get(role, ())})
     files.put(name="egov-files-out script", src=StringIO(render("backup", "egov-files-out.sh.j2", paths=paths)),
               dest=FILES_OUT, mode="750")
-    pullers = [addr for name, addr in peers("backup") if name != me()]
+    pullers = [addr for name, addr in peers("backup") if name != host_name()]
     line = f'restrict,from="{",".join(pullers)}",command="{FILES_OUT}" {backup_key()[1]} egov-backup\n'
     files.directory(name="toolkit-managed authorized keys", path=AUTHORIZED_KEYS, mode="755")
     files.put(name="backup hosts may read this host's files", src=StringIO(line if pullers else ""),
@@ -107,27 +108,29 @@ def apply() -> None:
     db_hosts = [addr for _n, addr in peers("db")]
     databases = [db for db, _user, _clients in app_databases()]
     context = {"directory": DIRECTORY, "databases": databases, "primary": db_hosts[0] if db_hosts else "",
-               "user": BACKUP_USER, "retention_days": int(data("backup__retention_days", 30)), "scratch_port": 5432}
+               "user": BACKUP_USER, "retention_days": int(data("backup__retention_days")), "scratch_port": 5432}
     apt.packages(name="PostgreSQL for dumps and restore tests", packages=["postgresql-15"])
     systemd.service(name="scratch PostgreSQL running", service="postgresql@15-main", running=True, enabled=True)
     files.directory(name="backup directory", path=DIRECTORY, mode="700")
     files.put(name="backup reader password", dest="/root/.pgpass", mode="600",
               src=StringIO(render("backup", "pgpass.j2", db_hosts=db_hosts, user=BACKUP_USER,
                                   password=secret("db_backup_password"))))
-    sources = [(h.name, str(h.mgmt_ip)) for h in model().hosts.values()]
-    context.update(sources=[(name, "" if name == me() else address) for name, address in sources],
+    inv = deploy_context().inventory
+    sources = [(h.name, str(h.mgmt_ip)) for h in inv.hosts.values()]
+    context.update(sources=[(name, "" if name == host_name() else address) for name, address in sources],
                    known_hosts=KNOWN_HOSTS, key=KEY, files_out=FILES_OUT,
                    # what the egov exporter reads for egov_backup_last_success_timestamp_seconds
-                   status_file=host_settings(model(), model().hosts[me()]).backup_status_file)
+                   status_file=host_settings(inv, inv.hosts[host_name()]).backup_status_file)
     files.directory(name="key directory", path="/root/.ssh", mode="700")
     files.put(name="backup key", src=StringIO(backup_key()[0]), dest=KEY, mode="600")
     files.directory(name="egov configuration directory", path="/etc/egov", mode="755")
     files.put(name="sources' host keys", dest=KNOWN_HOSTS, mode="644",
-              src=StringIO("".join(f"{line}\n" for line in _known_host_lines([a for n, a in sources if n != me()]))))
+              src=StringIO("".join(f"{line}\n" for line in _known_host_lines([a for n, a in sources
+                                                                               if n != host_name()]))))
     for script in ("egov-backup", "egov-restore-test", "egov-backup-files"):
         files.put(name=f"{script} script", src=StringIO(render("backup", f"{script}.sh.j2", **context)),
                   dest=f"/usr/local/sbin/{script}", mode="750")
-    on_calendar = data("backup__on_calendar", "*-*-* 01:30")
+    on_calendar = data("backup__on_calendar")
     timer("egov-backup", "Back up the platform's databases, then test a restore", "/usr/local/sbin/egov-backup",
           on_calendar)
     timer("egov-backup-files", "Pull every host's files to the backup host", "/usr/local/sbin/egov-backup-files",

@@ -6,21 +6,8 @@ unattended security upgrades, auditd, a persistent journal, rsyslog forwarding t
 host(s) and apt through the DC package mirror. Against the outside audit (Lynis, index >= 80):
 no core dumps, compilers for root only, AIDE file integrity baseline (real machines).
 
-Data (``host.data``; the role defaults below apply when the inventory does not set a key):
-
-- ``base__admin_users``: list of ``{name, keys_file}``; ``keys_file`` is an ``authorized_keys`` file on
-  the control machine (default: the public half of the deploy key, ``<ssh_key>.pub``).
-  Default ``[{name: egovadmin}]``.
-- ``base__admin_group``: the sudo group of the admins. Default ``egov-admins``.
-- ``base__ssh_allow_from``: networks allowed to reach SSH (CIDR list). Default: the inventory's
-  ``noc_networks`` (province NOC management, bastion hosts, the control machine).
-- ``base__sysctl``: mapping merged over ``SYSCTL`` below.
-- ``base__firewall_open``: extra nftables accept rules (``"tcp/8080"`` or raw nft match text).
-- ``base__journal_max_use``: journald's disk cap. Default ``500M``.
-- ``base__apt_upstream_proxy``: the proxy the mirror host itself uses. Default: in a lab the
-  control machine's apt-cacher-ng (``http://<plan.control_ip>:3142``), else none (direct).
-- ``base__packages``: extra packages for every host. ``base__timezone``: the time zone.
-- ``base__login_banner``: text of /etc/issue.net.
+Data (``host.data``): the ``base__*`` keys, each documented once with its default in
+``inventory/defaults/base.yml``.
 """
 
 from __future__ import annotations
@@ -34,7 +21,8 @@ from pyinfra.api import deploy
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
 
-from deploys import data, me, model, peers, render
+from deploys import data, host_name, peers, render
+from deploys.context import deploy_context
 from deploys.facts.system import ContainerKind
 from deploys.ops.config import checked_file
 from deploys.roles import firewall_ports
@@ -95,18 +83,17 @@ SYSCTL: dict[str, Any] = {
 # They are installed, configured and enabled everywhere; in a container systemd skips them.
 KERNEL_UNITS = {"auditd": "the kernel's audit netlink socket", "acct": "CAP_SYS_PACCT"}
 
-DEFAULT_BANNER = "Authorised access only. Activity on this system is logged and monitored."
-
 
 def _admin_keys(user: dict[str, Any]) -> list[str]:
     path = user.get("keys_file") or f"{host.data.get('ssh_key')}.pub"
     try:
         lines = Path(str(path)).expanduser().read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise DeployError(f"{me()}: admin user {user['name']}: cannot read keys_file {path}: {exc.strerror}") from None
+        raise DeployError(f"{host_name()}: admin user {user['name']}: cannot read keys_file {path}: "
+                          f"{exc.strerror}") from None
     keys = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     if not keys:
-        raise DeployError(f"{me()}: admin user {user['name']}: {path} holds no public key")
+        raise DeployError(f"{host_name()}: admin user {user['name']}: {path} holds no public key")
     return keys
 
 
@@ -125,15 +112,15 @@ def firewall_rules(roles: list[str], extra: list[str]) -> list[str]:
 
 
 def _apt() -> None:
-    mirrors = [addr for name, addr in peers("mirror") if name != me()]
+    mirrors = [addr for name, addr in peers("mirror") if name != host_name()]
     from deploys.mirror import upstream_proxy
 
-    upstream = data("base__apt_upstream_proxy", upstream_proxy())
+    upstream = upstream_proxy("base__apt_upstream_proxy")
     proxy = f"http://{mirrors[0]}:3142" if mirrors else upstream
     if proxy:
         checked_file(name="apt through the DC mirror", path="/etc/apt/apt.conf.d/90egov-mirror",
                      content=render("base", "apt-proxy.conf.j2", proxy=proxy))
-    packages = apt.packages(name="base packages", packages=PACKAGES + list(data("base__packages", [])),
+    packages = apt.packages(name="base packages", packages=PACKAGES + list(data("base__packages")),
                             update=True, cache_time=3600)
     # compilers these packages bring in (binutils' as) did not exist when facts were gathered
     server.shell(name="compilers installed now: root only", commands=[
@@ -144,9 +131,9 @@ def _apt() -> None:
 
 
 def _admins() -> None:
-    group = data("base__admin_group", "egov-admins")
+    group = data("base__admin_group")
     server.group(name=f"group {group}", group=group)
-    for user in data("base__admin_users", [{"name": "egovadmin"}]):
+    for user in data("base__admin_users"):
         server.user(name=f"admin user {user['name']}", user=user["name"], groups=[group], shell="/bin/bash",
                     create_home=True, public_keys=_admin_keys(user), ensure_home=True)
     checked_file(name="sudo for the admins", path="/etc/sudoers.d/egov-admins", mode="440",
@@ -204,7 +191,7 @@ def _file_integrity(container: bool) -> None:
 
 
 def _ssh() -> None:
-    banner = render("base", "issue.net.j2", banner=data("base__login_banner", DEFAULT_BANNER))
+    banner = render("base", "issue.net.j2", banner=data("base__login_banner"))
     for path in ("/etc/issue.net", "/etc/issue"):
         files.put(name=f"login banner {path}", src=_text(banner), dest=path, mode="644")
     roles = list(host.data.get("egov_roles") or [])
@@ -217,24 +204,26 @@ def _ssh() -> None:
 
 
 def _sysctl(container: bool) -> None:
-    settings = {**SYSCTL, **data("base__sysctl", {})}
+    settings = {**SYSCTL, **data("base__sysctl")}
     content = render("base", "sysctl.conf.j2", settings=sorted(settings.items()))
     checked_file(name="sysctl hardening", path="/etc/sysctl.d/90-egov.conf", content=content,
                  reload=None if container else "sysctl -q -p /etc/sysctl.d/90-egov.conf")
 
 
 def _firewall() -> None:
-    ssh_from = data("base__ssh_allow_from", [str(n) for n in model().noc_networks])
+    ssh_from = data("base__ssh_allow_from")
+    if ssh_from is None:  # null: derived, see inventory/defaults/base.yml
+        ssh_from = [str(n) for n in deploy_context().inventory.noc_networks]
     if not ssh_from:
-        raise DeployError(f"{me()}: ssh_allow_from is empty; refusing a firewall that would lock SSH out")
+        raise DeployError(f"{host_name()}: ssh_allow_from is empty; refusing a firewall that would lock SSH out")
     # and from the backup hosts, which pull every host's files over SSH (deploys/backup.py)
-    backup_hosts = [addr for name, addr in peers("backup") if name != me()]
+    backup_hosts = [addr for name, addr in peers("backup") if name != host_name()]
     try:
         ssh_from = [str(n) for n in ipaddress.collapse_addresses(
             ipaddress.IPv4Network(str(n)) for n in [*ssh_from, *backup_hosts])]
     except ValueError as exc:
-        raise DeployError(f"{me()}: base__ssh_allow_from: {exc}") from None
-    rules = firewall_rules(list(host.data.get("egov_roles") or []), data("base__firewall_open", []))
+        raise DeployError(f"{host_name()}: base__ssh_allow_from: {exc}") from None
+    rules = firewall_rules(list(host.data.get("egov_roles") or []), data("base__firewall_open"))
     checked_file(name="nftables default-drop", path="/etc/nftables.conf", mode="755",
                  content=render("base", "nftables.conf.j2", ssh_from=ssh_from, rules=rules),
                  check="nft -c -f {path}", reload="nft -f /etc/nftables.conf")
@@ -288,9 +277,9 @@ def timer(unit: str, description: str, command: str, on_calendar: str, user: str
 def _logging(container: bool) -> None:
     files.directory(name="persistent journal", path="/var/log/journal", mode="2755", group="systemd-journal")
     checked_file(name="journald persistent", path="/etc/systemd/journald.conf.d/egov.conf",
-                 content=render("base", "journald.conf.j2", max_use=data("base__journal_max_use", "500M")),
+                 content=render("base", "journald.conf.j2", max_use=data("base__journal_max_use")),
                  reload="systemctl restart systemd-journald")
-    targets = [addr for name, addr in peers("log") if name != me()]
+    targets = [addr for name, addr in peers("log") if name != host_name()]
     checked_file(name="rsyslog forwarding to the DC log host", path="/etc/rsyslog.d/90-egov-forward.conf",
                  content=render("base", "rsyslog-forward.conf.j2", targets=targets),
                  check="rsyslogd -N1 >/dev/null", reload="systemctl restart rsyslog")
@@ -315,7 +304,7 @@ def _text(content: str) -> Any:
 def apply() -> None:
     """Apply the base hardening and services to the current host (see the module docstring)."""
     container = bool(host.get_fact(ContainerKind))
-    server.timezone(name="time zone", timezone=data("base__timezone", "Asia/Ho_Chi_Minh"))
+    server.timezone(name="time zone", timezone=data("base__timezone"))
     _apt()
     _admins()
     _accounts()
@@ -323,7 +312,7 @@ def apply() -> None:
     _ssh()
     _sysctl(container)
     _firewall()
-    ntp_hosts = [addr for name, addr in peers("ntp") if name != me()]
+    ntp_hosts = [addr for name, addr in peers("ntp") if name != host_name()]
     if "ntp" not in (host.data.get("egov_roles") or []):
         chrony(container, servers=ntp_hosts, peer_hosts=[], allow=[], local_stratum=0)
     _logging(container)

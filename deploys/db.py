@@ -16,7 +16,7 @@ from pyinfra import host
 from pyinfra.api import OperationError, deploy, operation
 from pyinfra.operations import apt, files, systemd
 
-from deploys import me, peers, render, secret
+from deploys import host_name, peers, render, secret
 from deploys.facts.postgres import PSQL, PgDatabases, PgInRecovery
 from deploys.ops import postgres
 from deploys.ops.config import checked_file
@@ -64,7 +64,7 @@ def replica_of(primary: str, user: str = REPLICATION_USER):
     databases: dict[str, str] = host.get_fact(PgDatabases)
     data_dbs = set(databases) - SYSTEM_DATABASES
     if data_dbs:
-        raise OperationError(f"{me()}: refusing to replace a cluster holding databases {sorted(data_dbs)}")
+        raise OperationError(f"{host_name()}: refusing to replace a cluster holding databases {sorted(data_dbs)}")
     yield f"systemctl stop {CLUSTER}"
     yield f"rm -rf {DATA}"
     yield (f"runuser -u postgres -- pg_basebackup -h {primary} -U {user} -D {DATA} -R -X stream -c fast "
@@ -87,7 +87,7 @@ def apply() -> None:
                  user="postgres", group="postgres", content=render("db", "pg_hba.conf.j2", rules=rules),
                  check=HBA_CHECK, reload=f"systemctl reload-or-restart {CLUSTER}")
     systemd.service(name="postgresql running", service=CLUSTER, running=True, enabled=True)
-    if me() == primary_name:
+    if host_name() == primary_name:
         postgres.role(name="role replicator", role=REPLICATION_USER, password=secret("db_replication_password"),
                       replication=True)
         postgres.role(name="role egov_backup", role=BACKUP_USER, password=secret("db_backup_password"))

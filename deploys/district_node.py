@@ -12,10 +12,8 @@ Both serve only the networks of the district's site and its communes (from the i
 both configurations are checked by their own checker (``unbound-checkconf``, ``squid -k parse``)
 before the service is restarted on them.
 
-Data (``host.data``; defaults apply when the inventory does not set a key):
-
-- ``district_node__cache_mb``: squid's disk cache in MB. Default 4096.
-- ``district_node__max_object_mb``: the largest package squid keeps. Default 512.
+Data (``host.data``): ``district_node__cache_mb``, ``district_node__max_object_mb``
+(``inventory/defaults/services.yml``).
 """
 
 from __future__ import annotations
@@ -27,7 +25,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, systemd
 
-from deploys import data, me, peers, render
+from deploys import data, host_name, peers, render
 from deploys.dns import UNBOUND_RESTART
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
@@ -54,7 +52,7 @@ def _served_networks(inventory_path: str, site_name: str) -> tuple[str, ...]:
 def _dc(role: str) -> list[str]:
     addresses = [addr for _name, addr in peers(role)]
     if not addresses:
-        raise DeployError(f"{me()}: district_node needs the DC's {role} host, but the inventory has none")
+        raise DeployError(f"{host_name()}: district_node needs the DC's {role} host, but the inventory has none")
     return addresses
 
 
@@ -75,8 +73,8 @@ def apply() -> None:
         name="district node: package proxy toward the DC mirror", path="/etc/squid/squid.conf",
         content=render("district_node", "squid.conf.j2", networks=networks, port=PROXY_PORT,
                        mirror=_dc("mirror")[0], mirror_port=MIRROR_PORT,
-                       cache_mb=int(data("district_node__cache_mb", 4096)),
-                       max_object_mb=int(data("district_node__max_object_mb", 512))),
+                       cache_mb=int(data("district_node__cache_mb")),
+                       max_object_mb=int(data("district_node__max_object_mb"))),
         check="squid -k parse -f {path}", reload="systemctl restart squid",
     )
     systemd.service(name="district node: squid running", service="squid", running=True, enabled=True)

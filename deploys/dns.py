@@ -13,7 +13,8 @@ from __future__ import annotations
 from pyinfra.api import deploy
 from pyinfra.operations import apt, systemd
 
-from deploys import data, model, render
+from deploys import data, render
+from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 
 SERVICE_NAMES = ("www", "dichvucong", "portal", "docmgmt", "onestop", "specdb")
@@ -23,7 +24,7 @@ def records() -> list[tuple[str, str]]:
     """The internal zone's A records, from the inventory model."""
     from deploys.lb import vip
 
-    inv = model()
+    inv = deploy_context().inventory
     domain = inv.province.domain
     out = []
     for h in inv.hosts.values():
@@ -42,12 +43,12 @@ UNBOUND_RESTART = "systemctl reset-failed unbound; systemctl restart unbound"
 
 @deploy("DNS")
 def apply() -> None:
-    inv = model()
+    inv = deploy_context().inventory
     apt.packages(name="unbound", packages=["unbound"])
     checked_file(
         name="unbound: internal zone and resolver", path="/etc/unbound/unbound.conf.d/egov.conf",
         content=render("dns", "unbound.conf.j2", zone=inv.province.domain, records=records(),
-                       allow=[str(inv.plan.supernet), "127.0.0.0/8"], forwarders=data("dns__forwarders", [])),
+                       allow=[str(inv.plan.supernet), "127.0.0.0/8"], forwarders=data("dns__forwarders")),
         check="unbound-checkconf", reload=UNBOUND_RESTART,
     )
     systemd.service(name="unbound running", service="unbound", running=True, enabled=True)

@@ -21,7 +21,8 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
-from deploys import me, model, render
+from deploys import host_name, render
+from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,8 +56,8 @@ def exporter_files() -> list[str]:
 def _settings():  # type: ignore[no-untyped-def]
     from monitoring.targets import host_settings
 
-    inv = model()
-    return inv, inv.hosts[me()], host_settings(inv, inv.hosts[me()])
+    inv = deploy_context().inventory
+    return inv, inv.hosts[host_name()], host_settings(inv, inv.hosts[host_name()])
 
 
 @deploy("Exporters")

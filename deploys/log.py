@@ -1,6 +1,6 @@
 """``log``: the central log host (rsyslog over TCP and UDP 514, one directory per sender).
 
-Data: ``log__retention_days`` (days of central logs kept; default 180).
+Data: ``log__retention_days`` (``inventory/defaults/services.yml``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from deploys.ops.config import checked_file
 
 @deploy("Central log")
 def apply() -> None:
-    days = int(data("log__retention_days", 180))
+    days = int(data("log__retention_days"))
     files.directory(name="central log directory", path="/var/log/egov", mode="750", group="adm")
     checked_file(name="rsyslog: receive from every host", path="/etc/rsyslog.d/10-egov-central.conf",
                  content=render("log", "central.conf.j2", retention_days=days),

@@ -13,7 +13,8 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, systemd
 from pyinfra.operations.util import any_changed
 
-from deploys import data, model, render
+from deploys import data, render
+from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 from deploys.pki import certificate, install
 
@@ -25,7 +26,7 @@ def mail_name(inv: Any) -> str:
 
 @deploy("Mail")
 def apply() -> None:
-    inv = model()
+    inv = deploy_context().inventory
     domain = inv.province.domain
     hostname = mail_name(inv)
     issued = certificate("mail", [hostname, domain], prefix="mail")
@@ -33,7 +34,7 @@ def apply() -> None:
     cert, key = install(issued, "mail")
     main = checked_file(name="postfix: main.cf", path="/etc/postfix/main.cf",
                         content=render("mail", "main.cf.j2", domain=domain, hostname=hostname,
-                                       networks=[str(inv.plan.supernet)], relay_host=data("mail__relay_host", ""),
+                                       networks=[str(inv.plan.supernet)], relay_host=data("mail__relay_host"),
                                        cert=cert, key=key),
                         check="postfix check")
     master = checked_file(name="postfix: master.cf with submission", path="/etc/postfix/master.cf",

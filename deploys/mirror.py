@@ -1,7 +1,6 @@
 """``mirror``: the DC package mirror, an apt-cacher-ng every host's apt goes through (``base``).
 
-Data: ``mirror__upstream_proxy``: the proxy it fetches through (default: in a lab, the control
-machine's apt-cacher-ng, the lab's only way to Debian; in production none, straight to Debian).
+Data: ``mirror__upstream_proxy`` (``inventory/defaults/services.yml``).
 """
 
 from __future__ import annotations
@@ -9,13 +8,18 @@ from __future__ import annotations
 from pyinfra.api import deploy
 from pyinfra.operations import apt, systemd
 
-from deploys import data, model, render
+from deploys import data, render
+from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 
 
-def upstream_proxy() -> str:
-    """The lab's control machine proxy, or ``""`` outside a lab."""
-    inv = model()
+def upstream_proxy(key: str) -> str:
+    """The upstream proxy ``key`` sets; null derives it: the lab's control machine proxy (the lab's
+    only way to Debian), ``""`` (straight to Debian) outside a lab."""
+    value = data(key)
+    if value is not None:
+        return str(value)
+    inv = deploy_context().inventory
     return f"http://{inv.plan.control_ip}:3142" if inv.environment == "lab" else ""
 
 
@@ -23,6 +27,6 @@ def upstream_proxy() -> str:
 def apply() -> None:
     apt.packages(name="apt-cacher-ng", packages=["apt-cacher-ng"])
     checked_file(name="apt-cacher-ng: upstream", path="/etc/apt-cacher-ng/zz-egov.conf",
-                 content=render("mirror", "acng.conf.j2", upstream=data("mirror__upstream_proxy", upstream_proxy())),
+                 content=render("mirror", "acng.conf.j2", upstream=upstream_proxy("mirror__upstream_proxy")),
                  reload="systemctl restart apt-cacher-ng")
     systemd.service(name="apt-cacher-ng running", service="apt-cacher-ng", running=True, enabled=True)

@@ -9,7 +9,7 @@ paths), ``alertmanager.yml`` with ``amtool check-config``, ``blackbox.yml`` with
 (``file_sd/*.json``) are re-read by Prometheus by itself.
 
 Data (``host.data``): ``egov_inventory`` (the inventory the configuration comes from) and the
-``monitoring__*`` settings (``monitoring/defaults.yml``).
+``monitoring__*`` settings (``inventory/defaults/monitoring.yml``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
-from deploys import me, model, render
+from deploys import host_name, render
+from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 
 ETC = "/etc/prometheus"
@@ -44,7 +45,7 @@ def _generated(inventory_path: str) -> dict[str, Any]:
     """Every monitoring server's files, generated once per run."""
     from monitoring.config import generate
 
-    return generate(model())
+    return generate(deploy_context().inventory)
 
 
 def _check_for(rel: str) -> tuple[str, str | None]:
@@ -60,8 +61,8 @@ def _order(rel: str) -> int:
 def apply() -> None:
     from monitoring.targets import build_plan, host_settings
 
-    inv = model()
-    name = me()
+    inv = deploy_context().inventory
+    name = host_name()
     server = _generated(str(inv.path))[name]
     plan = build_plan(inv)
     s = host_settings(inv, inv.hosts[name])

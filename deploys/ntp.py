@@ -10,8 +10,9 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import data, me, model, peers
+from deploys import data, host_name, peers
 from deploys.base import chrony
+from deploys.context import deploy_context
 from deploys.facts.system import ContainerKind
 
 LOCAL_STRATUM = 8
@@ -19,6 +20,6 @@ LOCAL_STRATUM = 8
 
 @deploy("NTP")
 def apply() -> None:
-    chrony(bool(host.get_fact(ContainerKind)), servers=list(data("ntp__upstream_servers", [])),
-           peer_hosts=[addr for name, addr in peers("ntp") if name != me()],
-           allow=[str(model().plan.supernet)], local_stratum=LOCAL_STRATUM)
+    chrony(bool(host.get_fact(ContainerKind)), servers=list(data("ntp__upstream_servers")),
+           peer_hosts=[addr for name, addr in peers("ntp") if name != host_name()],
+           allow=[str(deploy_context().inventory.plan.supernet)], local_stratum=LOCAL_STRATUM)

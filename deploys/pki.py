@@ -125,19 +125,18 @@ def certificate(service: str, names: list[str], prefix: str) -> Issued:
     + names: DNS names and addresses it must cover (lab only)
     + prefix: the role's data namespace
     """
-    from pyinfra import host
+    from deploys import data
+    from deploys.context import deploy_context
 
-    from deploys import model
-
-    cert_file, key_file = host.data.get(f"{prefix}__cert_file"), host.data.get(f"{prefix}__key_file")
+    cert_file, key_file = data(f"{prefix}__cert_file"), data(f"{prefix}__key_file")
     if cert_file and key_file:
         try:
             chain = Path(cert_file).read_text()
-            ca_file = host.data.get(f"{prefix}__ca_file")
+            ca_file = data(f"{prefix}__ca_file")
             return Issued(chain, Path(key_file).read_text(), Path(ca_file).read_text() if ca_file else "")
         except OSError as exc:
             raise DeployError(f"{prefix}__cert_file/{prefix}__key_file: {exc.filename}: {exc.strerror}") from None
-    inv = model()
+    inv = deploy_context().inventory
     if inv.environment != "lab":
         raise DeployError(f"{prefix}: production needs {prefix}__cert_file and {prefix}__key_file in the inventory")
     from egov.connection import lab_state_dir

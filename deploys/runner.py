@@ -441,13 +441,13 @@ def _child(argv: list[str]) -> int:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_RedactingFilter())
 
-    from deploys import use_secrets
+    from deploys.context import DeployContext, set_context
     from egov.secrets import Secrets
     from inventory import load_inventory
     from inventory.pyinfra_bridge import pyinfra_groups
 
     inv = load_inventory(args.inventory)
-    use_secrets(inv, Secrets(args.secrets))
+    set_context(DeployContext.of(inv, Secrets(args.secrets)))
     groups = pyinfra_groups(inv)
     names = [ssh_name for ssh_name, data in _members(groups) if data.get("egov_name", ssh_name) in args.host]
     results: dict[str, Result] = {}

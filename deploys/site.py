@@ -4,9 +4,32 @@
     pyinfra inventory/pyinfra.py deploys/site.py --limit role_mirror   # the mirror first, on a bare lab
 
 ``egov deploy`` runs the same ``apply_host`` through the pyinfra API (``deploys/runner.py``).
+Here the deploy context is the inventory each host's data names (``egov_inventory``, which
+``inventory/pyinfra.py`` sets), with secrets from the environment (``$EGOV_SECRETS_FILE``).
 """
 
 from __future__ import annotations
+
+from egov.errors import DeployError
+
+
+def use_host_inventory() -> None:
+    """Set the deploy context from ``host.data.egov_inventory`` (loaded once per process).
+
+    A host without it is an error: guessing an inventory could configure production from the lab's.
+    """
+    from pyinfra import host
+
+    from deploys.context import DeployContext, deploy_context, has_context, set_context
+    from egov.secrets import Secrets
+    from inventory import load_inventory
+
+    path = host.data.get("egov_inventory")
+    if not path:
+        raise DeployError(f"{host.name}: host data has no egov_inventory: use the pyinfra inventory "
+                          "inventory/pyinfra.py, which names the egov inventory of every host")
+    if not has_context() or str(deploy_context().inventory.path) != str(path):
+        set_context(DeployContext.of(load_inventory(path), Secrets()))
 
 
 def apply_host(only: tuple[str, ...] | None = None) -> None:
@@ -25,4 +48,5 @@ def apply_host(only: tuple[str, ...] | None = None) -> None:
 
 if __name__ in ("__main__", "builtins") or __name__.startswith("pyinfra"):
     # pyinfra's CLI executes deploy files; importing this module elsewhere applies nothing
+    use_host_inventory()
     apply_host()

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
 
-from deploys import model, render
+from deploys import render
+from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 from deploys.pki import certificate, install
 
@@ -20,7 +21,7 @@ PORT = 8443
 def server_names() -> list[str]:
     from deploys.dns import SERVICE_NAMES
 
-    domain = model().province.domain
+    domain = deploy_context().inventory.province.domain
     return [domain, *(f"{n}.{domain}" for n in SERVICE_NAMES)]
 
 
@@ -30,7 +31,7 @@ def apply() -> None:
     from deploys.lb import vip
 
     names = server_names()
-    address = vip(model())
+    address = vip(deploy_context().inventory)
     issued = certificate("web", names + ([address] if address else []), prefix="web")
     apt.packages(name="nginx", packages=["nginx"])
     # Debian's nginx.conf still offers TLS 1.0 and 1.1 to every server without its own setting

@@ -77,6 +77,16 @@ def show(inv: Inventory, site: str | None = None, level: str | None = None) -> d
     }
 
 
+def host_variables(inv: Inventory, name: str) -> dict[str, Any]:
+    """Every resolved variable of host ``name``, in name order, with the layer it came from
+    (``inv.origin``). Secrets are never among them: they are not in the inventory."""
+    if name not in inv.hosts:
+        raise_unknown(inv, "host", name, list(inv.hosts))
+    host = inv.hosts[name]
+    return {"host": host.name, "site": host.site,
+            "vars": [{"key": key, "value": host.vars[key], "from": inv.origin(host, key)} for key in sorted(host.vars)]}
+
+
 def raise_unknown(inv: Inventory, what: str, name: str, known: list[str]) -> None:
     shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
     raise InventoryError(f"{inv.path}: no {what} is named {name!r} (there are: {shown})")

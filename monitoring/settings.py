@@ -1,7 +1,7 @@
-"""Monitoring settings: the inventory's resolved vars first, then ``monitoring/defaults.yml``.
+"""Monitoring settings: the resolved ``monitoring__*`` variables of a site or host.
 
-In a lab inventory, ``monitoring/defaults-lab.yml`` (short intervals) replaces both the
-defaults and the inventory's built-in defaults, but never a value the inventory file sets.
+Their defaults are the inventory's built-in layer (``inventory/defaults/monitoring.yml``), so a
+resolved site's vars hold every key; a bare mapping (a test's) is laid over that layer.
 
 Values are checked here once, so every generator downstream can trust them; a bad value is an
 error naming where the inventory set it (``inv.origin``).
@@ -12,27 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from egov.errors import MonitoringError
+from inventory.loader import builtin_defaults
 
-DEFAULTS_FILE = Path(__file__).with_name("defaults.yml")
-LAB_DEFAULTS_FILE = Path(__file__).with_name("defaults-lab.yml")
 PREFIX = "monitoring__"
 _DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
-
-
-@lru_cache(maxsize=2)
-def defaults(lab: bool = False) -> dict[str, Any]:
-    """The documented defaults (keys with their ``monitoring__`` prefix)."""
-    data = dict(yaml.safe_load(DEFAULTS_FILE.read_text(encoding="utf-8")))
-    if lab:
-        data.update(yaml.safe_load(LAB_DEFAULTS_FILE.read_text(encoding="utf-8")))
-    return data
 
 
 @dataclass(frozen=True)
@@ -75,22 +61,20 @@ class Settings:
     runbook_base: str
 
 
-def settings_from(vars: Mapping[str, Any], domain: str, where: Callable[[str], str | None] = lambda key: None,
-                  lab: bool = False) -> Settings:
-    """Build Settings from resolved vars; ``where(key)`` names the origin of a value (for errors,
-    and to tell a value the inventory file set from the inventory's built-in defaults).
+def settings_from(vars: Mapping[str, Any], domain: str,
+                  where: Callable[[str], str | None] = lambda key: None) -> Settings:
+    """Build Settings from resolved vars; ``where(key)`` names the origin of a value (for errors).
 
     Strings may hold ``{domain}``, replaced by the province's public domain.
     """
-    base = defaults(lab)
     problems: list[str] = []
     values: dict[str, Any] = {}
     for f in fields(Settings):
         key = PREFIX + f.name
-        origin = where(key) or ""
-        from_vars = key in vars and not (lab and key in _lab_keys() and origin.startswith("defaults"))
-        value = vars[key] if from_vars else base[key]
-        origin = origin if from_vars else f"defaults monitoring/{(LAB_DEFAULTS_FILE if lab else DEFAULTS_FILE).name}"
+        if key in vars:
+            value, origin = vars[key], where(key) or ""
+        else:
+            value, origin = _builtin(key)
         try:
             values[f.name] = _check(f.name, value, domain)
         except (TypeError, ValueError) as exc:
@@ -100,20 +84,23 @@ def settings_from(vars: Mapping[str, Any], domain: str, where: Callable[[str], s
     return Settings(**values)
 
 
-@lru_cache(maxsize=1)
-def _lab_keys() -> frozenset[str]:
-    return frozenset(yaml.safe_load(LAB_DEFAULTS_FILE.read_text(encoding="utf-8")))
+def _builtin(key: str) -> tuple[Any, str]:
+    """The built-in default of ``key`` and the label of its file (the highest file that sets it)."""
+    for label, values in reversed(builtin_defaults()):
+        if key in values:
+            return values[key], label
+    raise MonitoringError(f"{key}: no built-in default (inventory/defaults/monitoring.yml)")
 
 
 def _check(name: str, value: Any, domain: str) -> Any:
     expected = Settings.__dataclass_fields__[name].type
     if expected == "str" and name.endswith(("_interval", "_for", "_wait")) and isinstance(value, int) \
             and not isinstance(value, bool):
-        value = f"{value}s"  # the inventory's built-in defaults give intervals in seconds
+        value = f"{value}s"  # a bare number of seconds
     if expected == "str":
         if not isinstance(value, str):
             raise TypeError(f"expected a string, got {value!r}")
-        value = value.replace("{domain}", domain)
+        value = str(value).replace("{domain}", domain)  # a plain str, not the loader's quoted-scalar type
         if name.endswith(("_interval", "_for", "_wait", "retention")) and not _DURATION.match(value):
             raise ValueError(f"not a Prometheus duration (like 30s, 5m): {value!r}")
         return value

@@ -66,8 +66,7 @@ class MonitoringPlan:
 
 def site_settings(inv: Any, site: Any) -> Settings:
     """Settings of a site (or, through the same layers, of a host or router)."""
-    return settings_from(site.vars, inv.province.domain, lambda key: inv.origin(site, key),
-                         lab=inv.environment == "lab")
+    return settings_from(site.vars, inv.province.domain, lambda key: inv.origin(site, key))
 
 
 host_settings = site_settings

@@ -121,7 +121,11 @@ def two_servers(nobody_dir: Path) -> Iterator[dict[str, str]]:
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} missing: apt-get install prometheus prometheus-alertmanager")
     lab_copy = tmp_path / "federated-lab.yml"
-    lab_copy.write_text(FEDERATED.read_text(encoding="utf-8").replace("environment: production", "environment: lab"))
+    spec = yaml.safe_load(FEDERATED.read_text(encoding="utf-8"))
+    lab_defaults = yaml.safe_load((REPO / "inventory" / "lab.yml").read_text(encoding="utf-8"))["defaults"]
+    spec["environment"] = "lab"
+    spec["defaults"].update({k: v for k, v in lab_defaults.items() if k.startswith("monitoring__")})  # lab intervals
+    lab_copy.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False), encoding="utf-8")
     gen = generate(load_inventory(lab_copy))
     ports = {"province": free_port(), "district": free_port(), "am": free_port(), "am_cluster": free_port()}
     dead = free_port()  # a closed port stands for a host that is down

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import deploys
 from deploys import render
 from deploys.backup import backup_key
+from deploys.context import DeployContext, set_context
 
 
 def test_backup_key_is_the_same_on_every_run_and_changes_with_its_seed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,7 +23,7 @@ def test_backup_key_is_the_same_on_every_run_and_changes_with_its_seed(monkeypat
         environment = "production"
 
     monkeypatch.setenv("EGOV_SECRET_BACKUP_SSH_SEED", "seed one")
-    deploys.use_secrets(Production(), Secrets())
+    set_context(DeployContext.of(Production(), Secrets()))
     first = backup_key()
     assert backup_key() == first and first[1].startswith("ecdsa-sha2-nistp256 ")
     private = serialization.load_pem_private_key(first[0].encode(), None)

@@ -10,6 +10,7 @@ from cryptography import x509
 
 from deploys import roles
 from deploys.base import firewall_rules
+from deploys.context import DeployContext, set_context
 from deploys.pki import Pki
 from deploys.runner import _merge, _stages
 from egov.errors import DeployError
@@ -85,7 +86,7 @@ def test_lab_secret_generated_once_0600(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setenv("EGOV_LAB_DIR", str(tmp_path / "labs"))
     monkeypatch.delenv("EGOV_SECRET_DB_PORTAL_PASSWORD", raising=False)
-    deploys.use_secrets(Inv(), Secrets())
+    set_context(DeployContext.of(Inv(), Secrets()))
     value = deploys.secret("db_portal_password")
     assert deploys.secret("db_portal_password") == value and len(value) >= 24
     stored = tmp_path / "labs" / "lab" / "deploy-secrets.yml"
@@ -103,7 +104,7 @@ def test_production_secret_missing_is_an_error(tmp_path: Path, monkeypatch: pyte
         environment = "production"
 
     monkeypatch.delenv("EGOV_SECRET_DB_PORTAL_PASSWORD", raising=False)
-    deploys.use_secrets(Inv(), Secrets())
+    set_context(DeployContext.of(Inv(), Secrets()))
     with pytest.raises(SecretsError, match="EGOV_SECRET_DB_PORTAL_PASSWORD"):
         deploys.secret("db_portal_password")
     monkeypatch.setenv("EGOV_SECRET_DB_PORTAL_PASSWORD", "from-the-env")

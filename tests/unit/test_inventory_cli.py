@@ -38,6 +38,21 @@ def test_show_site_and_level() -> None:
     assert result.exit_code == 2 and "no site is named 'nowhere'" in result.output
 
 
+def test_show_host_origin_says_where_each_value_came_from() -> None:
+    data = json.loads(run("show", "--host", "qn-ty-node1", "--origin", "--json"))
+    rows = {row["key"]: row for row in data["vars"]}
+    assert rows["network__ospf_hello"] == {"key": "network__ospf_hello", "value": 1, "from": "province"}
+    assert rows["base__ssh_allow_from"] == {"key": "base__ssh_allow_from", "value": None,
+                                            "from": "defaults inventory/defaults/base.yml"}
+    assert all(row["from"] for row in data["vars"])
+    assert not any("secret" in key or "password" in key for key in rows)
+    table = run("show", "--host", "qn-ty-node1", "--origin")
+    assert "monitoring__scrape_interval" in table and "5s" in table and "province" in table
+    assert "from" not in json.loads(run("show", "--host", "qn-ty-node1", "--json"))["vars"][0]
+    result = CliRunner().invoke(main, ["inventory", "show", "--origin", "-i", LAB])
+    assert result.exit_code == 2 and "--origin goes with --host" in result.output
+
+
 def test_graph_dot_and_mermaid_have_every_link() -> None:
     dot, mermaid = run("graph", "--format", "dot"), run("graph", "--format", "mermaid")
     for text in (dot, mermaid):
