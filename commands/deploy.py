@@ -114,8 +114,8 @@ def node_up_cmd(site: str, inventory_path: str, secrets_path: str | None, as_jso
 
     Prints one verdict: READY when every step passed, else the step that failed. Exit 1 unless READY.
     """
-    from deploys.runner import node_up
     from inventory import load_inventory
+    from workflows.node_up import node_up
 
     inv = load_inventory(inventory_path)
     if as_json:

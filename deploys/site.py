@@ -3,7 +3,7 @@
     pyinfra inventory/pyinfra.py deploys/site.py            # everything
     pyinfra inventory/pyinfra.py deploys/site.py --limit role_mirror   # the mirror first, on a bare lab
 
-``egov deploy`` runs the same ``apply_host`` through the pyinfra API (``deploys/runner.py``).
+``egov deploy`` runs the same ``apply_host`` through the pyinfra API (``deploys/pyinfra_stage.py``).
 Here the deploy context is the inventory each host's data names (``egov_inventory``, which
 ``inventory/pyinfra.py`` sets), with secrets from the environment (``$EGOV_SECRETS_FILE``).
 """

@@ -1,4 +1,4 @@
-"""Deploy data without hosts: the role registry, firewall rules, stages, secrets and the lab CA."""
+"""Deploy data without hosts: the role registry, firewall rules, secrets and the lab CA."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from deploys import roles
 from deploys.base import firewall_rules
 from deploys.context import DeployContext, set_context
 from deploys.pki import Pki
-from deploys.runner import _merge, _stages
 from egov.errors import DeployError
-from egov.results import Result
 
 
 def test_every_contract_role_is_registered() -> None:
@@ -40,25 +38,6 @@ def test_firewall_rules_from_roles_and_extras() -> None:
     assert "tcp dport 53" in rules and "udp dport 53" in rules and "ip protocol vrrp" in rules
     assert "tcp dport 8080" in rules and "ip saddr 10.0.0.0/8 udp dport 161" in rules
     assert "tcp dport 5432" not in rules
-
-
-def test_stages_put_foundation_hosts_first_then_db_hosts_then_the_rest() -> None:
-    groups = {"role_mirror": ([("ops1", {})], {}), "role_ntp": ([("app1", {}), ("db2", {})], {}),
-              "role_db": ([("db1", {}), ("db2", {})], {})}
-    assert _stages(["app1", "app2", "db1", "db2", "ops1"], groups) == [
-        (["ops1"], ("base", "mirror")), (["app1", "db2"], ("base", "ntp")), (["db1", "db2"], None),
-        (["app1", "app2", "ops1"], None)]
-    assert _stages(["db1"], groups) == [(["db1"], None)]
-    assert _stages(["app2"], groups) == [(["app2"], None)]
-
-
-def test_merge_adds_changes_and_keeps_first_failure() -> None:
-    data = {"changes": 2, "changed_ops": ["a", "b"], "ops": 5, "failed_op": "", "seconds": 1.0, "dry": False}
-    a = Result("ops1", changed=True, failed=True, error="cannot connect", data={**data, "failed_op": ""})
-    b = Result("ops1", changed=True, data={**data, "changes": 3, "changed_ops": ["c", "d", "e"]})
-    merged = _merge(a, b)
-    assert merged.failed and merged.error == "cannot connect" and merged.data["changes"] == 5
-    assert merged.data["changed_ops"] == ["a", "b", "c", "d", "e"]
 
 
 def test_pki_issues_reuses_and_reissues(tmp_path: Path) -> None:
