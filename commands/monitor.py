@@ -129,7 +129,7 @@ def exporter_cmd(config_path: str, listen: str | None, inventory_path: str | Non
     sources = Sources()
     if inventory_path:
         from inventory import load_inventory
-        from monitoring.drift import network_drift
+        from network.drift import network_drift
 
         inv = load_inventory(inventory_path)
         sources = Sources(drift=lambda: network_drift(inv, secrets_path=secrets_path))
@@ -150,7 +150,7 @@ def drift_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | N
     Meant for a timer: the exporter never logs into a router itself.
     """
     from inventory import load_inventory
-    from monitoring.drift import network_drift, write_drift_file
+    from network.drift import network_drift, write_drift_file
 
     drift = network_drift(load_inventory(inventory_path), limit, secrets_path)
     write_drift_file(drift, out_file)

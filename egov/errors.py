@@ -43,7 +43,42 @@ class DeployError(EgovError):
 
 
 class NetworkError(EgovError):
-    """A router could not be rendered, reached, configured or checked."""
+    """A router could not be rendered, reached, configured or checked.
+
+    ``report_name`` is how a run's report names the error (``prepare: NetworkError: ...``): the
+    subclasses below are for callers to tell failures apart, while the reports keep their wording;
+    an error translated from netmiko on an open session is reported by netmiko's name, as its text is.
+    """
+
+    def __init__(self, message: str, report_name: str = "NetworkError") -> None:
+        super().__init__(message)
+        self.report_name = report_name
+
+
+class DeviceUnreachable(NetworkError):
+    """No usable SSH session to the router: no route, refused, SSH handshake or host key failed,
+    no prompt; or the open session was lost."""
+
+
+class AuthenticationFailed(NetworkError):
+    """The router refused the login (user, key or password)."""
+
+
+class DeviceTimeout(NetworkError):
+    """The router's session stopped answering within the time allowed."""
+
+
+class LineRefused(NetworkError):
+    """The router refused a configuration line (its CLI printed an error); nothing after it was sent."""
+
+
+class CommitFailed(NetworkError):
+    """The router refused to commit the candidate configuration (Junos ``commit``)."""
+
+
+def report_name(exc: BaseException) -> str:
+    """The name a run's report gives an exception (its class, or a NetworkError's ``report_name``)."""
+    return exc.report_name if isinstance(exc, NetworkError) else type(exc).__name__
 
 
 class MonitoringError(EgovError):

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+from egov.errors import report_name
 from egov.results import Result, RunResult
 from egov.secrets import redact
 
@@ -36,7 +37,7 @@ def run_parallel(
                 result = future.result()
             except Exception as exc:  # a target's failure is data, not a crash
                 log.debug("work on %s raised", name, exc_info=True)
-                result = Result(target=name, failed=True, error=redact(f"{type(exc).__name__}: {exc}"))
+                result = Result(target=name, failed=True, error=redact(f"{report_name(exc)}: {exc}"))
             done[name] = result
             if on_done is not None:
                 on_done(result)

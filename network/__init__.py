@@ -3,6 +3,7 @@ push it safely (backup, remediation only, lock-out guard, post-checks, restore, 
 and check. See docs/network.md.
 
 Modules: ``context`` (inventory -> template data), ``render`` (templates/network/<platform>/),
-``drivers`` (one class per platform in ``DRIVERS``), ``guard`` (lock-out), ``backup``,
-``session`` (SSH), ``push`` (diff, push, backup, rollback, check).
+``drivers`` (a package: ``base`` and one module per platform, dispatched by ``DRIVERS``),
+``guard`` (lock-out), ``archive`` (backups), ``session`` (SSH), ``push`` (diff, push, backup,
+rollback, check), ``drift`` (drift figures for the egov exporter).
 """

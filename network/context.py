@@ -28,7 +28,7 @@ BACKBONE = IPv4Address("0.0.0.0")
 BACKBONE_DEPTH = 1  # levels at depth 0 (province) and 1 (district) form area 0
 
 
-def var(router: Router, key: str) -> Any:
+def router_var(router: Router, key: str) -> Any:
     """A router's layered variable (inventory/defaults/network.yml documents and sets each one)."""
     return router.vars[key]
 
@@ -85,7 +85,7 @@ def _servers(inv: Inventory, role: str) -> list[dict[str, str]]:
 
 def _static_routes(inv: Inventory, router: Router) -> list[dict[str, Any]]:
     routes: list[dict[str, Any]] = []
-    for number, route in enumerate(var(router, "network__static_routes")):
+    for number, route in enumerate(router_var(router, "network__static_routes")):
         where = f"{inv.path}: router {router.name}: network__static_routes[{number}]"
         try:
             prefix = IPv4Network(route["prefix"])
@@ -98,8 +98,8 @@ def _static_routes(inv: Inventory, router: Router) -> list[dict[str, Any]]:
     return sorted(routes, key=lambda r: (IPv4Network(r["cidr"]), r["next_hop"]))
 
 
-def _int_var(inv: Inventory, router: Router, key: str) -> int:
-    value = var(router, key)
+def _router_int(inv: Inventory, router: Router, key: str) -> int:
+    value = router_var(router, key)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise NetworkError(f"{inv.path}: router {router.name}: {key} must be a whole number, not {value!r}")
     return value
@@ -147,25 +147,25 @@ def build_context(inv: Inventory, router: Router) -> dict[str, Any]:
         {"id": str(area), "backbone": area == BACKBONE, "stub": area != BACKBONE, "interfaces": interfaces}
         for area, interfaces in sorted(members.items())
     ]
-    spf = var(router, "network__ospf_spf_throttle")
+    spf = router_var(router, "network__ospf_spf_throttle")
     if not (isinstance(spf, list) and len(spf) == 3 and all(isinstance(v, int) and v >= 0 for v in spf)):
         raise NetworkError(f"{inv.path}: router {router.name}: network__ospf_spf_throttle must be "
                            f"[delay, hold, max] in milliseconds, not {spf!r}")
-    hello = _int_var(inv, router, "network__ospf_hello")
-    dead = _int_var(inv, router, "network__ospf_dead")
+    hello = _router_int(inv, router, "network__ospf_hello")
+    dead = _router_int(inv, router, "network__ospf_dead")
     if dead <= hello:
         raise NetworkError(f"{inv.path}: router {router.name}: network__ospf_dead ({dead}) must exceed "
                            f"network__ospf_hello ({hello})")
-    acl = [{**_network(net), "seq": str(5 * (n + 1)), "name": f"NOC-{n + 1}"}
-           for n, net in enumerate(sorted(inv.noc_networks))]
+    acl = [{**_network(net), "seq": str(5 * number), "name": f"NOC-{number}"}
+           for number, net in enumerate(sorted(inv.noc_networks), start=1)]
 
     def servers(role_key: str) -> list[dict[str, str]]:
-        return _servers(inv, str(var(router, role_key)))
+        return _servers(inv, str(router_var(router, role_key)))
 
     return {
         "device": {"name": router.name, "site": site.name, "level": site.level, "platform": router.platform,
                    "model": router.model, "domain": inv.province.domain},
-        "banner": str(var(router, "network__banner")),
+        "banner": str(router_var(router, "network__banner")),
         "loopback": loopback,
         "mgmt": mgmt,
         "mgmt_acl": acl,
@@ -176,9 +176,9 @@ def build_context(inv: Inventory, router: Router) -> dict[str, Any]:
             "hello": str(hello),
             "dead": str(dead),
             "spf_delay": str(spf[0]), "spf_hold": str(spf[1]), "spf_max": str(spf[2]),
-            "reference_bandwidth": str(_int_var(inv, router, "network__ospf_reference_bandwidth")),
+            "reference_bandwidth": str(_router_int(inv, router, "network__ospf_reference_bandwidth")),
             "areas": areas,
-            "stub_areas": [a for a in areas if a["stub"]],
+            "stub_areas": [area for area in areas if area["stub"]],
         },
         "ntp": servers("network__ntp_role"),
         "syslog": servers("network__log_role"),
@@ -196,4 +196,4 @@ def settle_seconds(inv: Inventory, router: Router) -> int:
     """How long after a change an adjacency it broke may still look Full: the longest OSPF dead
     interval on the router's links, plus a second."""
     routers = [router, *(inv.routers[port.peer] for port in router.interfaces)]
-    return 1 + max(_int_var(inv, r, "network__ospf_dead") for r in routers)
+    return 1 + max(_router_int(inv, each, "network__ospf_dead") for each in routers)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
 
-from network.drivers import Driver
+from network.drivers.base import Driver
 
 
 def protected_ranges(source: IPv4Address, noc_networks: list[IPv4Network]) -> list[IPv4Network]:

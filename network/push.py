@@ -27,14 +27,14 @@ from ipaddress import IPv4Network
 from pathlib import Path
 
 from egov.connection import Connection, connection_for, require_lab_up
-from egov.errors import NetworkError
-from egov.results import Result, RunResult
+from egov.errors import CommitFailed, LineRefused, NetworkError, report_name
 from egov.parallel import run_parallel
+from egov.results import Result, RunResult
 from egov.secrets import Secrets, redact
 from inventory.model import Inventory, Router
 from network.archive import Backups, default_root
 from network.context import expected_peers, settle_seconds
-from network.drivers import Driver
+from network.drivers.base import Driver
 from network.guard import lockout_problems
 from network.render import render
 from network.session import connect, open_driver
@@ -117,7 +117,7 @@ def _run_phase(devices: dict[str, _Device], work: Callable[[_Device], Result | N
     once, so that devices still verifying stop waiting for a neighbour that is gone."""
     phase = work.__name__
 
-    def one(name: str) -> Result:
+    def work_on(name: str) -> Result:
         device = devices[name]
         try:
             done = work(device)
@@ -126,7 +126,7 @@ def _run_phase(devices: dict[str, _Device], work: Callable[[_Device], Result | N
             device.close()
             unsaved = "" if phase == "prepare" else "; nothing was saved: the device restarts with its saved configuration"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            return device.result("failed", failed=True, error=redact(f"{phase}: {type(exc).__name__}: {first}{unsaved}"))
+            return device.result("failed", failed=True, error=redact(f"{phase}: {report_name(exc)}: {first}{unsaved}"))
         if done is not None:
             if done.failed:
                 failing.add(name)
@@ -134,7 +134,7 @@ def _run_phase(devices: dict[str, _Device], work: Callable[[_Device], Result | N
             return done
         return Result(target=name, data={"continue": True})
 
-    for name, result in run_parallel(one, list(devices), workers=opts.workers).items():
+    for name, result in run_parallel(work_on, list(devices), workers=opts.workers).items():
         if not result.data.get("continue"):
             results[name] = result
             devices[name].close()
@@ -147,8 +147,8 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
          intended: dict[str, str] | None = None, reason: str = "before push") -> RunResult:
     """Push the intended configuration (rendered from the inventory unless ``intended`` is given)
     to ``routers``; ``dry_run`` stops after the diff. Returns a Result per router, in order."""
-    wanted = intended or {r.name: render(inv, r) for r in routers}
-    devices = {r.name: _Device(r, wanted[r.name]) for r in routers}
+    wanted = intended or {router.name: render(inv, router) for router in routers}
+    devices = {router.name: _Device(router, wanted[router.name]) for router in routers}
     results = RunResult()
     failing: set[str] = set()
 
@@ -174,7 +174,7 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
         assert device.driver is not None
         try:
             device.driver.apply(device.lines)
-        except NetworkError as exc:
+        except (LineRefused, CommitFailed) as exc:  # the device said no: take back what it took
             return device.result("rolled back", failed=True, error=f"{exc}; {_restore(device)}")
         device.applied_at = time.monotonic()
         return None
@@ -182,13 +182,13 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
     started = time.monotonic()
     _run_phase(devices, prepare, opts, results, failing)
     if not dry_run:
-        opts.backups.record(f"{reason}: {', '.join(r.name for r in routers)}")
+        opts.backups.record(f"{reason}: {', '.join(router.name for router in routers)}")
     log.debug("prepare: %.2f s", time.monotonic() - started)
     _run_phase(devices, apply, opts, results, failing)
     log.debug("apply: %.2f s", time.monotonic() - started)
     applied = set(devices)
     # peers that count: every router of this run that did not fail, plus whatever was Full before
-    healthy = applied | {name for name, r in results.items() if not r.failed}
+    healthy = applied | {name for name, result in results.items() if not result.failed}
 
     def finish(device: _Device) -> Result:
         assert device.driver is not None
@@ -204,7 +204,7 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
             time.sleep(max(0.0, device.applied_at + settle_seconds(inv, device.router) - time.monotonic()))
             missing = _wait_full(device.driver, required, opts.check_timeout)
         if missing:
-            names = ", ".join(sorted(n for n, rid in peers.items() if rid in missing))
+            names = ", ".join(sorted(peer for peer, rid in peers.items() if rid in missing))
             return device.result("rolled back", failed=True,
                                  error=f"post-check failed: OSPF neighbours not Full within {opts.check_timeout:g}s: "
                                        f"{names}; {_restore(device)}")
@@ -213,7 +213,7 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
 
     _run_phase(devices, finish, opts, results, failing)
     log.debug("verify: %.2f s", time.monotonic() - started)
-    return RunResult((r.name, results[r.name]) for r in routers)
+    return RunResult((router.name, results[router.name]) for router in routers)
 
 
 def _wait_full(driver: Driver, required: Callable[[], set[str]], timeout: float) -> set[str]:
@@ -230,13 +230,13 @@ def _wait_full(driver: Driver, required: Callable[[], set[str]], timeout: float)
 def backup(inv: Inventory, routers: list[Router], opts: Options) -> RunResult:
     """Back up the running configuration of every router."""
 
-    def one(name: str) -> Result:
+    def back_up(name: str) -> Result:
         router = inv.routers[name]
         with open_driver(router, opts.connection, opts.secrets, opts.connect_timeout) as driver:
             path = opts.backups.save(name, driver.running())
         return Result(target=name, data={"status": "backed up", "backup": str(path)})
 
-    result = run_parallel(one, [r.name for r in routers], workers=opts.workers, on_done=opts.on_done)
+    result = run_parallel(back_up, [router.name for router in routers], workers=opts.workers, on_done=opts.on_done)
     opts.backups.record(f"backup: {', '.join(result)}")
     return result
 
@@ -254,18 +254,18 @@ def rollback(inv: Inventory, router: Router, opts: Options, to: str | None = Non
 
 def check(inv: Inventory, routers: list[Router], opts: Options) -> RunResult:
     """The state the inventory implies: every OSPF neighbour Full, a route to every other router's loopback."""
-    loopbacks = {name: IPv4Network(f"{r.loopback}/32") for name, r in inv.routers.items()}
+    loopbacks = {name: IPv4Network(f"{router.loopback}/32") for name, router in inv.routers.items()}
 
-    def one(name: str) -> Result:
+    def check_router(name: str) -> Result:
         router = inv.routers[name]
         with open_driver(router, opts.connection, opts.secrets, opts.connect_timeout) as driver:
             states = driver.neighbours()
-            missing_routes = driver.missing_routes(p for n, p in loopbacks.items() if n != name)
+            missing_routes = driver.missing_routes(loopback for other, loopback in loopbacks.items() if other != name)
         peers = expected_peers(inv, router)
         down = {peer: states.get(rid, "absent") for peer, rid in sorted(peers.items()) if states.get(rid) != "full"}
         problems = [f"neighbour {peer} is {state}" for peer, state in down.items()]
         if missing_routes:
-            problems.append("no route to " + ", ".join(str(p) for p in missing_routes))
+            problems.append("no route to " + ", ".join(str(prefix) for prefix in missing_routes))
         full = len(peers) - len(down)
         return Result(target=name, failed=bool(problems), error="; ".join(problems),
                       data={"status": "ok" if not problems else "degraded", "neighbours_full": full,
@@ -273,7 +273,7 @@ def check(inv: Inventory, routers: list[Router], opts: Options) -> RunResult:
                             "detail": f"{full}/{len(peers)} OSPF neighbours Full, "
                                       f"{len(loopbacks) - 1 - len(missing_routes)}/{len(loopbacks) - 1} loopbacks routed"})
 
-    return run_parallel(one, [r.name for r in routers], workers=opts.workers, on_done=opts.on_done)
+    return run_parallel(check_router, [router.name for router in routers], workers=opts.workers, on_done=opts.on_done)
 
 
 def diff(inv: Inventory, routers: list[Router], opts: Options) -> RunResult:

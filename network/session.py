@@ -6,13 +6,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from paramiko.ssh_exception import SSHException
+from netmiko import NetmikoTimeoutException, ReadTimeout
+from paramiko.ssh_exception import AuthenticationException, SSHException
 
 from egov.connection import Connection
-from egov.errors import NetworkError
+from egov.errors import AuthenticationFailed, DeviceTimeout, DeviceUnreachable, NetworkError
 from egov.secrets import Secrets, redact
 from inventory.model import Router
-from network.drivers import Driver, driver_class
+from network.drivers import driver_class
+from network.drivers.base import Driver
+
+
+def _login_error(exc: Exception) -> type[NetworkError]:
+    """Which failure a login failure is. netmiko reports a refused, unroutable or timed-out TCP
+    connection alike (NetmikoTimeoutException); the socket error it was raised from tells them apart."""
+    if isinstance(exc, AuthenticationException):  # netmiko's NetmikoAuthenticationException subclasses it
+        return AuthenticationFailed
+    if isinstance(exc, TimeoutError):
+        return DeviceTimeout
+    if isinstance(exc, NetmikoTimeoutException) and (exc.__context__ is None or isinstance(exc.__context__, TimeoutError)):
+        return DeviceTimeout  # "Timed out waiting for data", or the TCP connection timed out
+    return DeviceUnreachable
 
 
 def connect(router: Router, connection: Connection, secrets: Secrets, timeout: float = 10.0) -> Driver:
@@ -28,10 +42,12 @@ def connect(router: Router, connection: Connection, secrets: Secrets, timeout: f
             ssh_strict=True, system_host_keys=False, alt_host_keys=True, alt_key_file=str(connection.known_hosts),
             conn_timeout=timeout, auth_timeout=timeout, banner_timeout=timeout,
         )
+    except ReadTimeout as exc:  # logged in, but the prompt never came
+        raise DeviceTimeout(redact(str(exc)), report_name=type(exc).__name__) from None
     except (SSHException, OSError, ValueError) as exc:  # netmiko's timeout/auth errors subclass SSHException
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise NetworkError(redact(f"{router.name} ({router.mgmt_ip}): cannot connect: {type(exc).__name__}: {first}"))\
-            from None
+        raise _login_error(exc)(
+            redact(f"{router.name} ({router.mgmt_ip}): cannot connect: {type(exc).__name__}: {first}")) from None
     return cls(conn)
 
 

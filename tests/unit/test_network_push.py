@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from egov.connection import Connection
-from egov.errors import NetworkError
+from egov.errors import DeviceTimeout, DeviceUnreachable, LineRefused, NetworkError
 from egov.secrets import Secrets
 from inventory import load_inventory
 from network import push as push_mod
 from network.archive import Backups
-from network.drivers import FrrDriver
+from network.drivers.frr import FrrDriver
 from network.push import NO_CHANGES, Options, check, push, rollback
 from network.render import render
 
@@ -37,6 +37,7 @@ class FakeNet:
         self.running: dict[str, str] = {name: MGMT_ONLY for name in inv.routers}
         self.unreachable: set[str] = set()
         self.refuse: dict[str, str] = {}        # router -> a line it refuses
+        self.stalls: set[str] = set()           # routers that stop answering while lines are sent
         self.sent: dict[str, list[list[str]]] = {name: [] for name in inv.routers}
         self.saved: set[str] = set()
         self.pending: dict[str, str] = {name: render(inv, r) for name, r in inv.routers.items()}  # after a push
@@ -70,9 +71,11 @@ class FakeDriver(FrrDriver):
 
     def apply(self, lines: list[str]) -> None:
         self.net.sent[self.name].append(list(lines))
+        if self.name in self.net.stalls:
+            raise DeviceTimeout("Pattern not detected: 'r1\\(config\\)#' in output.", report_name="ReadTimeout")
         bad = self.net.refuse.get(self.name)
         if bad in lines:
-            raise NetworkError(f"the device refused a line: {bad}")
+            raise LineRefused(f"the device refused a line: {bad}")
         # the simulated device ends up with exactly the configuration the lines lead to
         self.net.running[self.name] = self.net.pending[self.name]
 
@@ -153,6 +156,28 @@ def test_unreachable_router_is_reported_and_others_succeed(inv: Any, net: FakeNe
     assert result.failed_targets == ["qn-ty-dong-ngu-r1"]
     assert "cannot connect" in result["qn-ty-dong-ngu-r1"].error
     assert set(result.changed_targets) == set(inv.routers) - {"qn-ty-dong-ngu-r1"}
+
+
+def test_unreachable_router_is_reported_as_a_network_error(inv: Any, net: FakeNet, opts: Options,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def connect(router: Any, connection: Any, secrets: Any, timeout: float) -> Any:
+        raise DeviceUnreachable(f"{router.name} ({router.mgmt_ip}): cannot connect: NetmikoTimeoutException: TCP")
+
+    monkeypatch.setattr(push_mod, "connect", connect)
+    result = push(inv, [inv.routers["qn-core1"]], opts)
+    assert result["qn-core1"].error == (f"prepare: NetworkError: qn-core1 ({inv.routers['qn-core1'].mgmt_ip}): "
+                                        "cannot connect: NetmikoTimeoutException: TCP")
+
+
+def test_a_timeout_while_sending_is_no_refusal(inv: Any, net: FakeNet, opts: Options) -> None:
+    """A device that stops answering is left to come back from its saved configuration (no restore
+    over a dead session), and the report gives netmiko's words."""
+    net.stalls.add("qn-dh-r1")
+    result = push(inv, list(inv.routers.values()), opts)
+    assert result.failed_targets == ["qn-dh-r1"]
+    assert result["qn-dh-r1"].error == ("apply: ReadTimeout: Pattern not detected: 'r1\\(config\\)#' in output.; "
+                                        "nothing was saved: the device restarts with its saved configuration")
+    assert ["<restore>"] not in net.sent["qn-dh-r1"] and "qn-dh-r1" not in net.saved
 
 
 def test_rejected_line_stops_and_restores(inv: Any, net: FakeNet, opts: Options) -> None:

@@ -13,7 +13,11 @@ import pytest
 
 from egov.errors import NetworkError
 from inventory import load_inventory
-from network.drivers import DRIVERS, CiscoIosDriver, FrrDriver, HuaweiVrpDriver, JuniperJunosDriver, driver_class
+from network.drivers import DRIVERS, driver_class
+from network.drivers.cisco_ios import CiscoIosDriver
+from network.drivers.frr import FrrDriver
+from network.drivers.huawei_vrp import HuaweiVrpDriver
+from network.drivers.juniper_junos import JuniperJunosDriver
 from network.render import render
 
 REPO = Path(__file__).resolve().parents[2]

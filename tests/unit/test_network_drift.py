@@ -8,20 +8,20 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-import network.push
+import network.drift
 from cli import main
 from egov.errors import MonitoringError
 from egov.results import Result, RunResult
 from inventory import load_inventory
-from monitoring.drift import network_drift, write_drift_file
 from monitoring.exporter.sources import read_drift_file
+from network.drift import network_drift, write_drift_file
 
 LAB = Path(__file__).resolve().parents[2] / "inventory" / "lab.yml"
 
 
 @pytest.fixture
 def fake_diff(monkeypatch: pytest.MonkeyPatch) -> dict[str, Result]:
-    """network.push.diff answering from this dict (no router is contacted)."""
+    """The push's diff answering from this dict (no router is contacted)."""
     answers: dict[str, Result] = {}
     calls: list[list[str]] = []
 
@@ -29,8 +29,8 @@ def fake_diff(monkeypatch: pytest.MonkeyPatch) -> dict[str, Result]:
         calls.append([r.name for r in routers])
         return RunResult((r.name, answers[r.name]) for r in routers)
 
-    monkeypatch.setattr(network.push, "diff", diff)
-    monkeypatch.setattr(network.push.Options, "for_inventory", classmethod(lambda cls, inv, *a, **k: None))
+    monkeypatch.setattr(network.drift, "diff", diff)
+    monkeypatch.setattr(network.drift.Options, "for_inventory", classmethod(lambda cls, inv, *a, **k: None))
     answers["_calls"] = calls  # type: ignore[assignment]
     return answers
 

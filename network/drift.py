@@ -1,5 +1,5 @@
-"""Router configuration drift for the egov exporter: running versus intended, from the network
-package's own diff (``network.push.diff``: the exact lines a push would send).
+"""Router configuration drift for the egov exporter: running versus intended, from the push's
+own diff (``network.push.diff``: the exact lines a push would send).
 
 A diff logs into every router, so it never runs per scrape: either the exporter calls
 ``network_drift`` from a background collector (``egov monitor exporter --inventory``), or a timer
@@ -14,19 +14,18 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from egov.errors import MonitoringError
+from inventory.model import Inventory
+from network.push import Options, diff, routers_for
 
 log = logging.getLogger(__name__)
 
 
-def network_drift(inv: Any, limits: Iterable[str] = (), secrets_path: str | None = None,
+def network_drift(inv: Inventory, limits: Iterable[str] = (), secrets_path: str | None = None,
                   workers: int = 20) -> dict[str, int]:
     """Router -> number of lines that differ. Routers that could not be read are left out (the
     metric disappears, so a stale "no drift" is never shown); none readable is an error."""
-    from network.push import Options, diff, routers_for
-
     routers = routers_for(inv, limits)
     result = diff(inv, routers, Options.for_inventory(inv, secrets_path, workers=workers))
     for name in result.failed_targets:

@@ -1,0 +1,92 @@
+"""FRRouting 8.x over vtysh.
+
+FRR has no netmiko driver and no hier-config platform: ``FrrVtyshSSH`` drives vtysh as a login
+shell, and FRR's text is normalised (``exit``/``end``/``!`` lines and version stamps dropped)
+so hier-config's Cisco IOS rules compute its remediation.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from ipaddress import IPv4Network
+from typing import Any
+
+from netmiko.cisco.cisco_ios import CiscoIosBase
+
+from egov.errors import NetworkError
+from network.drivers.base import Driver
+from network.drivers.cisco_ios import IosLikeDriver
+
+
+class FrrVtyshSSH(CiscoIosBase):
+    """netmiko connection to FRR's vtysh as the SSH user's login shell.
+
+    vtysh starts in enable mode (``r1#``), has no ``terminal width`` ("% Unknown command") and
+    saves with ``write memory`` (integrated config). Errors are printed without "Invalid input":
+    the driver's ``error_pattern`` catches them.
+    """
+
+    def session_preparation(self) -> None:
+        self._test_channel_read(pattern=r"[>#]")
+        self.set_base_prompt()
+        self.disable_paging(command="terminal length 0")
+
+    def save_config(self, cmd: str = "write memory", confirm: bool = False, confirm_response: str = "") -> str:
+        return super().save_config(cmd=cmd, confirm=confirm, confirm_response=confirm_response)
+
+
+class FrrDriver(IosLikeDriver):
+    """FRRouting 8.x over vtysh."""
+
+    platform = "frr"
+    netmiko_class = FrrVtyshSSH
+    mgmt_interface = "eth0"
+    # FRR's refusals: "% Unknown command", "% Command incomplete", "Must remove previous area config ...",
+    # "% Malformed address", "Only inactive interfaces can be deleted", "There is no ..."
+    error_pattern = r"^\s*(% |Must |Only |Can't |Cannot |There is no |Error).*$"
+    unmanaged = (*Driver.unmanaged, r"^\s*exit$", r"^exit-vrf$", r"^frr (version|defaults) ",
+                 r"^hostname ", r"^(no )?ipv6? forwarding$",
+                 # FRR does not print a value that equals its default: never compare those either
+                 r"^ ip ospf hello-interval 10$", r"^ ip ospf dead-interval 40$",
+                 r"^ timers throttle spf 0 50 5000$", r"^ auto-cost reference-bandwidth 100000$")
+    # "no area X stub no-summary" only drops no-summary and leaves the area stub
+    # "no description" takes no text
+    rewrites = ((r"^no area (\S+) stub no-summary$", r"no area \1 stub"), (r"^no description .*$", "no description"))
+
+    @classmethod
+    def adjust(cls, lines: list[str], running: str) -> list[str]:
+        """FRR refuses "no interface X" while the kernel has X ("% Configuration failed"):
+        empty the section line by line instead."""
+        sections = {section.text: section for section in cls.hconfig(running).children
+                    if section.text.startswith("interface ")}
+        out: list[str] = []
+        for line in lines:
+            section = sections.get(line.removeprefix("no ")) if line.startswith("no interface ") else None
+            if section is None:
+                out.append(line)
+            else:
+                out += [section.text, *(f"no {child.text}" for child in section.children), "exit"]
+        return out
+
+    def neighbours(self) -> dict[str, str]:
+        data = self._json("show ip ospf neighbor json")
+        out = {}
+        for rid, entries in data.get("neighbors", {}).items():
+            for entry in entries if isinstance(entries, list) else [entries]:
+                state = str(entry.get("nbrState") or entry.get("state") or "")
+                out[rid] = state.split("/")[0].lower()
+        return out
+
+    def missing_routes(self, prefixes: Iterable[IPv4Network]) -> list[IPv4Network]:
+        # a stub area's routers reach the rest through the default route: any covering route counts
+        table = [IPv4Network(route) for route in self._json("show ip route json")]
+        return [prefix for prefix in prefixes if not any(prefix.subnet_of(route) for route in table)]
+
+    def _json(self, command: str) -> dict[str, Any]:
+        output = self.send(command)
+        try:
+            data = json.loads(output[output.find("{"):] if "{" in output else "{}")
+        except json.JSONDecodeError:
+            raise NetworkError(f"'{command}' did not answer JSON: {output[:200]!r}") from None
+        return data if isinstance(data, dict) else {}
