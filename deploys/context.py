@@ -1,7 +1,7 @@
 """The deploy context: the one thing a role reads besides ``host.data``.
 
 A run's inventory and secrets, set once per process before any role runs: by the runner's
-pyinfra child (``deploys/runner.py``) and, for the plain pyinfra CLI, by ``deploys/site.py``
+pyinfra child (``deploys/pyinfra_process.py``) and, for the plain pyinfra CLI, by ``deploys/site.py``
 from the inventory named in host data. A role asks ``deploy_context()``; asking before it is
 set is an error, never a guess at which inventory is meant.
 
