@@ -38,10 +38,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from inspect import getcallargs
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import yaml
+
+if TYPE_CHECKING:
+    from inventory import Inventory
 
 REPO = Path(__file__).resolve().parents[2]
 LAB_INVENTORY = REPO / "inventory" / "lab.yml"
@@ -59,7 +62,8 @@ TEST_SECRETS = {
 }
 # The deploy key's public half, which base installs for the admins (``<ssh_key>.pub``).
 TEST_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgovTestKeyNotARealKeyJustForTheRoleTests0 egov-test"
-# The control machine's recorded host keys, which the backup host is given for its sources.
+# The control machine's recorded host keys, which the backup host is given for its sources (the
+# district nodes have none recorded: the backup host leaves them out).
 TEST_KNOWN_HOSTS = "".join(
     f"{address} ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYTestHostKey{n}\n"
     for n, address in enumerate(["10.22.146.10", "10.22.146.11", "10.22.146.12", "10.22.146.13"]))
@@ -83,11 +87,14 @@ class Operation:
 
 
 @contextmanager
-def deploy_context(workdir: Path) -> Iterator[Any]:
+def deploy_context(workdir: Path) -> Iterator[Inventory]:
     """The inventory and secrets a role reads, set up once for a run (the one place to adapt
     when deploys get an explicit context): a lab state directory under ``workdir`` with a dummy
     key, its public half and known_hosts (``$EGOV_LAB_DIR``, read by ``egov.connection``), a 0600
-    secrets file of ``TEST_SECRETS``, and ``deploys.use_secrets`` on them. Yields the inventory."""
+    secrets file of ``TEST_SECRETS``, and ``deploys.use_secrets`` on them. Yields the inventory.
+
+    The caller's own ``EGOV_*`` variables (``EGOV_SECRET_<NAME>``, ``EGOV_LAB_NAME``...) are
+    hidden meanwhile, so a developer's environment never changes what a case yields."""
     from deploys import use_secrets
     from egov.secrets import Secrets
     from inventory import load_inventory
@@ -101,8 +108,9 @@ def deploy_context(workdir: Path) -> Iterator[Any]:
     fd = os.open(secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         yaml.safe_dump(TEST_SECRETS, f)
-    env = {"EGOV_LAB_DIR": str(workdir), "EGOV_LAB_NAME": "lab", "EGOV_PKI_DIR": str(workdir / "pki")}
-    with mock.patch.dict(os.environ, env):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EGOV_")}
+    env.update(EGOV_LAB_DIR=str(workdir), EGOV_PKI_DIR=str(workdir / "pki"))
+    with mock.patch.dict(os.environ, env, clear=True):
         inv = load_inventory(LAB_INVENTORY)
         use_secrets(inv, Secrets(secrets_file))
         yield inv
@@ -195,7 +203,7 @@ class RoleRun:
     unused_facts: list[str]
 
 
-def run_role(inv: Any, role: str, host_name: str, facts: dict[str, Any], case: str = "") -> RoleRun:
+def run_role(inv: Inventory, role: str, host_name: str, facts: dict[str, Any], case: str = "") -> RoleRun:
     """Prepare ``role`` for ``host_name`` of ``inv`` against ``facts`` and list its operations in order.
 
     Then a dry execution, without a connection: each operation in turn is taken as done once
