@@ -88,14 +88,14 @@ class Operation:
 
 @contextmanager
 def deploy_context(workdir: Path) -> Iterator[Inventory]:
-    """The inventory and secrets a role reads, set up once for a run (the one place to adapt
-    when deploys get an explicit context): a lab state directory under ``workdir`` with a dummy
-    key, its public half and known_hosts (``$EGOV_LAB_DIR``, read by ``egov.connection``), a 0600
-    secrets file of ``TEST_SECRETS``, and ``deploys.use_secrets`` on them. Yields the inventory.
+    """The inventory and secrets a role reads, set up once for a run: a lab state directory under
+    ``workdir`` with a dummy key, its public half and known_hosts (``$EGOV_LAB_DIR``, read by
+    ``egov.connection``), a 0600 secrets file of ``TEST_SECRETS``, and the deploy context of them
+    (``deploys.context``, restored afterwards). Yields the inventory.
 
     The caller's own ``EGOV_*`` variables (``EGOV_SECRET_<NAME>``, ``EGOV_LAB_NAME``...) are
     hidden meanwhile, so a developer's environment never changes what a case yields."""
-    from deploys import use_secrets
+    from deploys import context
     from egov.secrets import Secrets
     from inventory import load_inventory
 
@@ -112,8 +112,12 @@ def deploy_context(workdir: Path) -> Iterator[Inventory]:
     env.update(EGOV_LAB_DIR=str(workdir), EGOV_PKI_DIR=str(workdir / "pki"))
     with mock.patch.dict(os.environ, env, clear=True):
         inv = load_inventory(LAB_INVENTORY)
-        use_secrets(inv, Secrets(secrets_file))
-        yield inv
+        before = context._current
+        context.set_context(context.DeployContext.of(inv, Secrets(secrets_file)))
+        try:
+            yield inv
+        finally:
+            context._current = before
 
 
 def fact_key(cls: type, args: Any, kwargs: Any) -> tuple[str, str]:
