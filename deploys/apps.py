@@ -13,9 +13,9 @@ Every ``app_*`` role of a host is deployed the same way, as a release of the ref
   validated by the app itself (``--check``) before the service is restarted on it;
 - the systemd unit ``egov-<app>.service``, restarted when the release or the config changes.
 
-``APPS`` is the one table of the applications (port, proxy path, database): the web role builds its
-nginx locations from ``upstreams()``, the db role its databases from ``APPS``, ``egov verify`` the
-expected ports and health probes.
+``APPS`` (``inventory/applications.py``) is the one table of the applications (port, proxy path,
+database): the web role builds its nginx locations from ``upstreams()``, the db role its databases
+from ``APPS``, ``egov verify`` the expected ports and health probes.
 
 Data (``host.data``): ``apps__listen`` (``inventory/defaults/services.yml``; the firewall opens each
 port to the web hosts only).
@@ -38,19 +38,14 @@ from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys import data, host_name, peers, render, secret
-from deploys.applications import APPS, App
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
+from inventory.applications import APPS, App
+from inventory.services import APP_CONFIG_DIR, app_config_path
 
 REFAPP = Path(__file__).resolve().parent.parent / "apps" / "refapp"
 BASE_DIR = "/opt/egov"
-CONFIG_DIR = "/etc/egov"
 PACKAGES = ["python3", "python3-psycopg2"]
-
-
-def config_path(role: str) -> str:
-    """Where the app of ``role`` keeps its config (read by ``egov verify`` too)."""
-    return f"{CONFIG_DIR}/{APPS[role].name}.ini"
 
 
 def release_id() -> str:
@@ -126,13 +121,13 @@ def deploy_app(role: str, artifact: Path, release: str) -> None:
         server.shell(name=f"{app.name}: unpack release {release}", commands=[unpack])
     link = files.link(name=f"{app.name}: current -> {release}", path=f"{home}/current", target=release_dir)
     config = checked_file(
-        name=f"{app.name}: config with its database DSN", path=config_path(role), mode="640", group=app.name,
+        name=f"{app.name}: config with its database DSN", path=app_config_path(role), mode="640", group=app.name,
         content=render("apps", "app.ini.j2", app=app, role_name=role, listen=data("apps__listen"),
                        dsn=_dsn(app)),
         check=f"/usr/bin/python3 {home}/current/refapp.py --check --config {{path}}",
     )
     unit = checked_file(name=f"{app.name}: systemd unit", path=f"/etc/systemd/system/{app.unit}.service",
-                        content=render("apps", "app.service.j2", app=app, home=home, config=config_path(role)),
+                        content=render("apps", "app.service.j2", app=app, home=home, config=app_config_path(role)),
                         reload="systemctl daemon-reload")
     systemd.service(name=f"{app.name}: {app.unit} running", service=f"{app.unit}.service", running=True,
                     enabled=True)
@@ -158,7 +153,7 @@ def apply() -> None:
         return
     _deployed.add(key)
     apt.packages(name="apps: python3 and psycopg2", packages=PACKAGES, update=True, cache_time=3600)
-    files.directory(name="apps: config directory", path=CONFIG_DIR, mode="755")
+    files.directory(name="apps: config directory", path=APP_CONFIG_DIR, mode="755")
     artifact = build_artifact()
     for role in roles:
         deploy_app(role, artifact, release_id())

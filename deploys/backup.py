@@ -31,8 +31,8 @@ from deploys import data, host_name, peers, render, secret
 from deploys.base import timer
 from deploys.context import deploy_context
 from deploys.db import BACKUP_USER, app_databases
-from deploys.roles import roles_of
 from egov.secrets import remember
+from inventory.services import roles_of
 from monitoring.targets import host_settings
 
 DIRECTORY = "/var/backups/egov"

@@ -13,6 +13,7 @@ Data (``host.data``): the ``base__*`` keys, each documented once with its defaul
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ from deploys import data, host_name, peers, render
 from deploys.context import deploy_context
 from deploys.facts.system import ContainerKind
 from deploys.ops.config import checked_file
-from deploys.roles import firewall_ports
 from egov.errors import DeployError
+from inventory.services import PACKAGE_CACHE_PORT, listen_ports
 
 PACKAGES = [
     "sudo", "openssh-server", "nftables", "chrony", "rsyslog", "auditd", "unattended-upgrades",
@@ -97,10 +98,11 @@ def _admin_keys(user: dict[str, Any]) -> list[str]:
     return keys
 
 
-def firewall_rules(roles: list[str], extra: list[str]) -> list[str]:
-    """nftables match texts for the host's role ports (``tcp/53`` -> ``tcp dport 53``)."""
+def firewall_rules(roles: list[str], extra: list[str], host_vars: Mapping[str, Any], name: str = "") -> list[str]:
+    """nftables match texts for the ports the host's roles listen on (``tcp/53`` -> ``tcp dport 53``;
+    ``inventory.services.listen_ports``, which reads the settings in ``host_vars``) and ``extra``."""
     rules = []
-    for port in [*firewall_ports(roles), *extra]:
+    for port in [*listen_ports(roles, host_vars, name), *extra]:
         proto, _, number = port.partition("/")
         if proto == "vrrp":
             rules.append("ip protocol vrrp")
@@ -116,7 +118,7 @@ def _apt() -> None:
     from deploys.mirror import upstream_proxy
 
     upstream = upstream_proxy("base__apt_upstream_proxy")
-    proxy = f"http://{mirrors[0]}:3142" if mirrors else upstream
+    proxy = f"http://{mirrors[0]}:{PACKAGE_CACHE_PORT}" if mirrors else upstream
     if proxy:
         checked_file(name="apt through the DC mirror", path="/etc/apt/apt.conf.d/90egov-mirror",
                      content=render("base", "apt-proxy.conf.j2", proxy=proxy))
@@ -223,7 +225,8 @@ def _firewall() -> None:
             ipaddress.IPv4Network(str(n)) for n in [*ssh_from, *backup_hosts])]
     except ValueError as exc:
         raise DeployError(f"{host_name()}: base__ssh_allow_from: {exc}") from None
-    rules = firewall_rules(list(host.data.get("egov_roles") or []), data("base__firewall_open"))
+    rules = firewall_rules(list(host.data.get("egov_roles") or []), data("base__firewall_open"), host.data.dict(),
+                           host_name())
     checked_file(name="nftables default-drop", path="/etc/nftables.conf", mode="755",
                  content=render("base", "nftables.conf.j2", ssh_from=ssh_from, rules=rules),
                  check="nft -c -f {path}", reload="nft -f /etc/nftables.conf")

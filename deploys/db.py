@@ -1,7 +1,7 @@
 """``db``: PostgreSQL 15, the primary on the first ``db`` host of the inventory and a streaming
 replica on each other one; one database and one role per core application.
 
-Each application (``deploys.apps.APPS``) gets database ``<app>`` owned by role ``<app>`` whose
+Each application (``inventory.applications.APPS``) gets database ``<app>`` owned by role ``<app>`` whose
 password is the secret ``db_<app>_password``, reachable only from the hosts that run the app.
 Replication uses role ``replicator`` (secret ``db_replication_password``); the backup host
 reads every database as ``egov_backup`` (secret ``db_backup_password``, ``pg_read_all_data``).
@@ -36,7 +36,7 @@ HBA_CHECK = (f"test \"$({PSQL} -c 'select count(*) from pg_hba_file_rules where 
 
 def app_databases() -> list[tuple[str, str, list[str]]]:
     """``(database, role, client addresses)`` of every application the inventory places."""
-    from deploys.applications import APPS
+    from inventory.applications import APPS
 
     return [(app.name, app.name, [addr for _n, addr in peers(role)]) for role, app in APPS.items() if peers(role)]
 

@@ -29,10 +29,9 @@ from deploys import data, host_name, peers, render
 from deploys.dns import UNBOUND_RESTART
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
+from inventory.services import DISTRICT_PROXY_PORT, PACKAGE_CACHE_PORT
 
 PACKAGES = ["unbound", "squid"]
-PROXY_PORT = 3128
-MIRROR_PORT = 3142
 
 
 @functools.lru_cache(maxsize=8)
@@ -71,8 +70,8 @@ def apply() -> None:
     systemd.service(name="district node: unbound running", service="unbound", running=True, enabled=True)
     checked_file(
         name="district node: package proxy toward the DC mirror", path="/etc/squid/squid.conf",
-        content=render("district_node", "squid.conf.j2", networks=networks, port=PROXY_PORT,
-                       mirror=_dc("mirror")[0], mirror_port=MIRROR_PORT,
+        content=render("district_node", "squid.conf.j2", networks=networks, port=DISTRICT_PROXY_PORT,
+                       mirror=_dc("mirror")[0], mirror_port=PACKAGE_CACHE_PORT,
                        cache_mb=int(data("district_node__cache_mb")),
                        max_object_mb=int(data("district_node__max_object_mb"))),
         check="squid -k parse -f {path}", reload="systemctl restart squid",

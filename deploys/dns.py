@@ -16,14 +16,11 @@ from pyinfra.operations import apt, systemd
 from deploys import data, render
 from deploys.context import deploy_context
 from deploys.ops.config import checked_file
-
-SERVICE_NAMES = ("www", "dichvucong", "portal", "docmgmt", "onestop", "specdb")
+from inventory.services import SERVICE_NAMES, vip
 
 
 def records() -> list[tuple[str, str]]:
     """The internal zone's A records, from the inventory model."""
-    from deploys.lb import vip
-
     inv = deploy_context().inventory
     domain = inv.province.domain
     out = []

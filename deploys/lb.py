@@ -6,8 +6,6 @@ Data: ``lb__vip``, ``lb__vrid`` (``inventory/defaults/services.yml``).
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, systemd
@@ -16,24 +14,8 @@ from deploys import data, host_name, peers, render
 from deploys.context import deploy_context
 from deploys.facts.system import Ipv4Addresses
 from deploys.ops.config import checked_file
-from deploys.web import PORT as WEB_PORT
 from egov.errors import DeployError
-
-VIP_OFFSET = 5  # .1 is the site's router, hosts start at .10
-
-
-def vip(inv: Any) -> str | None:
-    """The VIP of the inventory's ``lb`` hosts (``lb__vip`` of the first one, else .5 of its server LAN)."""
-    lbs = inv.hosts_with_role("lb")
-    if not lbs:
-        return None
-    first = lbs[0]
-    if first.vars.get("lb__vip"):
-        return str(first.vars["lb__vip"])
-    subnet = inv.sites[first.site].subnets.get("server")
-    if subnet is None:
-        raise DeployError(f"{first.name}: lb__vip is not set and site {first.site} has no server LAN")
-    return str(subnet.network_address + VIP_OFFSET)
+from inventory.services import WEB_PORT, vip
 
 
 @deploy("Load balancer")

@@ -7,8 +7,6 @@ Data: ``mail__relay_host`` (smarthost for outgoing mail; ``""`` delivers directl
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyinfra.api import deploy
 from pyinfra.operations import apt, systemd
 from pyinfra.operations.util import any_changed
@@ -17,11 +15,7 @@ from deploys import data, render
 from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 from deploys.pki import certificate, install
-
-
-def mail_name(inv: Any) -> str:
-    """The mail host's name, on its certificate: ``mail.<province domain>``."""
-    return f"mail.{inv.province.domain}"
+from inventory.services import mail_name
 
 
 @deploy("Mail")

@@ -11,6 +11,7 @@ from pyinfra.operations import apt, systemd
 from deploys import data, render
 from deploys.context import deploy_context
 from deploys.ops.config import checked_file
+from inventory.services import PACKAGE_CACHE_PORT
 
 
 def upstream_proxy(key: str) -> str:
@@ -20,13 +21,14 @@ def upstream_proxy(key: str) -> str:
     if value is not None:
         return str(value)
     inv = deploy_context().inventory
-    return f"http://{inv.plan.control_ip}:3142" if inv.environment == "lab" else ""
+    return f"http://{inv.plan.control_ip}:{PACKAGE_CACHE_PORT}" if inv.environment == "lab" else ""
 
 
 @deploy("Package mirror")
 def apply() -> None:
     apt.packages(name="apt-cacher-ng", packages=["apt-cacher-ng"])
     checked_file(name="apt-cacher-ng: upstream", path="/etc/apt-cacher-ng/zz-egov.conf",
-                 content=render("mirror", "acng.conf.j2", upstream=upstream_proxy("mirror__upstream_proxy")),
+                 content=render("mirror", "acng.conf.j2", port=PACKAGE_CACHE_PORT,
+                                upstream=upstream_proxy("mirror__upstream_proxy")),
                  reload="systemctl restart apt-cacher-ng")
     systemd.service(name="apt-cacher-ng running", service="apt-cacher-ng", running=True, enabled=True)

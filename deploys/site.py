@@ -39,7 +39,8 @@ def apply_host(only: tuple[str, ...] | None = None) -> None:
     """
     from pyinfra import host
 
-    from deploys.roles import resolve, roles_of
+    from deploys.roles import resolve
+    from inventory.services import roles_of
 
     for role in roles_of(host.data.get("egov_roles") or []):
         if only is None or role in only:

@@ -1,7 +1,7 @@
 """``web``: nginx, the TLS reverse proxy in front of the core applications.
 
-It listens on ``PORT`` (the load balancer passes HTTPS through to it) and proxies each
-application's path (``deploys.apps.APPS``) to the hosts that run it. The certificate comes from
+It listens on ``WEB_PORT`` (``inventory/services.py``; the load balancer passes HTTPS through to
+it) and proxies each application's path (``inventory.applications.APPS``) to the hosts that run it. The certificate comes from
 ``web__cert_file``/``web__key_file`` (production) or the lab's CA (``deploys/pki.py``).
 """
 
@@ -14,13 +14,10 @@ from deploys import render
 from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 from deploys.pki import certificate, install
-
-PORT = 8443
+from inventory.services import SERVICE_NAMES, WEB_PORT, vip
 
 
 def server_names() -> list[str]:
-    from deploys.dns import SERVICE_NAMES
-
     domain = deploy_context().inventory.province.domain
     return [domain, *(f"{n}.{domain}" for n in SERVICE_NAMES)]
 
@@ -28,7 +25,6 @@ def server_names() -> list[str]:
 @deploy("Web")
 def apply() -> None:
     from deploys.apps import upstreams
-    from deploys.lb import vip
 
     names = server_names()
     address = vip(deploy_context().inventory)
@@ -45,7 +41,7 @@ def apply() -> None:
     apps = [{"name": app.name, "title": app.title, "path": app.path, "backends": backends}
             for app, backends in upstreams()]
     checked_file(name="nginx: TLS reverse proxy", path="/etc/nginx/sites-enabled/egov.conf",
-                 content=render("web", "site.conf.j2", apps=apps, port=PORT, server_names=names,
+                 content=render("web", "site.conf.j2", apps=apps, port=WEB_PORT, server_names=names,
                                 cert=cert, key=key),
                  check="nginx -t -q", reload="systemctl reload-or-restart nginx")
     systemd.service(name="nginx running", service="nginx", running=True, enabled=True)

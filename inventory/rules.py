@@ -19,7 +19,8 @@ from typing import Any
 from inventory.ipplan import IPPlan
 from inventory.layers import Resolved
 from inventory.model import Host, Level, Link, Router, Site
-from inventory.schema import CRITICAL_ROLES, PLATFORMS, ROLES, LevelSpec, PlanSpec, SiteSpec
+from inventory.schema import PLATFORMS, LevelSpec, PlanSpec, SiteSpec
+from inventory.services import CRITICAL_ROLES, INVENTORY_ROLES
 from inventory.source import FieldPath
 
 Finding = tuple[FieldPath, str]   # (field of the file, what is wrong there)
@@ -142,8 +143,8 @@ def slot_problem(field: FieldPath, slot: int, name: str, holder: str) -> Finding
 
 
 def role_problems(field: FieldPath, roles: Sequence[str]) -> list[Finding]:
-    return [((*field, "roles", k), f"unknown role {role!r} (known: {', '.join(ROLES)})")
-            for k, role in enumerate(roles) if role not in ROLES]
+    return [((*field, "roles", k), f"unknown role {role!r} (known: {', '.join(INVENTORY_ROLES)})")
+            for k, role in enumerate(roles) if role not in INVENTORY_ROLES]
 
 
 def platform_problem(field: FieldPath, layers: Resolved) -> Finding | None:

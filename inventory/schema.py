@@ -14,12 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PLATFORMS = ("frr", "cisco_ios", "huawei_vrp", "juniper_junos")
 KINDS = ("datacenter", "pasc", "district_node", "commune_point")
-ROLES = (
-    "mirror", "dns", "ntp", "db", "lb", "web", "mail", "backup", "log", "bastion", "monitoring",
-    "app_docmgmt", "app_onestop", "app_portal", "app_specdb", "district_node",
-)
-# The Tier 3 N+1 rule: these roles need at least two hosts in the data centre.
-CRITICAL_ROLES = ("dns", "db", "lb", "web", "app_docmgmt", "app_onestop", "app_portal", "app_specdb")
 # Per-site subnets a level may define; loopbacks and point-to-point links are per router.
 SUBNET_PURPOSES = ("mgmt", "server", "user")
 PURPOSES = ("mgmt", "loopback", "p2p", "server", "user")

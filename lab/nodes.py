@@ -18,6 +18,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from egov.errors import LabError
+from inventory.services import PACKAGE_CACHE_PORT
 from lab.docker_net import LABEL
 from lab.engine import docker, run
 from lab.layout import LabPlan, NodeSpec, VethSpec, rename_steps
@@ -84,9 +85,10 @@ def _tar(files: dict[str, tuple[str, int]]) -> bytes:
 
 def node_files(node: NodeSpec, plan: LabPlan, pubkey: str) -> dict[str, tuple[str, int]]:
     """Files a new node starts with: the lab key, apt via the proxy, a router's first FRR config."""
+    proxy = f"http://{plan.control_ip}:{PACKAGE_CACHE_PORT}"
     files = {
         "/root/.ssh/authorized_keys": (pubkey + "\n", 0o600),
-        "/etc/apt/apt.conf.d/01egov-lab-proxy": (f'Acquire::http::Proxy "http://{plan.control_ip}:3142";\n', 0o644),
+        "/etc/apt/apt.conf.d/01egov-lab-proxy": (f'Acquire::http::Proxy "{proxy}";\n', 0o644),
     }
     if node.kind == "router":
         files["/home/egov/.ssh/authorized_keys"] = (pubkey + "\n", 0o600)

@@ -17,9 +17,9 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from egov.errors import LabError
+from inventory.services import PACKAGE_CACHE_PORT
 from lab.engine import run
 
-PORT = 3142
 SUPPORT_DIR = Path("/usr/lib/apt-cacher-ng")
 SECURITY_ALIASES = "security.debian.org deb.debian.org/debian-security /debian-security"
 
@@ -37,7 +37,7 @@ class Proxy:
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}:{PORT}"
+        return f"http://{self.address}:{PACKAGE_CACHE_PORT}"
 
     def config(self, mirror: str) -> dict[str, str]:
         """The files of the config directory: the backend is the mirror that works from here."""
@@ -48,7 +48,7 @@ class Proxy:
             f"SocketPath: {self.root / 'socket'}",
             f"PidFile: {self.pidfile}",
             f"BindAddress: {self.address}",
-            f"Port: {PORT}",
+            f"Port: {PACKAGE_CACHE_PORT}",
             "Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian",
             f"Remap-secdeb: {SECURITY_ALIASES} ; file:backends_debian_security",
             "ReportPage: acng-report.html",
@@ -72,7 +72,7 @@ def running_pid(proxy: Proxy) -> int | None:
 def _listening(proxy: Proxy, tcp_table: Path = Path("/proc/net/tcp")) -> bool:
     """Whether something listens on exactly the lab's address and port (a listener on 0.0.0.0
     would answer too, but it is not this lab's proxy: then ours failed to bind)."""
-    want = f"{socket.htonl(int(proxy.address)):08X}:{PORT:04X}"
+    want = f"{socket.htonl(int(proxy.address)):08X}:{PACKAGE_CACHE_PORT:04X}"
     for line in tcp_table.read_text().splitlines()[1:]:
         fields = line.split()
         if fields[1] == want and fields[3] == "0A":  # 0A: LISTEN
@@ -102,7 +102,7 @@ def ensure_proxy(proxy: Proxy, mirror: str) -> bool:
             return True
         time.sleep(0.2)
     stop_proxy(proxy)
-    raise LabError(f"apt-cacher-ng did not listen on {proxy.url} (is another program on port {PORT}?); "
+    raise LabError(f"apt-cacher-ng did not listen on {proxy.url} (is another program on port {PACKAGE_CACHE_PORT}?); "
                    f"see {proxy.root / 'log'}")
 
 

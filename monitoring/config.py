@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from egov.errors import MonitoringError
+from inventory.applications import APPS
 from monitoring.alertmanager import alertmanager_config
 from monitoring.targets import MonitoringPlan, Server, build_plan, host_settings, site_labels
 from monitoring.rules import FEDERATE_MATCH, rule_groups
@@ -117,7 +118,6 @@ def exporter_config(inv: Any, host: Any, plan: MonitoringPlan | None = None) -> 
         conf["backup_status_file"] = settings.backup_status_file
     if "monitoring" in host.roles:
         sites = set((plan or build_plan(inv)).servers[host.name].sites)
-        from deploys.applications import APPS  # the one table of the core applications and their ports
 
         apps, tls = [], []
         for other in inv.hosts.values():

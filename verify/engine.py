@@ -1,9 +1,10 @@
 """Verify nodes against the standard: every applicable control on every selected host, in parallel.
 
 What each node should be comes from the inventory (its roles, the DC hosts it depends on) and from
-the role tables the deploys use (``deploys.roles.PORTS``, ``deploys.apps.APPS``), so verification and
-the firewall agree on what may listen, and from the web and lb roles' own constants (nginx's TLS
-port, the load balancer's virtual IP), so the probes go where the deploys put the services. What each node is comes from testinfra over SSH.
+the tables the deploys read too (``inventory/services.py``: the ports the firewall opens, nginx's TLS
+port, the load balancer's virtual IP; ``inventory/applications.py``), so verification and the
+firewall agree on what may listen and the probes go where the deploys put the services. What each
+node is comes from testinfra over SSH.
 """
 
 from __future__ import annotations
@@ -14,16 +15,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deploys.applications import APPS
-from deploys.apps import config_path
-from deploys.lb import vip
-from deploys.mail import mail_name
-from deploys.roles import firewall_ports
-from deploys.web import PORT as WEB_PORT
 from egov.connection import connection_for, require_lab_up
 from egov.errors import InputError
-from egov.results import Result, RunResult
 from egov.parallel import run_parallel
+from egov.results import Result, RunResult
+from inventory.applications import APPS
+from inventory.services import WEB_PORT, app_config_path, listen_ports, mail_name, vip
 from verify.catalogue import DEFAULT_CATALOGUE, Catalogue, Control, load_catalogue
 from verify.checks import CHECKS, Node, Outcome
 from verify.prefetch import Prefetched, Recorder, prefetch
@@ -38,13 +35,13 @@ SSH_PORT = ("tcp", 22)  # base opens it (from the management networks) on every 
 Connect = Callable[["Host"], "testinfra.host.Host"]
 
 
-def _ports(roles: list[str]) -> set[tuple[str, int]]:
+def _ports(host: Host) -> set[tuple[str, int]]:
+    """What may listen: what the firewall opens (the core applications' ports among them)."""
     ports = {SSH_PORT}
-    for text in firewall_ports(roles):
+    for text in listen_ports(host.roles, host.vars, host.name):
         proto, _, number = text.partition("/")
         if number.isdigit():  # "vrrp" is an IP protocol, not a listening port
             ports.add((proto, int(number)))
-    ports.update(("tcp", APPS[role].port) for role in roles if role in APPS)
     return ports
 
 
@@ -64,10 +61,10 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
     return Node(
         name=host.name,
         roles=roles,
-        ports=_ports(roles),
+        ports=_ports(host),
         services=catalogue.services_for(roles),
         apps={role: APPS[role].port for role in roles if role in APPS},
-        app_configs={role: config_path(role) for role in roles if role in APPS},
+        app_configs={role: app_config_path(role) for role in roles if role in APPS},
         proxied={role: app.path for role, app in APPS.items() if inv.hosts_with_role(role)},
         ntp_servers=_addresses(inv.hosts_with_role("ntp")),
         log_targets=_addresses(inv.hosts_with_role("log")),

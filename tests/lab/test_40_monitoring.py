@@ -297,7 +297,7 @@ def test_every_lab_host_and_router_is_a_target_and_up(deployed: Any) -> None:
 
 def test_the_backup_jobs_last_good_backup_reaches_prometheus(deployed: Any) -> None:
     """The backup job writes the status file the egov exporter reads: one recent series per database."""
-    from deploys.applications import APPS
+    from inventory.applications import APPS
     from monitoring.targets import build_plan
 
     inv = deployed.inventory

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from deploys import apps, render
-from deploys.apps import APPS, build_artifact, config_path, release_id
+from deploys.apps import build_artifact, release_id
 from deploys.district_node import _served_networks
 from inventory import load_inventory
+from inventory.applications import APPS
+from inventory.services import app_config_path
 
 LAB = Path(__file__).resolve().parents[2] / "inventory" / "lab.yml"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -23,7 +25,7 @@ def test_apps_have_distinct_ports_names_and_paths() -> None:
     for attr in ("port", "name", "path", "unit", "secret"):
         values = [getattr(app, attr) for app in APPS.values()]
         assert len(set(values)) == len(values), attr
-    assert config_path("app_portal") == "/etc/egov/portal.ini"
+    assert app_config_path("app_portal") == "/etc/egov/portal.ini"
 
 
 def test_artifact_is_reproducible_and_holds_the_app(tmp_path: Path) -> None:

@@ -13,6 +13,10 @@ from deploys.base import firewall_rules
 from deploys.context import DeployContext, set_context
 from deploys.pki import Pki
 from egov.errors import DeployError
+from inventory import load_inventory
+from inventory.services import roles_of
+
+LAB = Path(__file__).resolve().parents[2] / "inventory" / "lab.yml"
 
 
 def test_every_contract_role_is_registered() -> None:
@@ -23,7 +27,7 @@ def test_every_contract_role_is_registered() -> None:
 
 
 def test_roles_of_puts_base_first_and_web_before_lb() -> None:
-    order = roles.roles_of(["lb", "app_portal", "web", "dns", "dns"])
+    order = roles_of(["lb", "app_portal", "web", "dns", "dns"])
     assert order[:2] == ["base", "exporters"]
     assert order.index("web") < order.index("lb") and order.count("dns") == 1
 
@@ -34,7 +38,8 @@ def test_resolve_unknown_role_names_it() -> None:
 
 
 def test_firewall_rules_from_roles_and_extras() -> None:
-    rules = firewall_rules(["dns", "lb"], ["tcp/8080", "ip saddr 10.0.0.0/8 udp dport 161"])
+    host_vars = load_inventory(LAB).hosts["dc-app1"].vars  # where the monitoring ports are read
+    rules = firewall_rules(["dns", "lb"], ["tcp/8080", "ip saddr 10.0.0.0/8 udp dport 161"], host_vars)
     assert "tcp dport 53" in rules and "udp dport 53" in rules and "ip protocol vrrp" in rules
     assert "tcp dport 8080" in rules and "ip saddr 10.0.0.0/8 udp dport 161" in rules
     assert "tcp dport 5432" not in rules

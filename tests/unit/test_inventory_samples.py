@@ -10,7 +10,7 @@ import pytest
 from inventory import load_inventory
 from inventory.layers import plain
 from inventory.pyinfra_bridge import pyinfra_groups
-from inventory.schema import CRITICAL_ROLES
+from inventory.services import CRITICAL_ROLES
 from inventory.source import fast_load, read_yaml
 
 ROOT = Path(__file__).parents[2]

@@ -182,10 +182,10 @@ def test_a_second_province_level_site_is_watched_by_the_top_server() -> None:
 
 
 def test_tls_ports_follow_the_deploys() -> None:
-    from deploys.web import PORT
+    from inventory.services import WEB_PORT
 
     s = settings_from({}, "x.gov.vn")
-    assert s.tls_ports["web"] == [PORT]
+    assert s.tls_ports["web"] == [WEB_PORT]
 
 
 def test_deploy_checks_every_generated_file_and_loads_the_main_config_last(lab_inv) -> None:  # type: ignore[no-untyped-def]

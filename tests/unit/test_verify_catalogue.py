@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from deploys.apps import APPS
 from deploys.roles import ROLES
-from inventory.schema import ROLES as INVENTORY_ROLES
+from inventory.applications import APPS
+from inventory.services import INVENTORY_ROLES
 from verify.catalogue import GROUPS, CatalogueError, load_catalogue
 from verify.checks import CHECKS
 

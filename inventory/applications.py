@@ -1,7 +1,7 @@
 """The table of the core shared applications: one place for their ports, proxy paths and databases.
 
-Plain data with no pyinfra import, so the firewall (``deploys.roles.PORTS``), the web and db roles,
-``egov verify`` and the monitoring generator all read the same table cheaply.
+Plain data with no pyinfra import, so the services table (``inventory.services``, whence the
+firewall), the web and db roles, ``egov verify`` and the monitoring generator all read it cheaply.
 """
 
 from __future__ import annotations

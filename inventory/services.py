@@ -1,0 +1,135 @@
+"""The services table: every role, what its services listen on, and the facts several layers share.
+
+Plain data with no pyinfra import. The inventory validator (role names, the Tier 3 rule), the
+deploys (the order roles are applied in, the firewall's openings), ``egov verify`` (what may
+listen, where the entry point is), monitoring and the lab all read it, so each fact has one home.
+
+A port is ``"tcp/53"``, ``"udp/123"`` or ``"vrrp"`` (IP protocol 112, no number). A number in
+braces names the setting that holds it (``"tcp/{monitoring__prometheus_port}"``), resolved from
+the host's layered vars, so an inventory that moves a service moves its firewall opening too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from egov.errors import InventoryError
+from inventory.applications import APPS
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
+
+# apt-cacher-ng's port: the DC package mirror, and the lab's proxy on the control machine
+PACKAGE_CACHE_PORT = 3142
+# where the web role's nginx terminates TLS; the load balancer passes HTTPS through to it
+WEB_PORT = 8443
+# the district node's squid, the district's way to the DC mirror
+DISTRICT_PROXY_PORT = 3128
+# the platform's public names, served by the DC DNS on the load balancer's VIP, on the web certificate
+SERVICE_NAMES = ("www", "dichvucong", "portal", "docmgmt", "onestop", "specdb")
+# the VIP's default address in the first lb host's server LAN: .1 is the site's router, hosts start at .10
+VIP_OFFSET = 5
+# where each core application keeps its config (``<APP_CONFIG_DIR>/<app>.ini``)
+APP_CONFIG_DIR = "/etc/egov"
+
+
+@dataclass(frozen=True)
+class Role:
+    """One role of the table.
+
+    + name: what an inventory host's ``roles`` says (an every-host role is never named there)
+    + ports: what its services listen on, opened by the host's firewall
+    + every_host: applied to every host, before its own roles
+    + critical: Tier 3 (N+1): needs at least two hosts in the data centre
+    """
+
+    name: str
+    ports: tuple[str, ...] = ()
+    every_host: bool = False
+    critical: bool = False
+
+
+# In deploy order: services others depend on first; web before lb, because nginx's package starts
+# on port 80 until the web role reconfigures it, and HAProxy owns port 80 on hosts that carry both.
+# The core applications' ports are open too: the web role on the other DC host proxies to them,
+# monitoring probes them. Alertmanager's cluster gossip speaks TCP and UDP.
+TABLE: tuple[Role, ...] = (
+    Role("base", every_host=True),
+    Role("exporters", ("tcp/{monitoring__node_exporter_port}", "tcp/{monitoring__postgres_exporter_port}",
+                       "tcp/{monitoring__egov_exporter_port}"), every_host=True),
+    Role("backup_source", every_host=True),
+    Role("mirror", (f"tcp/{PACKAGE_CACHE_PORT}",)),
+    Role("ntp", ("udp/123",)),
+    Role("dns", ("tcp/53", "udp/53"), critical=True),
+    Role("log", ("tcp/514", "udp/514")),
+    Role("db", ("tcp/5432",), critical=True),
+    Role("web", ("tcp/80", "tcp/443", f"tcp/{WEB_PORT}"), critical=True),
+    Role("lb", ("tcp/80", "tcp/443", "vrrp"), critical=True),
+    Role("mail", ("tcp/25", "tcp/587", "tcp/993")),
+    Role("backup"),
+    Role("bastion"),
+    *(Role(role, (f"tcp/{app.port}",), critical=True) for role, app in APPS.items()),
+    Role("district_node", ("tcp/53", "udp/53", f"tcp/{DISTRICT_PROXY_PORT}", "tcp/80", "tcp/443")),
+    Role("monitoring", ("tcp/{monitoring__prometheus_port}", "tcp/{monitoring__alertmanager_port}",
+                        "tcp/{monitoring__alertmanager_cluster_port}", "udp/{monitoring__alertmanager_cluster_port}",
+                        "tcp/{monitoring__blackbox_port}")),
+)
+BY_NAME: dict[str, Role] = {role.name: role for role in TABLE}
+ORDER = tuple(role.name for role in TABLE)
+EVERY_HOST = tuple(role.name for role in TABLE if role.every_host)
+# what an inventory may name, and what the Tier 3 rule counts
+INVENTORY_ROLES = tuple(role.name for role in TABLE if not role.every_host)
+CRITICAL_ROLES = tuple(role.name for role in TABLE if role.critical)
+
+_SETTING = re.compile(r"\{(\w+)\}")
+
+
+def roles_of(host_roles: Iterable[str]) -> list[str]:
+    """The roles to apply on a host: ``EVERY_HOST`` and its own, once each, in ``ORDER``."""
+    wanted = {*EVERY_HOST, *host_roles}
+    return [r for r in ORDER if r in wanted] + sorted(wanted - set(ORDER))
+
+
+def listen_ports(host_roles: Iterable[str], host_vars: Mapping[str, Any], host: str = "") -> list[str]:
+    """Sorted, unique ports the services of a host listen on (``"tcp/9090"``, ``"vrrp"``).
+
+    + host_roles: the host's own roles (every-host roles are added)
+    + host_vars: the host's resolved layered vars, where the settings named in braces are read
+    + host: its name, for the error when a setting is missing or not a port number
+    """
+    def setting(match: re.Match[str]) -> str:
+        key = match.group(1)
+        value = host_vars.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+            raise InventoryError(f"{host or 'host'}: {key}: expected a port number (1-65535), got {value!r}")
+        return str(value)
+
+    return sorted({_SETTING.sub(setting, port) for role in roles_of(host_roles) if role in BY_NAME
+                   for port in BY_NAME[role].ports})
+
+
+def vip(inv: Inventory) -> str | None:
+    """The VIP of the inventory's ``lb`` hosts (``lb__vip`` of the first one, else .5 of its server LAN)."""
+    lbs = inv.hosts_with_role("lb")
+    if not lbs:
+        return None
+    first = lbs[0]
+    if first.vars.get("lb__vip"):
+        return str(first.vars["lb__vip"])
+    subnet = inv.sites[first.site].subnets.get("server")
+    if subnet is None:
+        raise InventoryError(f"{first.name}: lb__vip is not set and site {first.site} has no server LAN")
+    return str(subnet.network_address + VIP_OFFSET)
+
+
+def mail_name(inv: Inventory) -> str:
+    """The mail host's name, on its certificate: ``mail.<province domain>``."""
+    return f"mail.{inv.province.domain}"
+
+
+def app_config_path(role: str) -> str:
+    """Where the app of ``role`` keeps its config (the apps role writes it, ``egov verify`` reads it)."""
+    return f"{APP_CONFIG_DIR}/{APPS[role].name}.ini"
