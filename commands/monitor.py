@@ -65,8 +65,8 @@ def config_cmd(inventory_path: str, out_dir: str, check: bool, as_json: bool) ->
 def status_cmd(inventory_path: str, site: str | None, prometheus: str | None, alertmanager: str | None,
                watch: bool, interval: float, as_json: bool) -> None:
     from inventory import load_inventory
-    from monitoring.targets import build_plan
     from monitoring.status import collect_status
+    from monitoring.targets import build_plan
 
     inv = load_inventory(inventory_path)
     if site and site not in inv.sites:

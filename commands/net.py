@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from commands import common
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
 
 backup_dir_option = click.option(
     "--backup-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -28,7 +31,7 @@ def routers_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
-def _options(inv: Any, secrets_path: str | None, backup_dir: Path | None, **kwargs: Any) -> Any:
+def _options(inv: Inventory, secrets_path: str | None, backup_dir: Path | None, **kwargs: Any) -> Any:
     from network.push import Options
 
     return Options.for_inventory(inv, secrets_path, backup_dir, **kwargs)

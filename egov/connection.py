@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from egov.errors import LabError
 
@@ -62,7 +63,25 @@ def connection_for(inventory_path: str | Path, environment: str, host_user: str 
                       router_user=router_user, secrets_file=None)
 
 
-def require_lab_up(inv: Any) -> None:
+class _Plan(Protocol):
+    @property
+    def control_ip(self) -> IPv4Address | None: ...
+
+
+class LabInventory(Protocol):
+    """What ``require_lab_up`` reads of an ``inventory.Inventory`` (egov imports nothing of ours)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def environment(self) -> str: ...
+
+    @property
+    def plan(self) -> _Plan: ...
+
+
+def require_lab_up(inv: LabInventory) -> None:
     """Refuse to contact a lab inventory's nodes while its lab is down.
 
     Lab addresses are production addresses; with the lab's networks gone, a packet for one would

@@ -3,9 +3,9 @@
 The contract other packages code against is in docs/ARCHITECTURE.md ("The inventory API").
 """
 
+from inventory.ipplan import IPPlan
 from inventory.loader import load_inventory
 from inventory.model import Endpoint, Host, Interface, Inventory, LanInterface, Level, Link, Province, Router, Site
-from inventory.ipplan import IPPlan
 
 __all__ = ["Endpoint", "Host", "IPPlan", "Interface", "Inventory", "LanInterface", "Level", "Link", "Province",
            "Router", "Site", "load_inventory"]

@@ -45,7 +45,7 @@ def load_inventory(path: str | Path, text: str | None = None) -> Inventory:
     assert spec is not None
     # sites that failed the schema are left out of the second stage, and so are problems that would
     # only repeat theirs (a reference to a broken site is not reported as dangling)
-    broken = _names_in([raw for raw, site in zip(raw_sites, sites) if site is None])
+    broken = _names_in([raw for raw, site in zip(raw_sites, sites, strict=True) if site is None])
     spec = spec.model_copy(update={"sites": sites})
     inventory = build_model(path, spec, _base_layers(spec), problems, broken)
     problems.raise_if_any()

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from egov.errors import InventoryError
-from inventory.layers import Resolved
 from inventory.ipplan import IPPlan
+from inventory.layers import Resolved
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from egov.connection import Connection, connection_for, lab_name, lab_state_dir
 from egov.errors import LabError
-from egov.results import Result, RunResult
 from egov.parallel import run_parallel
+from egov.results import Result, RunResult
 from lab import docker_net, images, nodes, state
 from lab.engine import Progress, _quiet, docker, engine_answers, ensure_engine, ensure_host_limits
 from lab.layout import LabPlan, NodeSpec, plan_lab
 from lab.proxy import Proxy, ensure_proxy, running_pid, stop_proxy
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
 
 
 @dataclass
@@ -53,7 +56,7 @@ class Lab:
     + name: the lab's name ($EGOV_LAB_NAME or the inventory file's stem); prefixes everything it creates
     """
 
-    def __init__(self, inventory: Any) -> None:
+    def __init__(self, inventory: Inventory) -> None:
         self.inventory = inventory
         self.name = lab_name(inventory.path)
         self.state_dir: Path = lab_state_dir(inventory.path)

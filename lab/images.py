@@ -106,7 +106,7 @@ def _stream(args: list[str], on_progress: Progress, what: str) -> None:
         for line in proc.stdout:
             line = line.rstrip()
             if line:
-                tail = (tail + [line])[-5:]
+                tail = [*tail, line][-5:]
                 on_progress(f"{what}: {line}")
     if proc.returncode != 0:
         raise LabError(f"{what} failed (exit {proc.returncode}): " + " | ".join(tail))

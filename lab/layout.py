@@ -10,9 +10,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from egov.errors import LabError
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
 
 MGMT_IFNAME = "eth0"
 HOST_LAN_IFNAME = "eth1"
@@ -91,7 +94,7 @@ def _lan_gateway(subnet: IPv4Network, taken: set[IPv4Address]) -> IPv4Address:
     return candidate
 
 
-def plan_lab(inv: Any, name: str) -> LabPlan:
+def plan_lab(inv: Inventory, name: str) -> LabPlan:
     """The lab for an inventory: networks, nodes (hosts then routers) and WAN veth pairs."""
     plan = LabPlan(name=name, control_ip=inv.plan.control_ip, supernet=inv.plan.supernet)
     mgmt = NetworkSpec(f"{name}-mgmt", inv.plan.pools["mgmt"], inv.plan.control_ip, "mgmt")
@@ -103,7 +106,7 @@ def plan_lab(inv: Any, name: str) -> LabPlan:
         subnet = site.subnets.get("server")
         if subnet is None:
             raise LabError(f"site {site.name} has hosts but no server subnet in the IP plan")
-        taken = {inv.hosts[h].server_ip for h in site.hosts} | {
+        taken = {ip for h in site.hosts if (ip := inv.hosts[h].server_ip)} | {
             inv.routers[r].lan_interfaces["server"].ip.ip for r in site.routers
             if "server" in inv.routers[r].lan_interfaces}
         lans[site.name] = NetworkSpec(f"{name}-{site.name}-server", subnet, _lan_gateway(subnet, taken),

@@ -9,9 +9,12 @@ one page instead of twenty.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitoring.targets import MonitoringPlan, site_settings
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
 
 
 def _receiver(name: str, email: str, webhook: str) -> dict[str, Any]:
@@ -23,7 +26,7 @@ def _receiver(name: str, email: str, webhook: str) -> dict[str, Any]:
     return receiver
 
 
-def _smarthost(inv: Any, plan: MonitoringPlan) -> str:
+def _smarthost(inv: Inventory, plan: MonitoringPlan) -> str:
     if plan.settings.smtp_smarthost:
         return plan.settings.smtp_smarthost
     mail = inv.hosts_with_role("mail")
@@ -32,7 +35,7 @@ def _smarthost(inv: Any, plan: MonitoringPlan) -> str:
     return "localhost:25"
 
 
-def alertmanager_config(inv: Any, plan: MonitoringPlan) -> dict[str, Any]:
+def alertmanager_config(inv: Inventory, plan: MonitoringPlan) -> dict[str, Any]:
     settings = plan.settings
     receivers = [_receiver("noc", settings.noc_email, settings.noc_webhook)]
     # One receiver per distinct (email, webhook) of site IT, named after its first site.

@@ -15,15 +15,18 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from egov.errors import MonitoringError
 from inventory.applications import APPS
 from monitoring.alertmanager import alertmanager_config
-from monitoring.targets import MonitoringPlan, Server, build_plan, host_settings, site_labels
 from monitoring.rules import FEDERATE_MATCH, rule_groups
+from monitoring.targets import MonitoringPlan, Server, build_plan, host_settings, site_labels
+
+if TYPE_CHECKING:
+    from inventory.model import Host, Inventory
 
 PROBE_MODULES = {"icmp_router": "icmp", "icmp_link": "icmp"}
 FILE_SD_JOBS = ("node", "postgres", "egov", "icmp_router", "icmp_link", "federate")
@@ -47,7 +50,7 @@ def _probe_job(job: str, module: str, server: Server, files: list[str]) -> dict[
     }
 
 
-def prometheus_config(inv: Any, plan: MonitoringPlan, server: Server) -> dict[str, Any]:
+def prometheus_config(inv: Inventory, plan: MonitoringPlan, server: Server) -> dict[str, Any]:
     settings = server.settings
     jobs: list[dict[str, Any]] = [{
         "job_name": "prometheus",
@@ -79,7 +82,7 @@ def prometheus_config(inv: Any, plan: MonitoringPlan, server: Server) -> dict[st
     }
 
 
-def file_sd(server: Server, inv: Any) -> dict[str, list[dict[str, Any]]]:
+def file_sd(server: Server, inv: Inventory) -> dict[str, list[dict[str, Any]]]:
     """Target groups per job file, one group per target (each has its own labels)."""
     groups: dict[str, list[dict[str, Any]]] = {job: [] for job in FILE_SD_JOBS}
     for target in server.targets:
@@ -106,7 +109,7 @@ def blackbox_config() -> dict[str, Any]:
     }}
 
 
-def exporter_config(inv: Any, host: Any, plan: MonitoringPlan | None = None) -> dict[str, Any]:
+def exporter_config(inv: Inventory, host: Host, plan: MonitoringPlan | None = None) -> dict[str, Any]:
     """The egov exporter's configuration on one host (see monitoring/exporter/config.py).
 
     Monitoring servers watch the applications, certificates, the document-exchange platform and
@@ -132,7 +135,7 @@ def exporter_config(inv: Any, host: Any, plan: MonitoringPlan | None = None) -> 
                 for port in other_settings.tls_ports.get(role, []):
                     tls.append({"endpoint": f"{other.name}:{port}", "host": ip, "port": port,
                                 "server_name": inv.province.domain})
-        conf.update(apps=apps, tls=sorted({(t["endpoint"]): t for t in tls}.values(), key=lambda t: t["endpoint"]))
+        conf.update(apps=apps, tls=sorted({(t["endpoint"]): t for t in tls}.values(), key=lambda t: str(t["endpoint"])))
         if settings.docexchange_url:
             conf["docexchange_url"] = settings.docexchange_url
         if settings.drift_file:
@@ -147,7 +150,7 @@ class GeneratedServer:
     files: dict[str, str]  # relative path -> content
 
 
-def generate(inv: Any) -> dict[str, GeneratedServer]:
+def generate(inv: Inventory) -> dict[str, GeneratedServer]:
     """Every monitoring server's files, in inventory order; same inventory, same bytes."""
     plan = build_plan(inv)
     rules = dump_yaml(rule_groups(plan.settings))

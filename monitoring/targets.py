@@ -10,10 +10,13 @@ the Alertmanagers of the top-level servers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from egov.errors import MonitoringError
 from monitoring.settings import Settings, settings_from
+
+if TYPE_CHECKING:
+    from inventory.model import Host, Inventory, Router, Site
 
 ROLE = "monitoring"
 
@@ -64,15 +67,15 @@ class MonitoringPlan:
         return [s for s in self.servers.values() if s.top]
 
 
-def site_settings(inv: Any, site: Any) -> Settings:
+def site_settings(inv: Inventory, node: Site | Host | Router) -> Settings:
     """Settings of a site (or, through the same layers, of a host or router)."""
-    return settings_from(site.vars, inv.province.domain, lambda key: inv.origin(site, key))
+    return settings_from(node.vars, inv.province.domain, lambda key: inv.origin(node, key))
 
 
 host_settings = site_settings
 
 
-def zone_of(inv: Any, site_name: str) -> str:
+def zone_of(inv: Inventory, site_name: str) -> str:
     """The site's ancestor at depth 1 (a district in a three-level province), or itself."""
     site = inv.sites[site_name]
     while site.depth > 1 and site.parent:
@@ -80,12 +83,12 @@ def zone_of(inv: Any, site_name: str) -> str:
     return str(site.name)
 
 
-def site_labels(inv: Any, site_name: str) -> dict[str, str]:
+def site_labels(inv: Inventory, site_name: str) -> dict[str, str]:
     site = inv.sites[site_name]
     return {"site": site.name, "level": site.level, "zone": zone_of(inv, site_name)}
 
 
-def build_plan(inv: Any) -> MonitoringPlan:
+def build_plan(inv: Inventory) -> MonitoringPlan:
     """Assign sites to servers and list each server's targets."""
     monitors = inv.hosts_with_role(ROLE)
     if not monitors:
@@ -125,7 +128,7 @@ def build_plan(inv: Any) -> MonitoringPlan:
     return plan
 
 
-def _targets(inv: Any, server: Server) -> list[Target]:
+def _targets(inv: Inventory, server: Server) -> list[Target]:
     """Every target of the server's sites, in inventory order (stable output)."""
     out: list[Target] = []
     sites = set(server.sites)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -103,8 +104,7 @@ def pollers(config: ExporterConfig, sources: Sources, cache: Cache) -> list[Poll
         out.append(Poller("docexchange", lambda: sources.http(url, timeout), config.interval, cache))
     drift = sources.drift
     if drift is None and config.drift_file:
-        path = config.drift_file
-        drift = lambda: read_drift_file(path)
+        drift = functools.partial(read_drift_file, config.drift_file)
     if drift is not None:
         out.append(Poller("drift", drift, config.drift_interval, cache))
     return out

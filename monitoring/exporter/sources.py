@@ -59,11 +59,11 @@ def read_backup_status(path: str) -> dict[str, dict[str, float]]:
     """
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: must be a JSON object of database -> status")  # noqa: TRY004 - bad content
+        raise ValueError(f"{path}: must be a JSON object of database -> status")
     out: dict[str, dict[str, float]] = {}
     for db, status in data.items():
         if not isinstance(status, dict) or not isinstance(status.get("last_success_timestamp"), (int, float)):
-            raise ValueError(f"{path}: {db}: needs a numeric last_success_timestamp")  # noqa: TRY004 - bad content
+            raise ValueError(f"{path}: {db}: needs a numeric last_success_timestamp")
         out[str(db)] = {k: float(v) for k, v in status.items() if isinstance(v, (int, float))}
     return out
 

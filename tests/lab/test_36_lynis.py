@@ -30,7 +30,7 @@ def _audit(lab: Any, name: str) -> tuple[int | None, str]:
 def test_lynis_hardening_index_at_least_80_on_every_host(lab: Any) -> None:
     names = sorted(lab.inventory.hosts)
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        results = dict(zip(names, pool.map(lambda name: _audit(lab, name), names)))
+        results = dict(zip(names, pool.map(lambda name: _audit(lab, name), names), strict=True))
     for name, (score, _) in results.items():
         print(f"lynis hardening index {name}: {score}")
     low = {name: (score, detail) for name, (score, detail) in results.items()

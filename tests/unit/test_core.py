@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from egov.errors import InventoryError, SecretsError
-from egov.results import Result
 from egov.parallel import run_parallel
+from egov.results import Result
 from egov.secrets import MASK, Secrets, redact
 
 
@@ -20,7 +20,7 @@ def test_secrets_file_must_not_be_readable_by_others(tmp_path: Path) -> None:
     f = tmp_path / "s.yml"
     f.write_text("router_password: s3cret-value\n")
     f.chmod(0o644)
-    with pytest.raises(SecretsError, match="readable by others.*chmod 600"):
+    with pytest.raises(SecretsError, match=r"readable by others.*chmod 600"):
         Secrets(f)
     f.chmod(0o600)
     assert Secrets(f).get("router_password") == "s3cret-value"

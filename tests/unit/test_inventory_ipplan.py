@@ -45,7 +45,7 @@ indexes = st.lists(st.integers(0, 255).filter(lambda i: i != 104), min_size=1, m
 def test_adding_or_removing_a_site_moves_nothing_else(chosen: list[int], data: st.DataObject) -> None:
     extra = data.draw(st.integers(0, 255).filter(lambda i: i not in chosen and i != 104), label="added index")
     before = addresses(province(chosen))
-    after = addresses(province(chosen + [extra]))
+    after = addresses(province([*chosen, extra]))
     # everything that existed keeps its address; only the new site's own entries (and its link on ty-r1) appear
     assert {k: v for k, v in after.items() if k in before} == before
     assert all(k.startswith((f"c{extra}/", f"c{extra}-r1/", f"ty-r1/c{extra}-r1")) for k in after if k not in before)

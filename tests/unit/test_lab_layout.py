@@ -6,10 +6,10 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
+from lab.plan import _lan_gateway, plan_lab, rename_steps
 
 from egov.errors import LabError
 from inventory import load_inventory
-from lab.plan import _lan_gateway, plan_lab, rename_steps
 
 LAB_YML = Path(__file__).resolve().parents[2] / "inventory" / "lab.yml"
 
@@ -94,7 +94,7 @@ def test_renames_leave_right_names_alone_and_swap_through_temporary_names() -> N
 
 
 def test_renames_fail_clearly_when_an_address_is_missing() -> None:
-    with pytest.raises(LabError, match="no interface holds 10.1.0.1"):
+    with pytest.raises(LabError, match=r"no interface holds 10\.1\.0\.1"):
         rename_steps({"10.0.0.1": "eth0"}, {"10.0.0.1": "eth0", "10.1.0.1": "lan-server"})
 
 

@@ -13,8 +13,8 @@ import yaml
 from egov.errors import MonitoringError
 from inventory import load_inventory
 from monitoring.config import check, generate, write_tree
-from monitoring.targets import build_plan
 from monitoring.settings import settings_from
+from monitoring.targets import build_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "inventory" / "lab.yml"

@@ -25,7 +25,7 @@ def _health(answer: dict[str, Any]) -> str | None:
 def _health_report(host: RunsCommands, labels: list[str], specs: list[dict[str, Any]], where: str) -> Outcome:
     failures: list[str] = []
     good: list[str] = []
-    for label, answer in zip(labels, probe_many(host, specs)):
+    for label, answer in zip(labels, probe_many(host, specs), strict=True):
         problem = _health(answer)
         (failures if problem else good).append(f"{label} {problem}" if problem else label)
     if failures:
@@ -57,7 +57,7 @@ def app_health_proxy(host: RunsCommands, node: Node, via: str = "web") -> Outcom
         return Outcome(False, "the inventory places no core application behind the proxy")
     apps = sorted(node.proxied.items())
     specs = [_https_spec(node, via, prefix.rstrip("/") + "/healthz") for _app, prefix in apps]
-    return _health_report(host, [f"{app} {spec['path']}" for (app, _p), spec in zip(apps, specs)], specs,
+    return _health_report(host, [f"{app} {spec['path']}" for (app, _p), spec in zip(apps, specs, strict=True)], specs,
                           f"via {specs[0]['connect']}:{specs[0]['port']}: ")
 
 

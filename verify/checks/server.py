@@ -50,7 +50,7 @@ def services_running(host: RunsCommands, node: Node) -> Outcome:
     states = parse_unit_states(output(host.run(
         "systemctl show -p Id,LoadState,ActiveState,UnitFileState " + " ".join(["%s"] * len(units)), *units)))
     problems = []
-    for service, unit in zip(node.services, units):
+    for service, unit in zip(node.services, units, strict=True):
         props = states.get(unit, {})
         if props.get("LoadState") != "loaded":
             problems.append(f"{service} is not installed")
