@@ -239,10 +239,12 @@ def run_role(inv: Inventory, role: str, host_name: str, facts: dict[str, Any], c
     target = next(h for h in inventory if (h.data.get("egov_name") or h.name) == host_name)
     recorded = RecordedFacts(facts, case or f"{role} on {host_name}")
     ops: list[Operation] = []
-    # the timestamp pyinfra's line edits name their backup files with, fixed as its own tests fix it
+    # the timestamp pyinfra's line edits name their backup files with, fixed as its own tests fix
+    # it, and the order files.sync walks a directory in
     with mock.patch.object(pyinfra_host, "get_fact", recorded), \
             mock.patch("pyinfra.operations.util.files.get_timestamp", lambda: "a-timestamp"), \
             mock.patch("pyinfra.operations.files.get_timestamp", lambda: "a-timestamp"), \
+            mock.patch("pyinfra.operations.files.os.walk", _sorted_walk), \
             ctx_state.use(state), ctx_inventory.use(inventory), ctx_config.use(config.copy()):
         add_deploy(state, resolve(role), host=target)
         state.is_executing = True
@@ -253,6 +255,19 @@ def run_role(inv: Inventory, role: str, host_name: str, facts: dict[str, Any], c
                 op_data.operation_meta.set_complete(True, commands, CommandOutput([]))
                 ops.append(Operation(", ".join(sorted(state.op_meta[op_hash].names)), commands))
     return RoleRun(ops, recorded.unused())
+
+
+def _sorted_walk(top: Any, *args: Any, **kwargs: Any) -> Iterator[tuple[str, list[str], list[str]]]:
+    # ``os.walk`` in the file system's order, which is not the same on every machine (ext4
+    # hashes names): sorted, so ``files.sync`` lists its uploads in one order, as pyinfra's own
+    # tests fix it with a listing of their own. The lists are sorted in place: the caller prunes them.
+    for dirpath, dirnames, filenames in _os_walk(top, *args, **kwargs):
+        dirnames.sort()
+        filenames.sort()
+        yield dirpath, dirnames, filenames
+
+
+_os_walk = os.walk
 
 
 def load_case(path: Path) -> dict[str, Any]:
