@@ -24,7 +24,7 @@ from lab.engine import docker
 UP_TARGET_S = 60.0
 
 
-def timed(label: str, fn):  # type: ignore[no-untyped-def]
+def timed(label: str, fn):
     start = time.monotonic()
     result = fn()
     seconds = time.monotonic() - start

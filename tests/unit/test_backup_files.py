@@ -5,12 +5,16 @@ from __future__ import annotations
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
-from deploys import render
+from deploys import context, render
 from deploys.backup import backup_key
-from deploys.context import DeployContext, set_context
+from deploys.context import DeployContext
+
+if TYPE_CHECKING:
+    from inventory import Inventory
 
 
 def test_backup_key_is_the_same_on_every_run_and_changes_with_its_seed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,7 +27,7 @@ def test_backup_key_is_the_same_on_every_run_and_changes_with_its_seed(monkeypat
         environment = "production"
 
     monkeypatch.setenv("EGOV_SECRET_BACKUP_SSH_SEED", "seed one")
-    set_context(DeployContext.of(Production(), Secrets()))
+    monkeypatch.setattr(context, "_current", DeployContext.of(cast("Inventory", Production()), Secrets()))
     first = backup_key()
     assert backup_key() == first and first[1].startswith("ecdsa-sha2-nistp256 ")
     private = serialization.load_pem_private_key(first[0].encode(), None)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from cryptography import x509
 
-from deploys import roles
+from deploys import context, roles
 from deploys.base import firewall_rules
-from deploys.context import DeployContext, set_context
+from deploys.context import DeployContext
 from deploys.pki import Pki
 from egov.errors import DeployError
 from inventory import load_inventory
 from inventory.services import roles_of
+
+if TYPE_CHECKING:
+    from inventory import Inventory
 
 LAB = Path(__file__).resolve().parents[2] / "inventory" / "lab.yml"
 
@@ -70,7 +74,7 @@ def test_lab_secret_generated_once_0600(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setenv("EGOV_LAB_DIR", str(tmp_path / "labs"))
     monkeypatch.delenv("EGOV_SECRET_DB_PORTAL_PASSWORD", raising=False)
-    set_context(DeployContext.of(Inv(), Secrets()))
+    monkeypatch.setattr(context, "_current", DeployContext.of(cast("Inventory", Inv()), Secrets()))
     value = deploys.secret("db_portal_password")
     assert deploys.secret("db_portal_password") == value and len(value) >= 24
     stored = tmp_path / "labs" / "lab" / "deploy-secrets.yml"
@@ -88,7 +92,7 @@ def test_production_secret_missing_is_an_error(tmp_path: Path, monkeypatch: pyte
         environment = "production"
 
     monkeypatch.delenv("EGOV_SECRET_DB_PORTAL_PASSWORD", raising=False)
-    set_context(DeployContext.of(Inv(), Secrets()))
+    monkeypatch.setattr(context, "_current", DeployContext.of(cast("Inventory", Inv()), Secrets()))
     with pytest.raises(SecretsError, match="EGOV_SECRET_DB_PORTAL_PASSWORD"):
         deploys.secret("db_portal_password")
     monkeypatch.setenv("EGOV_SECRET_DB_PORTAL_PASSWORD", "from-the-env")

@@ -15,11 +15,11 @@ LAB_YML = Path(__file__).resolve().parents[2] / "inventory" / "lab.yml"
 
 
 @pytest.fixture(scope="module")
-def inv():  # type: ignore[no-untyped-def]
+def inv():
     return load_inventory(LAB_YML)
 
 
-def test_every_network_is_named_after_the_lab_and_mgmt_is_the_mgmt_pool(inv) -> None:  # type: ignore[no-untyped-def]
+def test_every_network_is_named_after_the_lab_and_mgmt_is_the_mgmt_pool(inv) -> None:
     plan = plan_lab(inv, "mylab")
     assert all(n.name.startswith("mylab-") for n in plan.networks)
     mgmt = plan.network("mgmt")
@@ -29,14 +29,14 @@ def test_every_network_is_named_after_the_lab_and_mgmt_is_the_mgmt_pool(inv) -> 
         f"mylab-{s.name}-server" for s in with_hosts}
 
 
-def test_lan_bridge_addresses_are_free_and_inside_their_subnet(inv) -> None:  # type: ignore[no-untyped-def]
+def test_lan_bridge_addresses_are_free_and_inside_their_subnet(inv) -> None:
     plan = plan_lab(inv, "lab")
     used = {a.ip for node in plan.nodes.values() for a in node.attachments}
     for net in plan.networks:
         assert net.gateway in net.subnet and net.gateway not in used
 
 
-def test_nodes_get_their_inventory_addresses_and_names(inv) -> None:  # type: ignore[no-untyped-def]
+def test_nodes_get_their_inventory_addresses_and_names(inv) -> None:
     plan = plan_lab(inv, "lab")
     assert set(plan.nodes) == set(inv.hosts) | set(inv.routers)
     for host in inv.hosts.values():
@@ -51,7 +51,7 @@ def test_nodes_get_their_inventory_addresses_and_names(inv) -> None:  # type: ig
             assert (attachment.ip, attachment.ifname) == (lan.ip.ip, lan.name)
 
 
-def test_hosts_route_only_the_supernet_via_their_sites_first_router(inv) -> None:  # type: ignore[no-untyped-def]
+def test_hosts_route_only_the_supernet_via_their_sites_first_router(inv) -> None:
     plan = plan_lab(inv, "lab")
     for host in inv.hosts.values():
         first = inv.routers[inv.sites[host.site].routers[0]]
@@ -59,14 +59,14 @@ def test_hosts_route_only_the_supernet_via_their_sites_first_router(inv) -> None
         assert all(prefix.prefixlen > 0 for prefix, _ in plan.nodes[host.name].routes)
 
 
-def test_wan_links_become_veths_named_by_the_inventory(inv) -> None:  # type: ignore[no-untyped-def]
+def test_wan_links_become_veths_named_by_the_inventory(inv) -> None:
     plan = plan_lab(inv, "lab")
     assert [(v.a, v.a_ifname, v.b, v.b_ifname) for v in plan.veths] == [
         (link.a.router, link.a.ifname, link.b.router, link.b.ifname) for link in inv.links]
     assert all(len(v.a_ifname) <= 15 and len(v.b_ifname) <= 15 for v in plan.veths)
 
 
-def test_a_node_recipe_changes_with_its_image_or_addresses(inv) -> None:  # type: ignore[no-untyped-def]
+def test_a_node_recipe_changes_with_its_image_or_addresses(inv) -> None:
     node = plan_lab(inv, "lab").nodes[next(iter(inv.hosts))]
     assert node.recipe("img:1") == node.recipe("img:1")
     assert node.recipe("img:1") != node.recipe("img:2")
@@ -98,7 +98,7 @@ def test_renames_fail_clearly_when_an_address_is_missing() -> None:
         rename_steps({"10.0.0.1": "eth0"}, {"10.0.0.1": "eth0", "10.1.0.1": "lan-server"})
 
 
-def test_lab_ssh_is_strict_and_picks_the_user_by_node_kind(inv, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_lab_ssh_is_strict_and_picks_the_user_by_node_kind(inv, tmp_path, monkeypatch) -> None:
     from lab import Lab
 
     monkeypatch.setenv("EGOV_LAB_DIR", str(tmp_path))

@@ -30,12 +30,12 @@ def checkers() -> None:
 
 
 @pytest.fixture(scope="module")
-def lab_inv():  # type: ignore[no-untyped-def]
+def lab_inv():
     return load_inventory(LAB)
 
 
 @pytest.fixture(scope="module")
-def fed_inv():  # type: ignore[no-untyped-def]
+def fed_inv():
     return load_inventory(FEDERATED)
 
 
@@ -43,7 +43,7 @@ def _sd(files: dict[str, str], job: str) -> list[dict]:
     return json.loads(files[f"file_sd/{job}.json"])
 
 
-def test_every_host_router_and_link_is_a_labelled_target(lab_inv) -> None:  # type: ignore[no-untyped-def]
+def test_every_host_router_and_link_is_a_labelled_target(lab_inv) -> None:
     (server,) = generate(lab_inv).values()
     node = {g["labels"]["instance"]: g for g in _sd(server.files, "node")}
     assert set(node) == set(lab_inv.hosts)
@@ -60,7 +60,7 @@ def test_every_host_router_and_link_is_a_labelled_target(lab_inv) -> None:  # ty
     assert {g["labels"]["instance"] for g in _sd(server.files, "postgres")} == {"dc-db1", "dc-db2"}
 
 
-def test_generation_is_deterministic_and_idempotent(lab_inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_generation_is_deterministic_and_idempotent(lab_inv, tmp_path: Path) -> None:
     first, second = generate(lab_inv), generate(lab_inv)
     assert {n: s.files for n, s in first.items()} == {n: s.files for n, s in second.items()}
     files = first["dc-ops1"].files
@@ -70,7 +70,7 @@ def test_generation_is_deterministic_and_idempotent(lab_inv, tmp_path: Path) -> 
     assert write_tree(files, tmp_path) == ["file_sd/gone.json"]
 
 
-def test_lab_gets_short_intervals_production_the_defaults(lab_inv, fed_inv) -> None:  # type: ignore[no-untyped-def]
+def test_lab_gets_short_intervals_production_the_defaults(lab_inv, fed_inv) -> None:
     lab = yaml.safe_load(generate(lab_inv)["dc-ops1"].files["prometheus.yml"])["global"]
     prod = yaml.safe_load(generate(fed_inv)["dc-ops1"].files["prometheus.yml"])["global"]
     assert lab["scrape_interval"] == "5s"
@@ -89,7 +89,7 @@ def test_generated_configs_pass_promtool_and_amtool(path: Path, tmp_path: Path) 
 
 
 @pytest.mark.usefixtures("checkers")
-def test_a_broken_config_is_refused_with_promtool_output(lab_inv, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_config_is_refused_with_promtool_output(lab_inv, tmp_path: Path) -> None:
     files = dict(generate(lab_inv)["dc-ops1"].files)
     files["rules/egov.yml"] = files["rules/egov.yml"].replace("expr: up{job=\"node\"} == 0", "expr: up{job=")
     write_tree(files, tmp_path)
@@ -97,7 +97,7 @@ def test_a_broken_config_is_refused_with_promtool_output(lab_inv, tmp_path: Path
         check(tmp_path)
 
 
-def test_district_server_is_federated_by_the_province(fed_inv) -> None:  # type: ignore[no-untyped-def]
+def test_district_server_is_federated_by_the_province(fed_inv) -> None:
     gen = generate(fed_inv)
     province, district = gen["dc-ops1"].files, gen["qn-ty-mon1"].files
     # the district scrapes its own subtree; the province no longer does
@@ -119,7 +119,7 @@ def test_district_server_is_federated_by_the_province(fed_inv) -> None:  # type:
     assert yaml.safe_load(district["rules/egov.yml"])["groups"][0]["name"] == "egov-aggregates"
 
 
-def test_alertmanager_routes_groups_and_inhibits(fed_inv) -> None:  # type: ignore[no-untyped-def]
+def test_alertmanager_routes_groups_and_inhibits(fed_inv) -> None:
     am = yaml.safe_load(generate(fed_inv)["dc-ops1"].files["alertmanager.yml"])
     route = am["route"]
     assert route["receiver"] == "noc" and route["group_by"] == ["zone", "severity"]
@@ -148,13 +148,13 @@ def test_bad_setting_names_where_it_was_set() -> None:
     assert "site dam-ha: monitoring__cert_warning_days: expected a positive integer" in text
 
 
-def test_an_inventory_without_monitoring_host_is_an_error(lab_inv, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_inventory_without_monitoring_host_is_an_error(lab_inv, monkeypatch) -> None:
     monkeypatch.setattr(lab_inv, "hosts_with_role", lambda role: [])
     with pytest.raises(MonitoringError, match="no host has role 'monitoring'"):
         build_plan(lab_inv)
 
 
-def test_exporter_config_lists_apps_certs_and_backups(lab_inv) -> None:  # type: ignore[no-untyped-def]
+def test_exporter_config_lists_apps_certs_and_backups(lab_inv) -> None:
     conf = yaml.safe_load(generate(lab_inv)["dc-ops1"].files["egov-exporter.yml"])
     assert conf["listen"] == "0.0.0.0:9200"
     assert {(a["app"], a["target"]) for a in conf["apps"]} == {
@@ -188,7 +188,7 @@ def test_tls_ports_follow_the_deploys() -> None:
     assert s.tls_ports["web"] == [WEB_PORT]
 
 
-def test_deploy_checks_every_generated_file_and_loads_the_main_config_last(lab_inv) -> None:  # type: ignore[no-untyped-def]
+def test_deploy_checks_every_generated_file_and_loads_the_main_config_last(lab_inv) -> None:
     from deploys.monitoring import _check_for, _order
 
     files = [rel for rel in generate(lab_inv)["dc-ops1"].files if rel != "egov-exporter.yml"]
@@ -229,7 +229,7 @@ def test_the_shipped_exporter_needs_only_what_debian_packages() -> None:
     (["severity=warning", "site=ty-dong-ngu"], "it-tien-yen"),  # a ticket: the district's IT only
     (["severity=warning", "site=dh-dam-ha"], "noc"),  # no IT address of its own: the NOC
 ])
-def test_amtool_routes_alerts_to_the_right_people(fed_inv, tmp_path: Path, labels: list[str],  # type: ignore[no-untyped-def]
+def test_amtool_routes_alerts_to_the_right_people(fed_inv, tmp_path: Path, labels: list[str],
                                                   receivers: str) -> None:
     path = tmp_path / "alertmanager.yml"
     path.write_text(generate(fed_inv)["dc-ops1"].files["alertmanager.yml"])

@@ -25,16 +25,16 @@ UPDATE = os.environ.get("EGOV_UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture(scope="module")
-def platforms_inv():  # type: ignore[no-untyped-def]
+def platforms_inv():
     return load_inventory(PLATFORMS_INV)
 
 
-def test_fixture_covers_every_platform_at_every_level(platforms_inv) -> None:  # type: ignore[no-untyped-def]
+def test_fixture_covers_every_platform_at_every_level(platforms_inv) -> None:
     combos = {(r.platform, platforms_inv.sites[r.site].level) for r in platforms_inv.routers.values()}
     assert combos == {(p, level) for p in DRIVERS for level in ("province", "district", "commune")}
 
 
-def test_golden_files(platforms_inv) -> None:  # type: ignore[no-untyped-def]
+def test_golden_files(platforms_inv) -> None:
     configs = render_all(platforms_inv, list(platforms_inv.routers.values()))
     if UPDATE:
         GOLDEN.mkdir(parents=True, exist_ok=True)
@@ -46,13 +46,13 @@ def test_golden_files(platforms_inv) -> None:  # type: ignore[no-untyped-def]
         assert text == golden[name], f"{name} differs from {GOLDEN / name}.cfg"
 
 
-def test_same_inventory_same_bytes(platforms_inv) -> None:  # type: ignore[no-untyped-def]
+def test_same_inventory_same_bytes(platforms_inv) -> None:
     again = load_inventory(PLATFORMS_INV)
     for name, router in platforms_inv.routers.items():
         assert render(platforms_inv, router) == render(again, again.routers[name])
 
 
-def test_design_in_rendered_text(platforms_inv) -> None:  # type: ignore[no-untyped-def]
+def test_design_in_rendered_text(platforms_inv) -> None:
     """Backbone on the core, ABR with a totally stubby area, stub commune, management from the NOC only."""
     core = render(platforms_inv, platforms_inv.routers["core-ios"])
     district = render(platforms_inv, platforms_inv.routers["d-ios-r1"])
@@ -113,7 +113,7 @@ def _broken_templates(tmp_path: Path, body: str) -> Path:
     ('{% extends "base.j2" %}\n{% block areas %}\n{% for x in %}\n{% endblock %}\n', "commune.j2:3"),
 ])
 def test_template_errors_name_file_and_line(platforms_inv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            body: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+                                            body: str, expected: str) -> None:
     monkeypatch.setattr(render_mod, "TEMPLATES", _broken_templates(tmp_path, body))
     with pytest.raises(NetworkError, match=expected):
         render(platforms_inv, platforms_inv.routers["c-frr-r1"])
