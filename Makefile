@@ -29,6 +29,7 @@ test: bootstrap
 unit: bootstrap
 	$(PY) -m pytest tests -q -m "not lab"
 
+# ruff and mypy as pyproject.toml sets them: the library strictly, the tests and benchmarks type-checked too.
 lint: bootstrap
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy egov commands cli.py inventory lab deploys network monitoring verify
+	$(VENV)/bin/mypy egov commands cli.py inventory lab deploys network monitoring verify workflows tests benchmarks
