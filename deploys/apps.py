@@ -137,21 +137,13 @@ def deploy_app(role: str, artifact: Path, release: str) -> None:
                                      or unit.did_change()))
 
 
-# Hosts whose apps this process has deployed: the registry calls ``apply`` once per app role of a
-# host, and the first call deploys them all (shared packages, one artifact upload).
-_deployed: set[tuple[int, str]] = set()
-
-
 @deploy("Core applications")
 def apply() -> None:
-    """Deploy every ``app_*`` role of the current host (see the module docstring)."""
-    from pyinfra import state
-
+    """Deploy every ``app_*`` role of the current host (see the module docstring): the registry maps
+    each of them here, and ``deploys.site.apply_host`` calls it once per host."""
     roles = [r for r in host.data.get("egov_roles") or [] if r in APPS]
-    key = (id(state), host_name())
-    if not roles or key in _deployed:
+    if not roles:
         return
-    _deployed.add(key)
     apt.packages(name="apps: python3 and psycopg2", packages=PACKAGES, update=True, cache_time=3600)
     files.directory(name="apps: config directory", path=APP_CONFIG_DIR, mode="755")
     artifact = build_artifact()

@@ -18,7 +18,7 @@ from pyinfra.operations import apt, files, systemd
 
 from deploys import host_name, peers, render, secret
 from deploys.facts.postgres import PSQL, PgDatabases, PgInRecovery
-from deploys.ops import postgres
+from deploys.ops import OperationCommands, postgres
 from deploys.ops.config import checked_file
 
 VERSION = "15"
@@ -42,7 +42,7 @@ def app_databases() -> list[tuple[str, str, list[str]]]:
 
 
 @operation()
-def replica_of(primary: str, user: str = REPLICATION_USER):
+def replica_of(primary: str, user: str = REPLICATION_USER) -> OperationCommands:
     """
     Make the local cluster a streaming replica of ``primary`` (pg_basebackup -R).
 

@@ -42,9 +42,10 @@ def apply_host(only: tuple[str, ...] | None = None) -> None:
     from deploys.roles import resolve
     from inventory.services import roles_of
 
-    for role in roles_of(host.data.get("egov_roles") or []):
-        if only is None or role in only:
-            resolve(role)()
+    # several roles share one deploy (the app_* roles: deploys.apps.apply deploys them all): call it once
+    deploys = [resolve(role) for role in roles_of(host.data.get("egov_roles") or []) if only is None or role in only]
+    for deploy in dict.fromkeys(deploys):
+        deploy()
 
 
 if __name__ in ("__main__", "builtins") or __name__.startswith("pyinfra"):

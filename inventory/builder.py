@@ -107,7 +107,7 @@ class _Builder:
                         *rules.subnet_problems(i, site, level, plan.supernet))
             subnets: dict[str, IPv4Network] = {}
             for purpose in level.subnets:
-                net = site.subnets.get(purpose) or plan.unit(level.name, purpose, site.index)  # type: ignore[call-overload]
+                net = site.subnets.get(purpose) or plan.unit(level.name, purpose, site.index)
                 if net is not None:
                     subnets[purpose] = net
             self.sites[name] = Site(

@@ -17,6 +17,8 @@ from pyinfra.api import OperationValueError, operation
 from pyinfra.api.command import FileUploadCommand
 from pyinfra.facts.files import File, Sha1File
 
+from deploys.ops import OperationCommands
+
 
 def _mode(value: int | str) -> str:
     return f"{int(str(value), 8):o}"
@@ -31,7 +33,7 @@ def checked_file(
     mode: int | str = "644",
     user: str = "root",
     group: str = "root",
-):
+) -> OperationCommands:
     """
     Install a configuration file; validate it with the service's checker; reload on change.
 

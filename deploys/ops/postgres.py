@@ -16,6 +16,7 @@ from pyinfra import host
 from pyinfra.api import operation
 
 from deploys.facts.postgres import PSQL, PgConnect, PgDatabases, PgMemberships, PgRoles
+from deploys.ops import OperationCommands
 from egov.secrets import remember
 
 ITERATIONS = 4096
@@ -50,7 +51,7 @@ def _sql(statement: str) -> str:
 
 
 @operation()
-def role(role: str, password: str, replication: bool = False):
+def role(role: str, password: str, replication: bool = False) -> OperationCommands:
     """
     A login role whose password is ``password``.
 
@@ -77,7 +78,7 @@ def role(role: str, password: str, replication: bool = False):
 
 
 @operation()
-def database(database: str, owner: str):
+def database(database: str, owner: str) -> OperationCommands:
     """
     A database owned by ``owner``, closed to PUBLIC (only its owner connects).
 
@@ -104,7 +105,7 @@ def database(database: str, owner: str):
 
 
 @operation()
-def grant_role(role: str, member: str):
+def grant_role(role: str, member: str) -> OperationCommands:
     """
     Make ``member`` a member of ``role`` (``GRANT role TO member``).
 
@@ -124,7 +125,7 @@ def grant_role(role: str, member: str):
 
 
 @operation()
-def grant_connect(database: str, role: str):
+def grant_connect(database: str, role: str) -> OperationCommands:
     """
     Let ``role`` connect to ``database`` (databases are closed to PUBLIC by ``database``).
 

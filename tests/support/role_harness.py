@@ -227,7 +227,6 @@ def run_role(inv: Inventory, role: str, host_name: str, facts: dict[str, Any], c
     from pyinfra.connectors.util import CommandOutput
     from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 
-    from deploys import apps
     from deploys.roles import resolve
     from inventory.pyinfra_bridge import pyinfra_groups
 
@@ -237,9 +236,6 @@ def run_role(inv: Inventory, role: str, host_name: str, facts: dict[str, Any], c
     # TEMP_DIR: pyinfra's temporary file names would otherwise come from a fact of its own
     config = Config(TEMP_DIR="/tmp", FAIL_PERCENT=None)
     state = State(check_for_changes=True)
-    # deploys.apps remembers the hosts it deployed by id(pyinfra.state), the context proxy, which
-    # is the same object for every State of the process: forget them, as a new process would
-    apps._deployed.clear()
     state.init(inventory, config)
     target = next(h for h in inventory if (h.data.get("egov_name") or h.name) == host_name)
     recorded = RecordedFacts(facts, case or f"{role} on {host_name}")
