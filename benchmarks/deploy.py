@@ -56,7 +56,8 @@ def main() -> int:
     args = parser.parse_args()
     figures, errors = deploy_times(args.inventory, args.fresh)
     print(json.dumps({**figures, "target_ratio": TARGET_RATIO, "errors": errors}, indent=2))
-    bad = figures["ratio"] >= TARGET_RATIO or figures["first_failed"] or figures["noop_failed"] or figures["noop_changes"]
+    bad = (figures["ratio"] >= TARGET_RATIO or figures["first_failed"] or figures["noop_failed"]
+           or figures["noop_changes"])
     return 1 if bad else 0
 
 

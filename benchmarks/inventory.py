@@ -77,7 +77,8 @@ def main() -> int:
         print(json.dumps(results, indent=2))
     else:
         for name, r in results.items():
-            print(f"{name:28} {r['seconds']:7.3f} s  {r['sites']:5} sites {r['routers']:5} routers {r['links']:5} links")
+            print(f"{name:28} {r['seconds']:7.3f} s  {r['sites']:5} sites "
+                  f"{r['routers']:5} routers {r['links']:5} links")
         print("target: national < 2 s")
     return 0
 

@@ -119,7 +119,8 @@ def generation_bench(runs: int = 5) -> dict[str, float]:
         "import time, sys; sys.path.insert(0, sys.argv[1]); t = time.perf_counter();"
         "from inventory import load_inventory; inv = load_inventory(sys.argv[2]); t1 = time.perf_counter();"
         "from monitoring.config import generate; g = generate(inv); t2 = time.perf_counter(); warm = [];"
-        "exec('for _ in range(int(sys.argv[3])):\\n s = time.perf_counter(); generate(inv); warm.append(time.perf_counter() - s)');"
+        "exec('for _ in range(int(sys.argv[3])):\\n s = time.perf_counter(); generate(inv);"
+        " warm.append(time.perf_counter() - s)');"
         "import json, statistics; print(json.dumps({'load_s': t1 - t, 'cold_s': t2 - t1,"
         " 'warm_s': statistics.median(warm)}))"
     )

@@ -58,7 +58,8 @@ def generate(path: Path, routers: int, supernet: str) -> Path:
         for commune in range(min(COMMUNES_PER_DISTRICT, left)):
             index = district * 16 + commune
             lines.append(f"  - {{name: c{index}, level: commune, kind: commune_point, index: {index}, "
-                         f"parent: d{district}, routers: [{{name: c{index}-r1, slot: 0, uplinks: [d{district}-r1]}}]}}\n")
+                         f"parent: d{district}, routers: [{{name: c{index}-r1, slot: 0, "
+                         f"uplinks: [d{district}-r1]}}]}}\n")
             left -= 1
         district += 1
     path.write_text("".join(lines), encoding="utf-8")

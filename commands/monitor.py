@@ -57,10 +57,12 @@ def config_cmd(inventory_path: str, out_dir: str, check: bool, as_json: bool) ->
 @monitor_group.command("status", help=STATUS_HELP)
 @common.inventory_option
 @click.option("--site", default=None, help="Only this site.")
-@click.option("--prometheus", default=None, metavar="URL", help="Prometheus to ask (default: the province's, from the inventory).")
+@click.option("--prometheus", default=None, metavar="URL",
+              help="Prometheus to ask (default: the province's, from the inventory).")
 @click.option("--alertmanager", default=None, metavar="URL", help="Alertmanager to ask (default: the province's).")
 @click.option("--watch", is_flag=True, help="Refresh until interrupted.")
-@click.option("--interval", type=click.FloatRange(1), default=10, show_default=True, help="Seconds between refreshes with --watch.")
+@click.option("--interval", type=click.FloatRange(1), default=10, show_default=True,
+              help="Seconds between refreshes with --watch.")
 @common.json_option
 def status_cmd(inventory_path: str, site: str | None, prometheus: str | None, alertmanager: str | None,
                watch: bool, interval: float, as_json: bool) -> None:

@@ -117,7 +117,8 @@ def deploy_app(role: str, artifact: Path, release: str) -> None:
     if not host.get_fact(Directory, path=release_dir):
         # unpack beside the final name and rename: a half-unpacked release is never `current`
         unpack = (f"rm -rf {release_dir}.new && mkdir -p {release_dir}.new && "
-                  f"tar -xzf {home}/releases/{artifact.name} -C {release_dir}.new && mv {release_dir}.new {release_dir}")
+                  f"tar -xzf {home}/releases/{artifact.name} -C {release_dir}.new && "
+                  f"mv {release_dir}.new {release_dir}")
         server.shell(name=f"{app.name}: unpack release {release}", commands=[unpack])
     link = files.link(name=f"{app.name}: current -> {release}", path=f"{home}/current", target=release_dir)
     config = checked_file(

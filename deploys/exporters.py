@@ -88,7 +88,8 @@ def _postgres_exporter(port: int) -> None:
                        dest="/etc/systemd/system/prometheus-postgres-exporter.service.d/egov.conf",
                        src=StringIO(render("exporters", "postgres-exporter-user.conf")), create_remote_dir=True)
     settings = files.put(name="postgres_exporter settings", dest="/etc/default/prometheus-postgres-exporter",
-                         src=StringIO(render("exporters", "postgres-exporter.default.j2", port=port, queries=PG_QUERIES)),
+                         src=StringIO(render("exporters", "postgres-exporter.default.j2",
+                                             port=port, queries=PG_QUERIES)),
                          mode="644")
     systemd.service(name="postgres_exporter restarted on change", service="prometheus-postgres-exporter",
                     restarted=True, daemon_reload=True, _if=any_changed(queries, dropin, settings))

@@ -62,5 +62,6 @@ def merge_stage_results(first: Result | None, second: Result) -> Result:
                   diff="\n".join(d for d in (first.diff, second.diff) if d),
                   error=first.error or second.error,
                   data={**second.data, "changes": changes,
-                        "changed_ops": first.data["changed_ops"] + second.data["changed_ops"], "seconds": first.data["seconds"] + second.data["seconds"],
+                        "changed_ops": first.data["changed_ops"] + second.data["changed_ops"],
+                        "seconds": first.data["seconds"] + second.data["seconds"],
                         "failed_op": first.data["failed_op"] or second.data["failed_op"]})

@@ -1,8 +1,9 @@
 """``web``: nginx, the TLS reverse proxy in front of the core applications.
 
 It listens on ``WEB_PORT`` (``inventory/services.py``; the load balancer passes HTTPS through to
-it) and proxies each application's path (``inventory.applications.APPS``) to the hosts that run it. The certificate comes from
-``web__cert_file``/``web__key_file`` (production) or the lab's CA (``deploys/pki.py``).
+it) and proxies each application's path (``inventory.applications.APPS``) to the hosts that run
+it. The certificate comes from ``web__cert_file``/``web__key_file`` (production) or the lab's CA
+(``deploys/pki.py``).
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ def add_site(path: str | Path, parent: str, level: str, name: str, code: str | N
     path = Path(path)
     inv = load_inventory(path)
     if level not in [lvl.name for lvl in inv.levels]:
-        raise InventoryError(f"{path}: no level is named {level!r} (levels: {', '.join(known.name for known in inv.levels)})")
+        levels = ", ".join(known.name for known in inv.levels)
+        raise InventoryError(f"{path}: no level is named {level!r} (levels: {levels})")
     if parent not in inv.sites:
         raise InventoryError(f"{path}: no site is named {parent!r}")
     if name in inv.sites:

@@ -66,7 +66,8 @@ class StatusReport:
 def _query(fetch: Fetch, prometheus: str, expr: str) -> list[dict[str, Any]]:
     data = fetch(f"{prometheus.rstrip('/')}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
     if not isinstance(data, dict) or data.get("status") != "success":
-        raise MonitoringError(f"{prometheus}: query {expr!r} failed: {data.get('error') if isinstance(data, dict) else data}")
+        error = data.get("error") if isinstance(data, dict) else data
+        raise MonitoringError(f"{prometheus}: query {expr!r} failed: {error}")
     return list(data["data"]["result"])
 
 

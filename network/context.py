@@ -6,10 +6,11 @@ router is an area border router) happens here, once, for every platform.
 
 OSPF design. The province core and the district routers form the backbone (area 0). Each
 district's communes form one area of their own, numbered by the district (``network__ospf_area``
-on the district site, else its administrative code, e.g. area 193 for Ha Long, else index + 1); the district routers are the area border routers and
-make the area totally stubby (communes learn a default route only), so a commune's router holds
-a handful of routes however large the province grows. Links are /31 point-to-point, loopbacks
-/32 and passive; LANs are passive in the area of their site.
+on the district site, else its administrative code, e.g. area 193 for Ha Long, else index + 1);
+the district routers are the area border routers and make the area totally stubby (communes
+learn a default route only), so a commune's router holds a handful of routes however large the
+province grows. Links are /31 point-to-point, loopbacks /32 and passive; LANs are passive in the
+area of their site.
 
 Variables: layered inventory variables namespaced ``network__``; inventory/defaults/network.yml
 documents and sets each one.

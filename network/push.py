@@ -124,7 +124,8 @@ def _run_phase(devices: dict[str, _Device], work: Callable[[_Device], Result | N
         except Exception as exc:  # noqa: BLE001 - one device's failure is reported, never raised over the others
             failing.add(name)
             device.close()
-            unsaved = "" if phase == "prepare" else "; nothing was saved: the device restarts with its saved configuration"
+            unsaved = ("" if phase == "prepare"
+                       else "; nothing was saved: the device restarts with its saved configuration")
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             return device.result("failed", failed=True, error=redact(f"{phase}: {report_name(exc)}: {first}{unsaved}"))
         if done is not None:
@@ -267,11 +268,12 @@ def check(inv: Inventory, routers: list[Router], opts: Options) -> RunResult:
         if missing_routes:
             problems.append("no route to " + ", ".join(str(prefix) for prefix in missing_routes))
         full = len(peers) - len(down)
+        routed = len(loopbacks) - 1 - len(missing_routes)
         return Result(target=name, failed=bool(problems), error="; ".join(problems),
                       data={"status": "ok" if not problems else "degraded", "neighbours_full": full,
                             "neighbours_expected": len(peers), "routes_missing": len(missing_routes),
                             "detail": f"{full}/{len(peers)} OSPF neighbours Full, "
-                                      f"{len(loopbacks) - 1 - len(missing_routes)}/{len(loopbacks) - 1} loopbacks routed"})
+                                      f"{routed}/{len(loopbacks) - 1} loopbacks routed"})
 
     return run_parallel(check_router, [router.name for router in routers], workers=opts.workers, on_done=opts.on_done)
 

@@ -24,7 +24,8 @@ def _login_error(exc: Exception) -> type[NetworkError]:
         return AuthenticationFailed
     if isinstance(exc, TimeoutError):
         return DeviceTimeout
-    if isinstance(exc, NetmikoTimeoutException) and (exc.__context__ is None or isinstance(exc.__context__, TimeoutError)):
+    if isinstance(exc, NetmikoTimeoutException) and (exc.__context__ is None
+                                                      or isinstance(exc.__context__, TimeoutError)):
         return DeviceTimeout  # "Timed out waiting for data", or the TCP connection timed out
     return DeviceUnreachable
 

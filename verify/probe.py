@@ -27,7 +27,8 @@ def probe(spec):
             name = spec.get("server_name") or spec.get("connect", "127.0.0.1")
             conn = http.client.HTTPConnection(name, spec["port"], timeout=5)
             if spec.get("tls"):
-                sock = CONTEXTS[bool(spec.get("server_name"))].wrap_socket(sock, server_hostname=spec.get("server_name"))
+                tls = CONTEXTS[bool(spec.get("server_name"))]
+                sock = tls.wrap_socket(sock, server_hostname=spec.get("server_name"))
                 cert = sock.getpeercert()
                 out["days_left"] = round((ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400, 1)
             conn.sock = sock
@@ -43,8 +44,10 @@ def probe(spec):
             if "STARTTLS" in out["ehlo"]:
                 sock.sendall(b"STARTTLS\r\n")
                 smtp_reply(reader)
-                sock = CONTEXTS[bool(spec.get("server_name"))].wrap_socket(sock, server_hostname=spec.get("server_name"))
-                out["days_left"] = round((ssl.cert_time_to_seconds(sock.getpeercert()["notAfter"]) - time.time()) / 86400, 1)
+                tls = CONTEXTS[bool(spec.get("server_name"))]
+                sock = tls.wrap_socket(sock, server_hostname=spec.get("server_name"))
+                cert = sock.getpeercert()
+                out["days_left"] = round((ssl.cert_time_to_seconds(cert["notAfter"]) - time.time()) / 86400, 1)
                 out["tls_ehlo"] = smtp_ehlo(sock, sock.makefile("rb"))
             sock.sendall(b"QUIT\r\n")
             sock.close()

@@ -44,7 +44,9 @@ class NodeReport:
     @property
     def verdict(self) -> str:
         failed = [s.name for s in self.steps if s.status == "failed"]
-        return "READY: provisioned, routed, registered (monitoring, backups) and verified" if not failed else f"NOT READY: {', '.join(failed)} failed"
+        if failed:
+            return f"NOT READY: {', '.join(failed)} failed"
+        return "READY: provisioned, routed, registered (monitoring, backups) and verified"
 
     def to_dict(self) -> dict[str, Any]:
         return {"site": self.site, "ready": self.ready, "verdict": self.verdict,

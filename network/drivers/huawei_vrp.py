@@ -47,7 +47,8 @@ class HuaweiVrpDriver(Driver):
             if words[:2] == ["acl", "number"] and words[2] in acls:
                 for rule in acl.children:
                     m = re.match(r"^rule \d+ permit(?: source (\S+) (\S+))?$", rule.text)
-                    net = (ipv4_network(m.group(1), m.group(2)) if m.group(1) else IPv4Network("0.0.0.0/0")) if m else None
+                    net = ((ipv4_network(m.group(1), m.group(2)) if m.group(1) else IPv4Network("0.0.0.0/0"))
+                           if m else None)
                     if net is not None:
                         nets.append(net)
         return nets

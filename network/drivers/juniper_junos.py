@@ -48,7 +48,8 @@ class JuniperJunosDriver(Driver):
             return None
         lists: dict[str, list[IPv4Network]] = {}
         for line in sets:
-            if (m := re.match(r"^set policy-options prefix-list (\S+) (\S+)$", line)) and (net := ipv4_network(m.group(2))):
+            if ((m := re.match(r"^set policy-options prefix-list (\S+) (\S+)$", line))
+                    and (net := ipv4_network(m.group(2)))):
                 lists.setdefault(m.group(1), []).append(net)
         nets: list[IPv4Network] = []
         for name in sorted(filters):

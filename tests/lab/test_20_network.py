@@ -82,7 +82,8 @@ def test_push_reports_a_router_stopped_mid_push_and_configures_the_others(lab: A
     before = set(backups.glob("*.cfg"))
     env = {**os.environ, "EGOV_LAB_NAME": lab_name(lab.inventory.path)}
     push = subprocess.Popen([EGOV, "net", "push", "-i", str(tmp_path / "variant.yml"), "--json",
-                             "--check-timeout", "90"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             "--check-timeout", "90"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 120
         while not set(backups.glob("*.cfg")) - before and push.poll() is None and time.monotonic() < deadline:

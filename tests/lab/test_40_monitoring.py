@@ -151,8 +151,9 @@ def two_servers(nobody_dir: Path) -> Iterator[dict[str, str]]:
     try:
         for name, _, port in servers:
             d = tmp_path / name
-            procs.append(Proc(["prometheus", f"--config.file={d / 'prometheus.yml'}", f"--storage.tsdb.path={d / 'data'}",
-                               f"--web.listen-address=127.0.0.1:{port}"], tmp_path / f"{name}.log"))
+            procs.append(Proc(["prometheus", f"--config.file={d / 'prometheus.yml'}",
+                               f"--storage.tsdb.path={d / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
+                              tmp_path / f"{name}.log"))
         procs.append(Proc(["prometheus-alertmanager", f"--config.file={tmp_path / 'dc-ops1' / 'alertmanager.yml'}",
                            f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{ports['am']}",
                            f"--cluster.listen-address=127.0.0.1:{ports['am_cluster']}"], tmp_path / "am.log"))
@@ -171,7 +172,8 @@ def test_province_server_sees_district_aggregates_through_federation(two_servers
     # the district records its aggregates from its own scrapes
     def aggregate(server: str, name: str, want: float) -> Callable[[], list[dict[str, Any]]]:
         # series appear as targets get their first scrape: wait until the value is the final one
-        return lambda: [r for r in query(server, f'{name}{{site="tien-yen", job="node"}}') if float(r["value"][1]) == want]
+        expr = f'{name}{{site="tien-yen", job="node"}}'
+        return lambda: [r for r in query(server, expr) if float(r["value"][1]) == want]
 
     wait_for("district aggregates", aggregate(district, "site:targets:count", 2), 40)
     # the province scrapes none of the district's hosts itself (only the district's /federate) ...

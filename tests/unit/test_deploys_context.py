@@ -46,7 +46,8 @@ def test_the_context_before_it_is_set_is_an_error() -> None:
 
 @pytest.mark.usefixtures("no_context")
 def test_plain_pyinfra_needs_the_inventory_in_host_data(monkeypatch: pytest.MonkeyPatch) -> None:
-    with ctx_host.use(Host(egov_name="dc-app1")), pytest.raises(DeployError, match=r"10\.22\.0\.10: host data has no egov_inventory"):
+    with (ctx_host.use(Host(egov_name="dc-app1")),
+          pytest.raises(DeployError, match=r"10\.22\.0\.10: host data has no egov_inventory")):
         use_host_inventory()
     assert not context.has_context()  # no fallback inventory was loaded
     lab = str(ROOT / "inventory" / "lab.yml")

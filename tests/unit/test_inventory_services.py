@@ -89,8 +89,9 @@ def configured(inv: Inventory, host: Host) -> set[str]:
         for path in ("dns/unbound.conf.j2", "district_node/unbound.conf.j2"):
             out |= _both(_one(r"^\s*port: (\d+)", _template(path)))
     if "district_node" in roles:
-        squid = render("district_node", "squid.conf.j2", networks=["10.0.0.0/24"], port=district_node.DISTRICT_PROXY_PORT,
-                       mirror="10.0.0.1", mirror_port=1, cache_mb=1, max_object_mb=1)
+        squid = render("district_node", "squid.conf.j2", networks=["10.0.0.0/24"],
+                       port=district_node.DISTRICT_PROXY_PORT, mirror="10.0.0.1", mirror_port=1, cache_mb=1,
+                       max_object_mb=1)
         out.add("tcp/" + _one(r"^http_port (\d+)", squid))
     if "lb" in roles:
         out |= {f"tcp/{port}" for port in re.findall(r"^\s*bind :(\d+)", _template("lb/haproxy.cfg.j2"), re.MULTILINE)}

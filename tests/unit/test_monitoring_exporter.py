@@ -18,7 +18,8 @@ from tests.support.tls_stub import self_signed_endpoint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "monitoring"
 APPS = [App("portal", "dc-app1", "http://10.0.0.1:8103/healthz"), App("docmgmt", "dc-app2", "http://10.0.0.2:8101/healthz")]
-TLS = [TlsEndpoint("dc-app1:443", "10.0.0.1", 443, "quangninh.gov.vn"), TlsEndpoint("dc-ops1:993", "10.0.0.3", 993, "x")]
+TLS = [TlsEndpoint("dc-app1:443", "10.0.0.1", 443, "quangninh.gov.vn"),
+       TlsEndpoint("dc-ops1:993", "10.0.0.3", 993, "x")]
 
 
 def scrape(registry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -61,7 +61,8 @@ def test_drift_file_round_trip_and_cli(fake_diff: dict[str, Result], tmp_path: P
     out = tmp_path / "drift" / "drift.json"
     write_drift_file({"qn-core2": 2}, out)
     assert read_drift_file(str(out)) == {"qn-core2": 2}
-    result = CliRunner().invoke(main, ["monitor", "drift", "-i", str(LAB), "--limit", "qn-core1", "--limit", "qn-core2", "--out", str(out), "--json"])
+    result = CliRunner().invoke(main, ["monitor", "drift", "-i", str(LAB), "--limit", "qn-core1", "--limit", "qn-core2",
+                                       "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     assert read_drift_file(str(out)) == {"qn-core1": 0, "qn-core2": 2}  # only the limited routers
     assert fake_diff["_calls"][-1] == ["qn-core1", "qn-core2"]  # type: ignore[index]

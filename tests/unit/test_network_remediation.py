@@ -116,7 +116,8 @@ def test_cisco_hello_change() -> None:
 
 
 def test_huawei_uses_undo_and_quit() -> None:
-    running = "#\ninterface GigabitEthernet0/0/0\n ospf timer hello 10\n#\nntp-service unicast-server 10.0.0.1\n#\nreturn\n"
+    running = ("#\ninterface GigabitEthernet0/0/0\n ospf timer hello 10\n"
+               "#\nntp-service unicast-server 10.0.0.1\n#\nreturn\n")
     intended = "#\ninterface GigabitEthernet0/0/0\n ospf timer hello 1\n#\nntp-service unicast-server 10.0.0.2\n#\n"
     lines = HuaweiVrpDriver.remediation(running, intended)
     assert "undo ntp-service unicast-server 10.0.0.1" in lines and "ntp-service unicast-server 10.0.0.2" in lines
@@ -129,7 +130,8 @@ def test_junos_sends_set_and_delete_lines(platforms_inv: Any) -> None:
     running = intended.replace("hello-interval 10;", "hello-interval 5;", 1)
     lines = JuniperJunosDriver.remediation(running, intended)
     assert len(lines) == 2
-    assert lines[0].startswith("delete protocols ospf area 0.0.0.0 interface ") and lines[0].endswith("hello-interval 5")
+    assert (lines[0].startswith("delete protocols ospf area 0.0.0.0 interface ")
+            and lines[0].endswith("hello-interval 5"))
     assert lines[1].startswith("set protocols ospf area 0.0.0.0 interface ") and lines[1].endswith("hello-interval 10")
 
 

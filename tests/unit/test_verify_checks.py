@@ -66,7 +66,8 @@ NFT = {"nftables": [{"metainfo": {}}, {"table": {"family": "inet", "name": "egov
 
 
 def test_firewall_default_drop() -> None:
-    assert run("firewall_default_drop", {"nft ": Out(0, json.dumps(NFT))}) == (True, "input policy drop in inet egov input")
+    assert run("firewall_default_drop", {"nft ": Out(0, json.dumps(NFT))}) == (
+        True, "input policy drop in inet egov input")
     accept = json.loads(json.dumps(NFT))
     accept["nftables"][2]["chain"]["policy"] = "accept"
     assert run("firewall_default_drop", {"nft ": Out(0, json.dumps(accept))})[0] is False
@@ -166,7 +167,8 @@ def test_backends_reachable_names_the_unreachable_one() -> None:
     answers = [{"status": 200, "body": '{"status": "ok"}'}, {"error": "TimeoutError: timed out"}]
     host = FakeHost(answers={"python3 -c": Out(0, json.dumps(answers))})
     outcome = CHECKS["app_backends_reachable"](host, node)
-    assert not outcome.passed and outcome.detail == "backends unhealthy: app_portal 10.22.146.11:8103 TimeoutError: timed out"
+    assert not outcome.passed
+    assert outcome.detail == "backends unhealthy: app_portal 10.22.146.11:8103 TimeoutError: timed out"
     specs = json.loads(shlex.split(host.commands[-1])[-1])
     assert [(s["connect"], s["port"]) for s in specs] == [("10.22.146.10", 8103), ("10.22.146.11", 8103)]
 

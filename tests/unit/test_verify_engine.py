@@ -52,7 +52,8 @@ def healthy_answers(command: str) -> Out:
                                                "ehlo": ["PIPELINING", "STARTTLS"], "tls_ehlo": ["AUTH PLAIN LOGIN"]}]
                                              * len(json.loads(shlex.split(command)[-1])))),
         "stat": lambda: Out(0, "".join(f"{path} 640 root\n" for path in shlex.split(command)[3:])),
-        "find": lambda: Out(0, "".join(f"{NOW - 3600} {name}-20261127T0130.{'tar.gz' if 'tar.gz' in command else 'dump'}\n"
+        "find": lambda: Out(0, "".join(f"{NOW - 3600} {name}-20261127T0130."
+                                       f"{'tar.gz' if 'tar.gz' in command else 'dump'}\n"
                                        for name in (LAB_HOSTS if "tar.gz" in command else
                                                     ("docmgmt", "onestop", "portal", "specdb")))),
         "date": lambda: Out(0, str(NOW)),
