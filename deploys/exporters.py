@@ -32,7 +32,7 @@ CONFIG = "/etc/egov/exporter.yml"
 # (a module added or removed there is added or removed on the host), and the modules of ours it
 # imports from outside the package (a unit test fails when it imports one more).
 EXPORTER_PACKAGE = "monitoring/exporter"
-EXPORTER_SUPPORT = ("egov/__init__.py", "egov/errors.py", "monitoring/__init__.py")
+EXPORTER_SUPPORT = ("egov/__init__.py", "egov/errors.py", "egov/yamlfile.py", "monitoring/__init__.py")
 # Bytecode is never shipped, and what the configuration check (run as root) writes on the host
 # is left alone.
 BYTECODE = "*.pyc"

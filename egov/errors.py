@@ -83,3 +83,8 @@ def report_name(exc: BaseException) -> str:
 
 class MonitoringError(EgovError):
     """Monitoring configuration or status could not be produced."""
+
+
+class MonitoringConfigError(MonitoringError, InputError):
+    """The monitoring settings of the inventory, or an exporter's configuration file, are wrong: bad
+    input (exit 2), unlike a Prometheus that does not answer."""

@@ -16,13 +16,13 @@ import stat
 import threading
 from pathlib import Path
 
-import yaml
-
+from egov import yamlfile
 from egov.errors import SecretsError
 
 ENV_PREFIX = "EGOV_SECRET_"
 FILE_ENV = "EGOV_SECRETS_FILE"
 MASK = "********"
+MAX_BYTES = 64 * 1024  # a secrets file holds a few passwords and keys
 
 _known: set[str] = set()
 _lock = threading.Lock()
@@ -69,14 +69,15 @@ class Secrets:
                 f"{path}: the secrets file is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
                 f"run: chmod 600 {path}"
             )
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f":{mark.line + 1}" if mark is not None else ""
-            raise SecretsError(f"{path}{where}: not valid YAML") from None
-        if not isinstance(data, dict) or not all(isinstance(v, (str, int)) for v in data.values()):
-            raise SecretsError(f"{path}: must be a mapping of secret name to a string value")
+        # a FIFO, a device, a directory, a huge or binary file: refused before reading, with its line
+        document = yamlfile.load(path, SecretsError, MAX_BYTES)
+        data = document.data or {}
+        if not isinstance(data, dict):
+            raise SecretsError(f"{path}:{document.line(())}: (top): must be a mapping of secret name to a string value")
+        for key, value in data.items():
+            if not isinstance(value, (str, int)) or isinstance(value, bool):
+                raise SecretsError(f"{path}:{document.line((str(key),))}: {key}: must be a string value "
+                                   f"(got a {type(value).__name__})")
         return {str(k): str(v) for k, v in data.items()}
 
     def get(self, name: str, required: bool = True) -> str | None:

@@ -47,6 +47,7 @@ class _Builder:
         self.routers: dict[str, Router] = {}
         self.links: list[Link] = []
         self.node_field: dict[str, FieldPath] = {}   # host/router name -> its field, for messages
+        self.bad_templates: set[tuple[str, str]] = set()  # (origin, key) of name templates reported
 
     def report(self, *findings: Finding | None) -> bool:
         """Add the findings of a rule; True when there was one."""
@@ -202,13 +203,28 @@ class _Builder:
             self.problems.add(field, f"no {kind} template for platform {router.platform} "
                               "(inventory/defaults/network.yml)")
             return "?"
-        try:
+        problem = rules.template_problem(template, values)
+        if problem is None:
             return template.format(**values)
-        except (KeyError, IndexError, ValueError) as exc:
-            where = router.layers.origin(f"{kind}.{router.platform}") or "no layer"
-            self.problems.add(field, f"interface name template {template!r} for {router.platform} (from {where}) "
-                              f"does not give a name: {exc!r}")
-            return "?"
+        key = f"{kind}.{router.platform}"
+        where = router.layers.origin(key) or "no layer"
+        if (where, key) not in self.bad_templates:  # one problem per template, not per router using it
+            self.bad_templates.add((where, key))
+            self.problems.add(self._origin_field(where, field, kind, router.platform), f"{problem} (from {where})")
+        return "?"
+
+    def _origin_field(self, origin: str, field: FieldPath, *key: str) -> FieldPath:
+        """The field of the file that set ``key`` in layer ``origin`` (a defaults file: ``field``)."""
+        kind, _, name = origin.partition(" ")
+        if kind == "province":
+            return ("defaults", *key)
+        if kind == "level":
+            return ("levels", next(lvl.depth for lvl in self.levels.values() if lvl.name == name), "defaults", *key)
+        if kind == "site" and name in self.site_pos:
+            return ("sites", self.site_pos[name], "vars", *key)
+        if kind in ("router", "host") and name in self.node_field:
+            return (*self.node_field[name], "vars", *key)
+        return field
 
     # --- WAN links -------------------------------------------------------------------------------
 

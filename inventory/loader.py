@@ -20,7 +20,7 @@ from inventory.builder import build_model
 from inventory.layers import Resolved, plain
 from inventory.model import Inventory
 from inventory.schema import InventorySpec, SiteSpec
-from inventory.source import FieldPath, Problems, Source, load_source, read_yaml
+from inventory.source import FieldPath, Problems, load_source
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
 
@@ -113,7 +113,7 @@ def builtin_defaults() -> tuple[tuple[str, dict[str, Any]], ...]:
     layers = []
     problems: list[str] = []
     for file in sorted(DEFAULTS_DIR.glob("*.yml")):
-        source = Source(file, read_yaml(file))
+        source = load_source(file)
         data = source.data or {}
         if not isinstance(data, dict):
             problems.append(source.problem((), "a defaults file must be a mapping of variables"))

@@ -11,6 +11,7 @@ keep the order in which the file reads.
 
 from __future__ import annotations
 
+import string
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from ipaddress import IPv4Network, ip_network
@@ -159,6 +160,25 @@ def router_slot_problem(field: FieldPath, slot: int, level: Level) -> Finding | 
     if slot >= level.max_routers:
         return (*field, "slot"), (f"slot {slot} is outside the level's {level.max_routers} router slots "
                                   f"(levels[{level.name}].max_routers)")
+    return None
+
+
+def template_problem(template: str, names: Collection[str]) -> str | None:
+    """An interface-name template is text with plain ``{name}`` fields of ``names``: no attribute or
+    index (``{port.x}``), conversion (``{port!r}``) or format specifier (``{port:>300000000}`` asks for
+    a name of 300 million characters)."""
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"template {template!r} is not a name template: {exc}"
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name not in names:
+            return f"template {template!r}: {{{name}}} is not one of {', '.join(f'{{{n}}}' for n in names)}"
+        if spec or conversion:
+            return (f"template {template!r}: {{{name}}} takes no conversion or format specifier "
+                    f"(write {{{name}}} alone)")
     return None
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from egov.errors import MonitoringError
+from egov.errors import MonitoringConfigError
 from inventory.loader import builtin_defaults
 
 PREFIX = "monitoring__"
@@ -80,7 +80,7 @@ def settings_from(vars: Mapping[str, Any], domain: str,
         except (TypeError, ValueError) as exc:
             problems.append(f"{origin}: {key}: {exc}")
     if problems:
-        raise MonitoringError("\n".join(problems))
+        raise MonitoringConfigError(problems)
     return Settings(**values)
 
 
@@ -89,7 +89,7 @@ def _builtin(key: str) -> tuple[Any, str]:
     for label, values in reversed(builtin_defaults()):
         if key in values:
             return values[key], label
-    raise MonitoringError(f"{key}: no built-in default (inventory/defaults/monitoring.yml)")
+    raise MonitoringConfigError(f"{key}: no built-in default (inventory/defaults/monitoring.yml)")
 
 
 def _check(name: str, value: Any, domain: str) -> Any:

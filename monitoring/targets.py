@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from egov.errors import MonitoringError
+from egov.errors import MonitoringConfigError
 from monitoring.settings import Settings, settings_from
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def build_plan(inv: Inventory) -> MonitoringPlan:
     """Assign sites to servers and list each server's targets."""
     monitors = inv.hosts_with_role(ROLE)
     if not monitors:
-        raise MonitoringError(f"{inv.path}: no host has role '{ROLE}': nothing would run Prometheus")
+        raise MonitoringConfigError(f"{inv.path}: no host has role '{ROLE}': nothing would run Prometheus")
     by_site: dict[str, list[Any]] = {}
     for host in monitors:
         by_site.setdefault(host.site, []).append(host)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from egov.errors import MonitoringError
+from egov import yamlfile
+from egov.errors import MonitoringConfigError
 
 
 @dataclass(frozen=True)
@@ -43,26 +42,21 @@ class ExporterConfig:
 def load_config(path: str | Path) -> ExporterConfig:
     """Read and check the YAML config; MonitoringError names the file and the field."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise MonitoringError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise MonitoringError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML") from None
+    data = yamlfile.load(path, MonitoringConfigError).data or {}  # bounded: size, regular file, depth, aliases
     if not isinstance(data, dict):
-        raise MonitoringError(f"{path}: must be a mapping")
+        raise MonitoringConfigError(f"{path}: must be a mapping")
     known = set(ExporterConfig.__dataclass_fields__)
     unknown = sorted(set(data) - known)
     if unknown:
-        raise MonitoringError(f"{path}: unknown keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        raise MonitoringConfigError(f"{path}: unknown keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     try:
         apps = [App(str(a["app"]), str(a["target"]), str(a["url"])) for a in data.pop("apps", [])]
         tls = [TlsEndpoint(str(t["endpoint"]), str(t["host"]), int(t["port"]), str(t.get("server_name", t["host"])))
                for t in data.pop("tls", [])]
     except (KeyError, TypeError, ValueError) as exc:
-        raise MonitoringError(f"{path}: apps/tls entries need app, target, url / endpoint, host, port: {exc}") from None
+        raise MonitoringConfigError(f"{path}: apps/tls entries need app, target, url / endpoint, host, port: "
+                                    f"{exc}") from None
     try:
         return ExporterConfig(apps=apps, tls=tls, **data)
     except TypeError as exc:
-        raise MonitoringError(f"{path}: {exc}") from None
+        raise MonitoringConfigError(f"{path}: {exc}") from None

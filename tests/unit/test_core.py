@@ -46,7 +46,7 @@ def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
     f = tmp_path / "s.yml"
     f.write_text("a: 1\nb: [unclosed\n")
     f.chmod(0o600)
-    with pytest.raises(SecretsError, match=r"s\.yml:\d+: not valid YAML"):
+    with pytest.raises(SecretsError, match=r"s\.yml:\d+: \(yaml\)"):
         Secrets(f)
 
 

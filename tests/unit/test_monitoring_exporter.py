@@ -143,7 +143,7 @@ def test_load_config_names_file_and_problem(tmp_path: Path) -> None:
         load_config(bad)
     broken = tmp_path / "broken.yml"
     broken.write_text("apps: [\n")
-    with pytest.raises(MonitoringError, match=r"broken.yml:2: not valid YAML"):
+    with pytest.raises(MonitoringError, match=r"broken.yml:2: \(yaml\)"):
         load_config(broken)
 
 
