@@ -40,7 +40,7 @@ class _Display:
             if event.kind == "op" and event.status == "failed":
                 line = f"FAILED {event.op}"
             if line:
-                self.progress.console.print(f"{event.host}: {line}", highlight=False)
+                self.progress.console.print(f"{event.host}: {line}", highlight=False, markup=False)
         if event.host not in self.tasks:
             self.tasks[event.host] = self.progress.add_task("connecting", host=event.host, total=None)
         task = self.tasks[event.host]

@@ -122,7 +122,7 @@ def _show_host(inv: Inventory, name: str, origin: bool, as_json: bool) -> None:
 
 @inventory_group.command("graph")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="svg", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, callback=common.output_path("file"),
               help="Write to this file (default: standard output).")
 @common.inventory_option
 def graph_cmd(fmt: str, output: str | None, inventory_path: str) -> None:

@@ -23,9 +23,10 @@ def _lab(inventory_path: str) -> Any:
 
 def _progress() -> Any:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True, highlight=False)
-    return lambda message: console.print(f"[dim]lab[/dim] {message}", markup=True, soft_wrap=True)
+    return lambda message: console.print(f"[dim]lab[/dim] {escape(message)}", markup=True, soft_wrap=True)
 
 
 @click.group("lab", cls=common.EgovGroup)

@@ -24,6 +24,7 @@ def monitor_group() -> None:
 @monitor_group.command("config")
 @common.inventory_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="build/monitoring", show_default=True,
+              callback=common.output_path("dir"),
               help="Directory to write into; one subdirectory per monitoring server.")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Validate with promtool check config and amtool check-config.")
@@ -142,7 +143,7 @@ def exporter_cmd(config_path: str, listen: str | None, inventory_path: str | Non
 @common.inventory_option
 @common.limit_option
 @common.secrets_option
-@click.option("--out", "out_file", type=click.Path(dir_okay=False), required=True,
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), required=True, callback=common.output_path("file"),
               help="The file the egov exporter reads (monitoring__drift_file).")
 @common.json_option
 def drift_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, out_file: str,

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 backup_dir_option = click.option(
     "--backup-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    callback=common.output_path("dir"),
     help="Where running-configuration backups go (default: $EGOV_NET_BACKUPS, the lab's state dir, "
          "or ./backups/network).",
 )
@@ -81,7 +82,7 @@ def net_group() -> None:
 @common.inventory_option
 @common.limit_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write <router>.cfg files here instead of printing.")
+              callback=common.output_path("dir"), help="Write <router>.cfg files here instead of printing.")
 @common.json_option
 def render_cmd(inventory_path: str, limit: tuple[str, ...], out: Path | None, as_json: bool) -> None:
     """Render each router's intended configuration from the inventory (no device is contacted)."""

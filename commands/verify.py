@@ -16,8 +16,10 @@ HELP_CATALOGUE = "Another control catalogue (default: verify/controls.yml)."
 @click.command("verify")
 @common.inventory_option
 @common.limit_option
-@click.option("--junit", type=click.Path(dir_okay=False), default=None, help=HELP_JUNIT)
-@click.option("--report", type=click.Path(dir_okay=False), default=None, help=HELP_REPORT)
+@click.option("--junit", type=click.Path(dir_okay=False), default=None, callback=common.output_path("file"),
+              help=HELP_JUNIT)
+@click.option("--report", type=click.Path(dir_okay=False), default=None, callback=common.output_path("file"),
+              help=HELP_REPORT)
 @click.option("--catalogue", type=click.Path(dir_okay=False, exists=True), default=None, help=HELP_CATALOGUE)
 @common.workers_option
 @common.json_option
