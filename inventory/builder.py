@@ -18,6 +18,7 @@ from inventory.layers import Resolved, plain
 from inventory.model import Endpoint, Host, Interface, Inventory, LanInterface, Level, Link, Province, Router, Site
 from inventory.rules import Finding
 from inventory.schema import InventorySpec
+from inventory.services import INVENTORY_ROLES
 from inventory.source import FieldPath, Problems
 
 LAN_PURPOSES = ("server", "user")
@@ -65,6 +66,7 @@ class _Builder:
         self.report(*rules.plan_problems(spec.plan, plan))
         self._sites(plan)
         self._nodes()
+        self.report(*rules.name_clashes(self.levels, self.site_pos, self.node_field, INVENTORY_ROLES))
         self._links()
         if not self.broken:  # a broken site's hosts cannot be counted
             self.report(*rules.tier3(self.sites, self.hosts, self.site_pos))
@@ -105,7 +107,7 @@ class _Builder:
             level = self.levels[site.level]
             self.report(rules.parent_problem(i, site, level, self.levels, site_levels, self.broken),
                         rules.index_problem(i, site, level, taken.setdefault((site.level, site.index), name)),
-                        *rules.subnet_problems(i, site, level, plan.supernet))
+                        *rules.subnet_problems(i, site, level, plan))
             subnets: dict[str, IPv4Network] = {}
             for purpose in level.subnets:
                 net = site.subnets.get(purpose) or plan.unit(level.name, purpose, site.index)

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from egov.errors import InventoryError
+from inventory import rules
 from inventory.builder import build_model
 from inventory.layers import Resolved, plain
 from inventory.model import Inventory
@@ -47,6 +48,7 @@ def load_inventory(path: str | Path, text: str | None = None) -> Inventory:
     # only repeat theirs (a reference to a broken site is not reported as dangling)
     broken = _names_in([raw for raw, site in zip(raw_sites, sites, strict=True) if site is None])
     spec = spec.model_copy(update={"sites": sites})
+    _check_variables(spec, problems)
     inventory = build_model(path, spec, _base_layers(spec), problems, broken)
     problems.raise_if_any()
     return inventory
@@ -105,6 +107,22 @@ def _schema_message(model: Any, error: Any) -> str:
     value = error.get("input")
     shown = f" (got {value!r})" if isinstance(value, (str, int, float, bool)) or value is None else ""
     return f"{error['msg']}{shown}"
+
+
+def _check_variables(spec: InventorySpec, problems: Problems) -> None:
+    """Every variable each layer of the file sets: documented, of its type and range, where it is set."""
+    documented = {key for _, values in builtin_defaults() for key in values}
+    layers: list[tuple[FieldPath, dict[str, Any]]] = [(("defaults",), spec.defaults)]
+    layers += [(("levels", i, "defaults"), level.defaults) for i, level in enumerate(spec.levels)]
+    for i, site in enumerate(spec.sites):
+        if site is None:
+            continue
+        layers.append((("sites", i, "vars"), site.vars))
+        layers += [(("sites", i, "hosts", j, "vars"), host.vars) for j, host in enumerate(site.hosts)]
+        layers += [(("sites", i, "routers", j, "vars"), router.vars) for j, router in enumerate(site.routers)]
+    for field, values in layers:
+        for finding in rules.variable_problems(field, values, documented):
+            problems.add(*finding)
 
 
 @functools.cache

@@ -11,16 +11,19 @@ keep the order in which the file reads.
 
 from __future__ import annotations
 
+import functools
 import string
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from ipaddress import IPv4Network, ip_network
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from inventory.ipplan import IPPlan
 from inventory.layers import Resolved
 from inventory.model import Host, Level, Link, Router, Site
-from inventory.schema import PLATFORMS, LevelSpec, PlanSpec, SiteSpec
+from inventory.schema import CHECKED_BY_RULES, CHECKED_ELSEWHERE, PLATFORMS, VARIABLES, LevelSpec, PlanSpec, SiteSpec
 from inventory.services import CRITICAL_ROLES, INVENTORY_ROLES
 from inventory.source import FieldPath
 
@@ -44,8 +47,19 @@ def level_problems(i: int, lvl: LevelSpec) -> list[Finding]:
     return found
 
 
+# Ranges no site may be numbered from (RFC 6890): "this network", loopback, link-local, multicast, future
+# use and broadcast. A supernet overlapping one (0.0.0.0/0 overlaps them all) is refused.
+RESERVED = tuple(IPv4Network(net) for net in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4",
+                                              "240.0.0.0/4"))
+
+
 def plan_problems(spec: PlanSpec, plan: IPPlan) -> list[Finding]:
     found: list[Finding] = []
+    reserved = [net for net in RESERVED if spec.supernet.overlaps(net)]
+    if reserved:
+        found.append((("plan", "supernet"), (f"{spec.supernet} overlaps the reserved range "
+                                             f"{', '.join(map(str, reserved))} (RFC 6890): use private space "
+                                             "such as 10.0.0.0/8")))
     if plan.needed > spec.supernet.num_addresses:
         found.append((("plan", "supernet"),
                       (f"the levels' sizes need {plan.needed} addresses but {spec.supernet} has "
@@ -54,6 +68,50 @@ def plan_problems(spec: PlanSpec, plan: IPPlan) -> list[Finding]:
     if spec.control_ip is not None and (mgmt is None or spec.control_ip not in mgmt):
         found.append((("plan", "control_ip"), f"{spec.control_ip} is outside the mgmt pool {mgmt}"))
     return found
+
+
+# --- variables -----------------------------------------------------------------------------------
+
+
+@functools.cache
+def _adapter(key: str) -> TypeAdapter[Any]:
+    return TypeAdapter(VARIABLES[key])
+
+
+def variable_problems(field: FieldPath, layer: Mapping[str, Any], documented: Collection[str]) -> list[Finding]:
+    """The variables one layer sets (``field``: where its mapping is): each a documented key
+    (``documented``: the keys of the defaults files), of the type and range ``VARIABLES`` gives it."""
+    found: list[Finding] = []
+    for key, value in layer.items():
+        if key not in documented:
+            found.append(((*field, key), "unknown variable (every variable is documented in inventory/defaults/*.yml)"))
+            continue
+        if key.startswith(CHECKED_ELSEWHERE) or key in CHECKED_BY_RULES or key not in VARIABLES:
+            continue
+        try:
+            _adapter(key).validate_python(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            inner = _in_value(value, error["loc"])
+            got = error.get("input")
+            shown = f" (got {got!r})" if isinstance(got, (str, int, float, bool)) or got is None else ""
+            found.append(((*field, key, *inner), f"{error['msg']}{shown}"))
+    return found
+
+
+def _in_value(value: Any, loc: Sequence[Any]) -> list[str | int]:
+    """The parts of a pydantic error location that are keys or positions in ``value`` (it also names the
+    branches of a union it tried, ``none``, ``constrained-str``...)."""
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            continue
+        out.append(part)
+    return out
 
 
 # --- sites ---------------------------------------------------------------------------------------
@@ -114,14 +172,36 @@ def index_problem(i: int, site: SiteSpec, level: Level, holder: str) -> Finding 
     return None
 
 
-def subnet_problems(i: int, site: SiteSpec, level: Level, supernet: IPv4Network) -> list[Finding]:
-    """The site's explicit subnets: of a purpose its level has, inside the supernet."""
+def subnet_problems(i: int, site: SiteSpec, level: Level, plan: IPPlan) -> list[Finding]:
+    """The site's explicit subnets: of a purpose its level has, inside the supernet and inside the pool
+    of their own purpose (a user LAN numbered from the server pool would break every firewall rule
+    and route written per pool)."""
     found: list[Finding] = []
     for purpose, net in site.subnets.items():
+        pool = plan.pools.get(purpose)
         if purpose not in level.subnets:
             found.append((("sites", i, "subnets", purpose), f"level {level.name} has no {purpose} subnets"))
-        elif not net.subnet_of(supernet):
-            found.append((("sites", i, "subnets", purpose), f"{net} is outside the supernet {supernet}"))
+        elif not net.subnet_of(plan.supernet):
+            found.append((("sites", i, "subnets", purpose), f"{net} is outside the supernet {plan.supernet}"))
+        elif pool is not None and not net.subnet_of(pool):
+            found.append((("sites", i, "subnets", purpose), f"{net} is outside the {purpose} pool {pool}"))
+    return found
+
+
+def name_clashes(levels: Collection[str], sites: Mapping[str, int], nodes: Mapping[str, FieldPath],
+                 roles: Collection[str]) -> list[Finding]:
+    """``--limit NAME`` means a site, a level, a role, a host or a router: one name, one meaning. A site
+    or node named like a level or a role, or a node named like a site, is refused where it is named.
+    (``sites``: name -> position; ``nodes``: host or router name -> its field.)"""
+    found: list[Finding] = []
+    for name, i in sites.items():
+        meaning = "level" if name in levels else "role" if name in roles else None
+        if meaning:
+            found.append((("sites", i, "name"), f"{name!r} is also a {meaning}: --limit {name} would be ambiguous"))
+    for name, field in nodes.items():
+        meaning = ("site" if name in sites else "level" if name in levels else "role" if name in roles else None)
+        if meaning:
+            found.append(((*field, "name"), f"{name!r} is also a {meaning}: --limit {name} would be ambiguous"))
     return found
 
 

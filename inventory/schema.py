@@ -11,6 +11,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Strict as NoCoercion
 
 PLATFORMS = ("frr", "cisco_ios", "huawei_vrp", "juniper_junos")
 KINDS = ("datacenter", "pasc", "district_node", "commune_point")
@@ -89,3 +90,67 @@ class InventorySpec(Strict):
     defaults: Vars = Field(default_factory=dict)
     # each site is checked on its own (SiteSpec), so one broken site does not hide the others' problems
     sites: list[Any] = Field(min_length=1)
+
+
+# --- Variables ------------------------------------------------------------------------------------
+# The type and range of every variable a deploy or template reads, one entry per key documented in
+# inventory/defaults/<concern>.yml (tests/unit/test_inventory_variables.py checks both ways). Checked by
+# `validate` on every resolved value, where the inventory set it. Two namespaces have their checks
+# elsewhere: network__* in the network schema, monitoring__* in monitoring/settings.py.
+CHECKED_ELSEWHERE = ("network__", "monitoring__")
+# keys with a rule of their own (inventory/rules.py: platform_problem, noc_networks), reported there
+CHECKED_BY_RULES = ("router__platform", "noc__extra_networks")
+
+Int = Annotated[int, NoCoercion()]            # 5, not "5" or true
+Line = Annotated[str, Field(pattern=r"^[^\n\r]*$", max_length=1024)]  # one line of a config file
+Path_ = Annotated[str, Field(pattern=r"^[^\n\r\x00]+$", max_length=1024)]
+Host_ = Annotated[str, Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$")]  # a DNS name or an IPv4 address
+Url = Annotated[str, Field(pattern=r"^(https?://[^\s]+)?$", max_length=1024)]  # a URL or "" for none
+UnixName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")]
+
+
+class AdminUser(Strict):
+    """An entry of base__admin_users."""
+
+    name: UnixName
+    keys_file: Path_ | None = None
+
+
+VARIABLES: dict[str, Any] = {
+    "host__cpu": Annotated[Int, Field(ge=1, le=1024)],
+    "host__memory_gb": Annotated[Int, Field(ge=1, le=65536)],
+    "host__disk_gb": Annotated[Int, Field(ge=1, le=1_048_576)],
+    "base__timezone": Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$", max_length=64)],
+    "base__admin_users": Annotated[list[AdminUser], Field(min_length=1)],
+    "base__admin_group": UnixName,
+    "base__packages": list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]+$")]],
+    "base__login_banner": Line,
+    "base__sysctl": dict[Annotated[str, Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_-]+)+$")],
+                         Annotated[str, Field(pattern=r"^[A-Za-z0-9 ._-]+$")] | Int],
+    "base__journal_max_use": Annotated[str, Field(pattern=r"^[1-9][0-9]{0,5}[KMGT]?$")],
+    "base__ssh_allow_from": Annotated[list[IPv4Network], Field(min_length=1)] | None,
+    # "tcp/PORT", "udp/PORT" or one nft match: no newline, ';' or braces that would end the rule
+    "base__firewall_open": list[Annotated[str, Field(pattern=r"^[^\n\r;{}#]+$", max_length=256)]],
+    "base__apt_upstream_proxy": Url | None,
+    "mirror__upstream_proxy": Url | None,
+    "dns__forwarders": list[IPv4Address],
+    "ntp__upstream_servers": list[Host_],
+    "lb__vip": IPv4Address | None,
+    "lb__vrid": Annotated[Int, Field(ge=1, le=255)],
+    "web__cert_file": Path_ | None,
+    "web__key_file": Path_ | None,
+    "web__ca_file": Path_ | None,
+    "apps__listen": IPv4Address,
+    "mail__relay_host": Annotated[str, Field(pattern=r"^([A-Za-z0-9.-]+|\[[0-9.]+\])?(:[0-9]{1,5})?$")],
+    "mail__cert_file": Path_ | None,
+    "mail__key_file": Path_ | None,
+    "mail__ca_file": Path_ | None,
+    "log__retention_days": Annotated[Int, Field(ge=1, le=3650)],
+    "backup__retention_days": Annotated[Int, Field(ge=1, le=3650)],
+    "backup__on_calendar": Annotated[str, Field(pattern=r"^[A-Za-z0-9*:/,. ~-]+$", max_length=128)],
+    "district_node__cache_mb": Annotated[Int, Field(ge=16, le=10_000_000)],
+    "district_node__max_object_mb": Annotated[Int, Field(ge=1, le=1_000_000)],
+    "router__platform": Literal["frr", "cisco_ios", "huawei_vrp", "juniper_junos"],
+    "router__model": Annotated[str, Field(max_length=128)],
+    "noc__extra_networks": list[IPv4Network],
+}
