@@ -10,7 +10,7 @@ import click
 from commands import common
 
 if TYPE_CHECKING:
-    from inventory.model import Inventory
+    from inventory.model import Host, Inventory, Site
 
 FORMATS = ("svg", "dot", "mermaid")
 
@@ -31,12 +31,30 @@ def validate_cmd(file: str | None, inventory_path: str, as_json: bool) -> None:
     from inventory.views import summary
 
     inv = load_inventory(file or inventory_path)
+    _check_monitoring(inv)
     data = summary(inv)
     if as_json:
         common.emit_json({"valid": True, **data})
         return
     click.echo(f"{data['inventory']}: valid ({data['environment']}): {data['sites']} sites, {data['hosts']} hosts, "
                f"{data['routers']} routers, {data['links']} links in {data['supernet']}")
+
+
+def _check_monitoring(inv: Inventory) -> None:
+    """The monitoring__* variables, checked by the monitoring package that reads them, for every site and
+    host (each problem once: a value set high up is shared by every node below it)."""
+    from egov.errors import MonitoringConfigError
+    from monitoring.targets import site_settings
+
+    problems: dict[str, None] = {}
+    nodes: list[Site | Host] = [*inv.sites.values(), *inv.hosts.values()]
+    for node in nodes:
+        try:
+            site_settings(inv, node)
+        except MonitoringConfigError as exc:
+            problems.update(dict.fromkeys(f"{inv.path}: {problem}" for problem in exc.problems))
+    if problems:
+        raise MonitoringConfigError(list(problems))
 
 
 @inventory_group.command("ipplan")

@@ -6,7 +6,7 @@ composer recurses in C and crashes the process), tags that ask for Python object
 that are one after resolution (``1`` and ``0x1``). Each is refused here, before or while the file
 is parsed, as one ``FILE:LINE: (yaml): problem`` line, in time and memory bounded by the limits:
 
-- ``MAX_BYTES``: the file's size (the largest sample inventory, 54 communes, is 50 KB);
+- ``MAX_BYTES``: the file's size, 1 MiB (the largest sample inventory, 193 sites, is 50 KB);
 - ``MAX_DEPTH``: nested mappings and lists (an inventory needs 6);
 - ``MAX_ALIAS_NODES``: nodes that aliases may add to the file's own (the expanded tree);
 - ``CORE_TAGS``: the YAML 1.2 core schema's tags, the only explicit tags allowed.
@@ -33,7 +33,7 @@ import yaml
 
 from egov.errors import InputError
 
-MAX_BYTES = 2 * 1024 * 1024
+MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_ALIAS_NODES = 10_000
 _YAML = "tag:yaml.org,2002:"
