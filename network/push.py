@@ -61,6 +61,7 @@ class Options:
         require_lab_up(inv)
         connection = connection_for(inv.path, inv.environment)
         secrets = Secrets(secrets_path or connection.secrets_file)
+        secrets.get("router_password")  # missing: bad input (exit 2) now, not a failure on every router later
         return cls(secrets=secrets, connection=connection, backups=Backups(backup_dir or default_root(inv)),
                    **kwargs)  # type: ignore[arg-type]
 

@@ -13,6 +13,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from egov import yamlfile
 from egov.errors import InputError
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("controls.yml")
@@ -80,10 +81,10 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE, checks: set[str] | None
 
         checks = set(CHECKS)
     path = Path(path)
+    text = yamlfile.read_text(path, CatalogueError)
+    yamlfile.parse(path, text, CatalogueError)  # the bounds (depth, aliases, tags, keys) before ruamel reads it
     try:
-        doc = YAML(typ="rt").load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CatalogueError(f"{path}: cannot read the control catalogue: {exc.strerror}") from None
+        doc = YAML(typ="rt").load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

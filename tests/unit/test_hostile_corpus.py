@@ -250,6 +250,7 @@ def secrets_cases() -> Iterator[Case]:
     yield Case("secrets: a list", text_file("- a\n- b\n"), secrets, 1)
     yield Case("secrets: a nested value", text_file("router_password: {a: b}\n"), secrets, 1)
     yield Case("secrets: too large", text_file("router_password: " + "x" * 70_000 + "\n"), secrets)
+    yield Case("secrets: no router password", text_file("other: abcdefgh\n"), secrets)
     yield Case("secrets: duplicate", text_file("router_password: aaaa\nrouter_password: bbbb\n"), secrets, 2)
 
 
@@ -260,6 +261,17 @@ def exporter_cases() -> Iterator[Case]:
         yield Case(f"exporter config: {id}", text_file(content), exporter, line, entry="exporter")
     yield Case("exporter config: fifo", fifo(), exporter, entry="exporter")
     yield Case("exporter config: directory", directory(), exporter, entry="exporter")
+
+
+def catalogue_cases() -> Iterator[Case]:
+    def verify(path: Path) -> list[str]:
+        return ["verify", "-i", str(SMALL), "--catalogue", str(path)]
+
+    yield Case("catalogue: fifo", fifo(), verify)
+    yield Case("catalogue: /dev/zero", existing("/dev/zero"), verify)
+    yield Case("catalogue: alias bomb", text_file(laughs(9, 9)), verify, 5)
+    yield Case("catalogue: deep", text_file("a: " + "[" * 100_000 + "]" * 100_000), verify, 1)
+    yield Case("catalogue: binary", text_file(bytes(range(256)) * 8), verify, 2)
 
 
 def output_cases() -> Iterator[Case]:
@@ -288,7 +300,7 @@ def output_cases() -> Iterator[Case]:
                names_path=False)
 
 
-CORPUS = [*inventory_cases(), *secrets_cases(), *exporter_cases(), *output_cases()]
+CORPUS = [*inventory_cases(), *secrets_cases(), *exporter_cases(), *catalogue_cases(), *output_cases()]
 assert len({c.id for c in CORPUS}) == len(CORPUS), "case ids are unique"
 
 

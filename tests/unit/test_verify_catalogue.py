@@ -120,9 +120,9 @@ services:"""))
 
 def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
     found = problems(tmp_path, GOOD.replace("title: firewall", "title: [unclosed"))
-    assert found[0].startswith(f"{tmp_path / 'controls.yml'}:") and "not valid YAML" in found[0]
+    assert found[0].startswith(f"{tmp_path / 'controls.yml'}:") and "(yaml)" in found[0]
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(CatalogueError, match="cannot read the control catalogue"):
+    with pytest.raises(CatalogueError, match="cannot read"):
         load_catalogue(tmp_path / "absent.yml")
