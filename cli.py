@@ -56,6 +56,8 @@ def run(argv: list[str] | None = None) -> Any:
     except click.Abort:
         click.echo("error: egov: interrupted", err=True)
         return 130
+    except SystemExit as exc:  # a command's exit code (1: something failed on a target)
+        return exc.code
     except Exception as exc:  # noqa: BLE001 - the last guard, for what fails before a command runs
         return common.internal_error(click.Context(main, info_name="egov"), exc)
 
