@@ -148,6 +148,16 @@ class Document:
         self.path = path
         self.data = data
         self.root = root
+        self._keys: dict[int, dict[str, tuple[Any, Any]]] = {}  # mapping node -> its scalar keys' (key, value) nodes
+
+    def _pair(self, node: Any, key: str) -> tuple[Any, Any] | None:
+        keys = self._keys.get(id(node))
+        if keys is None:
+            keys = self._keys[id(node)] = {}
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode):
+                    keys.setdefault(k.value, (k, v))
+        return keys.get(key)
 
     def line(self, field: FieldPath) -> int:
         """The 1-based line of the deepest node of ``field`` that exists in the file."""
@@ -157,8 +167,7 @@ class Document:
         line = node.start_mark.line + 1
         for part in field:
             if isinstance(node, yaml.MappingNode):
-                pair = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)),
-                            None)
+                pair = self._pair(node, str(part))
                 if pair is None:
                     break
                 line, node = pair[0].start_mark.line + 1, pair[1]

@@ -251,6 +251,9 @@ def template_problem(template: str, names: Collection[str]) -> str | None:
         parts = list(string.Formatter().parse(template))
     except ValueError as exc:
         return f"template {template!r} is not a name template: {exc}"
+    if all(name is None for _, name, _, _ in parts):
+        return (f"template {template!r} has no field ({', '.join(f'{{{n}}}' for n in names)}): every port "
+                "would get the same name")
     for _, name, spec, conversion in parts:
         if name is None:
             continue
