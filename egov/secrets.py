@@ -113,11 +113,20 @@ def _base64_cores(value: str) -> set[str]:
     return cores
 
 
+# what a channel wraps text that is already encoded in: JSON, repr, XML, HTML, shell quoting
+OUTER = (*ENCODINGS[:7], _shell)
+
+
 def written_forms(value: str) -> set[str]:
     """Every form in which ``value`` may appear in output: raw, each encoding, each encoding of
-    an encoding (JSON of a shell-quoted command, HTML of a JSON document...), and base64."""
+    an encoding (JSON of a shell-quoted command, HTML of a JSON document...), and base64.
+
+    A multi-line value skips the encodings of encodings: its lines, secrets of their own (see
+    ``remember``), carry them, and its thousands of forms would make the pattern slow to build."""
     first = {value} | {encode(value) for encode in ENCODINGS}
-    forms = first | {encode(form) for form in first for encode in ENCODINGS}
+    forms = set(first)
+    if "\n" not in value:
+        forms |= {encode(form) for form in first - {value} for encode in OUTER}
     return {form for form in forms if len(form) >= 4} | _base64_cores(value)
 
 
