@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from egov.errors import EgovError
-from egov.secrets import redact
+from egov.secrets import RedactingFilter, redact, redact_data
 
 DEFAULT_INVENTORY = "inventory/lab.yml"
 # ctx.meta keys (meta is shared by every context of one run): the -v count, the files the command reads
@@ -130,6 +130,8 @@ def setup_logging(verbose: int) -> None:
         ctx.meta[VERBOSE] = verbose
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
 
 
 def default_inventory() -> str:
@@ -156,7 +158,9 @@ workers_option = click.option("--workers", type=click.IntRange(1, 256), default=
 
 
 def emit_json(data: Any) -> None:
-    click.echo(redact(json.dumps(data, indent=2, ensure_ascii=False, default=str)))
+    # values are redacted before JSON escapes them, the text again for any form they still hide in
+    text = json.dumps(redact_data(data), indent=2, ensure_ascii=False, default=lambda o: redact(str(o)))
+    click.echo(redact(text))
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

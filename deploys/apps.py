@@ -37,7 +37,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server, systemd
 
-from deploys import data, host_name, peers, render, secret
+from deploys import data, host_name, libpq, peers, render, secret
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
 from inventory.applications import APPS, App
@@ -99,8 +99,9 @@ def _dsn(app: App) -> str:
     hosts = [addr for _name, addr in peers("db")]
     if not hosts:
         raise DeployError(f"{host_name()}: {app.name} needs a database but the inventory has no host with role db")
-    return (f"host={','.join(hosts)} port=5432 dbname={app.name} user={app.name} "
-            f"password={secret(app.secret)} target_session_attrs=read-write connect_timeout=3")
+    return libpq.dsn(f"{host_name()}: {app.name}'s database DSN (secret {app.secret})", host=",".join(hosts),
+                     port=5432, dbname=app.name, user=app.name, password=secret(app.secret),
+                     target_session_attrs="read-write", connect_timeout=3)
 
 
 def deploy_app(role: str, artifact: Path, release: str) -> None:

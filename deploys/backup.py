@@ -27,7 +27,7 @@ from pyinfra.facts.files import FindFiles
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
 
-from deploys import data, host_name, peers, render, secret
+from deploys import data, host_name, libpq, peers, render, secret
 from deploys.base import timer
 from deploys.context import deploy_context
 from deploys.db import BACKUP_USER, app_databases
@@ -103,6 +103,14 @@ def source() -> None:
               dest=f"{AUTHORIZED_KEYS}/root", mode="600")
 
 
+def _pgpass_fields(db_hosts: list[str]) -> dict[str, object]:
+    """What backup/pgpass.j2 writes, each field escaped as .pgpass wants it."""
+    what = f"{host_name()}: the backup reader's .pgpass (secret db_backup_password)"
+    return {"db_hosts": [libpq.pgpass_field(address, what) for address in db_hosts],
+            "user": libpq.pgpass_field(BACKUP_USER, what),
+            "password": libpq.pgpass_field(secret("db_backup_password"), what)}
+
+
 @deploy("Backup")
 def apply() -> None:
     db_hosts = [addr for _n, addr in peers("db")]
@@ -113,8 +121,7 @@ def apply() -> None:
     systemd.service(name="scratch PostgreSQL running", service="postgresql@15-main", running=True, enabled=True)
     files.directory(name="backup directory", path=DIRECTORY, mode="700")
     files.put(name="backup reader password", dest="/root/.pgpass", mode="600",
-              src=StringIO(render("backup", "pgpass.j2", db_hosts=db_hosts, user=BACKUP_USER,
-                                  password=secret("db_backup_password"))))
+              src=StringIO(render("backup", "pgpass.j2", **_pgpass_fields(db_hosts))))
     inv = deploy_context().inventory
     sources = [(h.name, str(h.mgmt_ip)) for h in inv.hosts.values()]
     context.update(sources=[(name, "" if name == host_name() else address) for name, address in sources],

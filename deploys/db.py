@@ -16,7 +16,7 @@ from pyinfra import host
 from pyinfra.api import OperationError, deploy, operation
 from pyinfra.operations import apt, files, systemd
 
-from deploys import host_name, peers, render, secret
+from deploys import host_name, libpq, peers, render, secret
 from deploys.facts.postgres import PSQL, PgDatabases, PgInRecovery
 from deploys.ops import OperationCommands, postgres
 from deploys.ops.config import checked_file
@@ -97,8 +97,10 @@ def apply() -> None:
             postgres.grant_connect(name=f"backup reads {database}", database=database, role=BACKUP_USER)
         postgres.grant_role(name="egov_backup reads every database", role="pg_read_all_data", member=BACKUP_USER)
     else:
+        what = f"{host_name()}: the replication .pgpass (secret db_replication_password)"
         files.put(name="replication password", src=StringIO(render(
-                      "db", "pgpass.j2", primary=primary, user=REPLICATION_USER,
-                      password=secret("db_replication_password"))),
+                      "db", "pgpass.j2", primary=libpq.pgpass_field(primary, what),
+                      user=libpq.pgpass_field(REPLICATION_USER, what),
+                      password=libpq.pgpass_field(secret("db_replication_password"), what))),
                   dest="/var/lib/postgresql/.pgpass", user="postgres", group="postgres", mode="600")
         replica_of(name=f"streaming replica of {primary_name}", primary=primary, _retries=6, _retry_delay=5)

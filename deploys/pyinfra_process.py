@@ -13,16 +13,7 @@ import logging
 import sys
 
 from egov.results import Result
-from egov.secrets import redact
-
-
-class _RedactingFilter(logging.Filter):
-    """Blank secret values out of pyinfra's own log lines (diffs of files holding passwords)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
-        record.args = ()
-        return True
+from egov.secrets import RedactingFilter
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
@@ -44,7 +35,7 @@ def main(argv: list[str]) -> int:
     sys.stdout = sys.stderr  # anything pyinfra prints goes to the log, never into the events
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_RedactingFilter())
+        handler.addFilter(RedactingFilter())  # pyinfra's diffs of files holding passwords
 
     from deploys.context import DeployContext, set_context
     from deploys.pyinfra_stage import emit, run_stage

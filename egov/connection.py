@@ -8,17 +8,21 @@ operator's key and ``~/.ssh/known_hosts``. Host keys are checked in both.
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Protocol
 
-from egov.errors import LabError
+from egov.errors import InputError, LabError
 
 LAB_ROOT_ENV = "EGOV_LAB_DIR"
 LAB_NAME_ENV = "EGOV_LAB_NAME"
 DEFAULT_LAB_ROOT = "/var/lib/egov-lab"
+# a plain name: it becomes a folder under the lab root and the prefix of Docker names and labels
+LAB_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+LAB_NAME_MAX = 32
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,19 @@ class Connection:
 
 
 def lab_name(inventory_path: str | Path) -> str:
-    """The lab's name: $EGOV_LAB_NAME, else the inventory file's stem (``lab`` for lab.yml)."""
-    return os.environ.get(LAB_NAME_ENV) or Path(inventory_path).stem
+    """The lab's name: $EGOV_LAB_NAME, else the inventory file's stem (``lab`` for lab.yml).
+
+    An InputError unless it is a plain name (lower-case letters, digits and inner '-', at most
+    32 characters): ``../../../etc`` would make the state folder /etc."""
+    name = os.environ.get(LAB_NAME_ENV)
+    source = f"${LAB_NAME_ENV}"
+    if not name:
+        name, source = Path(inventory_path).stem, f"{inventory_path} (a lab is named after its inventory's file " \
+                                                   f"name unless ${LAB_NAME_ENV} is set)"
+    if not LAB_NAME.fullmatch(name):
+        raise InputError(f"{source}: lab name {name!r} is not a plain name: lower-case letters, digits and '-' "
+                         f"(not first or last), at most {LAB_NAME_MAX} characters")
+    return name
 
 
 def lab_state_dir(inventory_path: str | Path) -> Path:

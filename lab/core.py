@@ -13,7 +13,8 @@ from egov.parallel import run_parallel
 from egov.results import Result, RunResult
 from lab import docker_net, images, nodes, state
 from lab.engine import Progress, _quiet, docker, engine_answers, ensure_engine, ensure_host_limits
-from lab.layout import LabPlan, NodeSpec, plan_lab
+from lab.labels import Owner
+from lab.layout import LabPlan, NetworkSpec, NodeSpec, plan_lab
 from lab.proxy import Proxy, ensure_proxy, running_pid, stop_proxy
 
 if TYPE_CHECKING:
@@ -54,12 +55,14 @@ class Lab:
 
     + inventory: the loaded inventory (``environment: lab``)
     + name: the lab's name ($EGOV_LAB_NAME or the inventory file's stem); prefixes everything it creates
+    + owner: the labels that mark its containers, networks and WAN links (found by those, never by name)
     """
 
     def __init__(self, inventory: Inventory) -> None:
         self.inventory = inventory
         self.name = lab_name(inventory.path)
         self.state_dir: Path = lab_state_dir(inventory.path)
+        self.owner = Owner(self.name, self.state_dir)
         self.connection: Connection = connection_for(inventory.path, "lab")
         self.plan: LabPlan = plan_lab(inventory, self.name)
         self.proxy = Proxy(self.state_dir / "apt-cacher-ng", self.plan.control_ip)
@@ -71,10 +74,18 @@ class Lab:
         except KeyError:
             raise LabError(f"no node {name!r} in lab {self.name}; nodes: {', '.join(self.plan.nodes)}") from None
 
+    def _own(self, name: str) -> nodes.Running:
+        """A node's container, found by the lab's labels (its name may be another lab's)."""
+        self.node(name)
+        current = nodes.find(self.owner).get(name)
+        if current is None:
+            raise LabError(f"node {name} of lab {self.name} has no container: run egov lab up")
+        return current
+
     def exec(self, node: str, cmd: str | list[str], timeout: float = 120) -> tuple[int, str]:
         """Run a command in a node (``docker exec``, for checks); (exit code, stdout and stderr)."""
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
-        proc = docker("exec", self.node(node).container, *argv, check=False, timeout=timeout)
+        proc = docker("exec", self._own(node).id, *argv, check=False, timeout=timeout)
         return proc.returncode, proc.stdout + proc.stderr
 
     def ssh_argv(self, name: str, command: list[str]) -> list[str]:
@@ -87,12 +98,12 @@ class Lab:
 
     def stop_node(self, name: str) -> None:
         """Stop a node's container (its WAN links go down with it, as a powered-off router's would)."""
-        docker("stop", "--time", "5", self.node(name).container)
+        docker("stop", "--time", "5", self._own(name).id)
 
     def start_node(self, name: str) -> list[str]:
         """Start a stopped node and wire it again (interfaces, routes, WAN links); returns the changes."""
         node = self.node(name)
-        docker("start", node.container)
+        docker("start", self._own(name).id)
         changes = self._wire_node(node)
         changes += self._ensure_veths(only=name)
         nodes.wait_ssh(node.mgmt_ip)
@@ -102,44 +113,59 @@ class Lab:
         return tags["router" if node.kind == "router" else "base"]
 
     def _wire_node(self, node: NodeSpec) -> list[str]:
-        running = nodes.inspect([node.container]).get(node.container)
+        running = nodes.find(self.owner).get(node.name)
         if running is None or not running.running:
             raise LabError(f"{node.container} is not running")
         return nodes.wire(node, running.pid)
 
     def _ensure_veths(self, only: str | None = None) -> list[str]:
-        running = nodes.inspect(n.container for n in self.plan.nodes.values())
+        running = nodes.find(self.owner)
         changes = []
         for veth in self.plan.veths:
             if only is not None and only not in (veth.a, veth.b):
                 continue
-            a, b = running.get(self.plan.nodes[veth.a].container), running.get(self.plan.nodes[veth.b].container)
+            a, b = running.get(veth.a), running.get(veth.b)
             if a is None or b is None or not (a.running and b.running):
                 continue  # a stopped router has no WAN links; start_node makes them again
-            if nodes.ensure_veth(veth, a.pid, b.pid):
+            if nodes.ensure_veth(veth, a.pid, b.pid, self.owner):
                 changes.append(f"link {veth.link}")
         return changes
 
     def _up_node(self, node: NodeSpec, tags: dict[str, str], pubkey: str, password: str) -> Result:
         image = self._image_for(node, tags)
-        current = nodes.inspect([node.container]).get(node.container)
+        current = nodes.find(self.owner).get(node.name)
         changes = []
         if current is not None and current.recipe != node.recipe(image):
-            docker("rm", "-f", node.container)  # its image or addresses changed: make it anew
+            docker("rm", "-f", current.id)  # its image or addresses changed: make it anew
             changes.append("re-created (image or addresses changed)")
             current = None
         if current is None:
-            nodes.create_node(node, self.plan, image, pubkey)
+            self._refuse_taken_names([node])  # again here: up()'s check and this create are not atomic
+            cid = nodes.create_node(node, self.plan, image, pubkey, self.owner)
             changes.append("created")
+        else:
+            cid = current.id
         if current is None or not current.running:
-            docker("start", node.container)
+            docker("start", cid)
             changes.append("started")
             if node.kind == "router":
                 # also after a restart: a first boot that failed may never have set it
-                nodes.set_router_login(node, password)
+                nodes.set_router_login(cid, password)
         changes += self._wire_node(node)
         return Result(target=node.name, changed=bool(changes), diff="\n".join(changes),
                       data={"container": node.container, "changes": changes})
+
+    def _refuse_taken_names(self, specs: list[NodeSpec], networks: list[NetworkSpec] | None = None) -> None:
+        """A LabError naming every planned container (and network) name that something other than
+        this lab holds (another lab's, or one made by hand), with its owner. Nothing is touched."""
+        own = {c.id for c in nodes.find(self.owner).values()}
+        taken = [self.owner.refuse("container", name, c.labels)
+                 for name, c in nodes.by_name(n.container for n in specs).items() if c.id not in own]
+        found = docker_net.inspect_networks([n.name for n in networks or []])
+        taken += [self.owner.refuse("network", name, info.get("Labels")) for name, info in found.items()
+                  if not self.owner.owns(info.get("Labels"))]
+        if taken:
+            raise LabError("\n".join(str(e) for e in taken))
 
     def up(self, on_progress: Progress = _quiet, workers: int = 8) -> UpReport:
         """Make the lab match the inventory; changes nothing when it already does."""
@@ -150,6 +176,7 @@ class Lab:
                            "a lab is only built from an inventory with `environment: lab`")
         if ensure_engine(on_progress):
             report.changes.append("Docker engine started")
+        self._refuse_taken_names(list(self.plan.nodes.values()), self.plan.networks)
         report.changes += ensure_host_limits()
         on_progress("images")
         report.images = images.ensure_images(on_progress)
@@ -164,7 +191,7 @@ class Lab:
             report.changes.append(f"router_password generated into {self.connection.secrets_file}")
         on_progress("networks")
         for net in self.plan.networks:
-            if docker_net.ensure_network(net, self.name):
+            if docker_net.ensure_network(net, self.owner):
                 report.changes.append(f"network {net.name} {net.subnet}")
             if docker_net.ensure_bridge_rule(net, self.name):
                 report.changes.append(f"firewall rule for {net.name}")
@@ -185,9 +212,9 @@ class Lab:
             return report
         report.changes += self._ensure_veths()
         on_progress("host keys and SSH")
-        running = nodes.inspect(n.container for n in self.plan.nodes.values())
+        running = nodes.find(self.owner)
         entries = [entry for node in self.plan.nodes.values()
-                   for entry in nodes.host_keys(node, running[node.container].pid)]
+                   for entry in nodes.host_keys(node, running[node.name].pid)]
         if state.write_known_hosts(self.connection, entries):
             report.changes.append(f"known_hosts {self.connection.known_hosts}")
         for node in self.plan.nodes.values():
@@ -200,11 +227,11 @@ class Lab:
 
     def status(self, workers: int = 16) -> RunResult:
         """Each node: its container's state, its addresses and whether SSH answers."""
-        running = nodes.inspect(n.container for n in self.plan.nodes.values())
+        running = nodes.find(self.owner)
 
         def one(name: str) -> Result:
             node = self.plan.nodes[name]
-            current = running.get(node.container)
+            current = running.get(name)
             state_ = "missing" if current is None else ("running" if current.running else "stopped")
             ssh = state_ == "running" and nodes.ssh_answers(node.mgmt_ip)
             addresses = [f"{a.ifname} {a.ip}" for a in node.attachments]
@@ -217,50 +244,56 @@ class Lab:
 
     def down(self, on_progress: Progress = _quiet) -> DownReport:
         """Remove everything of this lab; a LabError when something is still left afterwards."""
-        bridges = [docker_net.bridge_name(n.name) for n in self.plan.networks]
-        return down(self.name, self.proxy, bridges, on_progress)
+        return down(self.owner, self.proxy, self.bridges, on_progress)
+
+    @property
+    def bridges(self) -> list[str]:
+        """The Linux bridges of the lab's networks."""
+        return [docker_net.bridge_name(n.name) for n in self.plan.networks]
 
 
-def down(name: str, proxy: Proxy, bridges: list[str], on_progress: Progress = _quiet) -> DownReport:
+def down(owner: Owner, proxy: Proxy, bridges: list[str], on_progress: Progress = _quiet) -> DownReport:
     """Remove the lab's containers (their veths go with them), networks, firewall rules and proxy.
 
-    Works from Docker labels, not from the inventory, so a lab whose inventory changed or
-    disappeared still comes down completely.
+    Works from Docker labels, not from the inventory or names, so a lab whose inventory changed or
+    disappeared still comes down completely, and another lab's objects of the same names stay.
     """
     start = time.monotonic()
-    report = DownReport(name)
+    report = DownReport(owner.name)
     if not engine_answers():
         raise LabError("the Docker engine does not answer: cannot see the lab's containers")
-    containers = nodes.lab_containers(name)
+    containers = sorted(nodes.find(owner).values(), key=lambda c: c.container)
     if containers:
         on_progress(f"removing {len(containers)} containers")
         for container in containers:
             # one at a time: after a parallel removal Docker 20.10 once kept counting an endpoint
             # on a network (moby/moby#42119) and refused to remove it until dockerd restarted
-            docker("rm", "-f", container)
-            report.removed.append(f"container {container}")
+            docker("rm", "-f", container.id)
+            report.removed.append(f"container {container.container}")
     on_progress("removing networks")
-    removed, problems = docker_net.remove_networks(name)
+    removed, problems = docker_net.remove_networks(owner)
     report.removed += removed
     if stop_proxy(proxy):
         report.removed.append(f"apt-cacher-ng on {proxy.url}")
-    left = leftovers(name, proxy, bridges)
+    left = leftovers(owner, proxy, bridges)
     if left or problems:
-        raise LabError("\n".join([f"lab {name} is not fully down; still there: {', '.join(left)}", *problems]))
+        raise LabError("\n".join([f"lab {owner.name} is not fully down; still there: {', '.join(left)}", *problems]))
     report.seconds = round(time.monotonic() - start, 1)
     return report
 
 
-def leftovers(name: str, proxy: Proxy, bridges: list[str]) -> list[str]:
-    """Whatever of the lab still exists: containers, networks, bridges, firewall rules, proxy process.
+def leftovers(owner: Owner, proxy: Proxy, bridges: list[str]) -> list[str]:
+    """Whatever of the lab still exists: containers, networks, bridges, firewall rules, proxy process,
+    WAN veth ends (by their label alias) in this machine's namespace.
 
     The WAN veth pairs live in the routers' namespaces and die with them; Docker's own veths
     hang off the lab bridges, so no bridge left means no veth left.
     """
-    left = [f"container {c}" for c in nodes.lab_containers(name)]
+    left = [f"container {c.container}" for c in nodes.find(owner).values()]
     left += [f"bridge {b}" for b in bridges if Path(f"/sys/class/net/{b}").exists()]
-    left += [f"network {n}" for n in docker_net.lab_networks(name)]
-    left += [f"firewall rule {' '.join(r[1:6])}" for r in docker_net.lab_rules(name)]
+    left += [f"network {n}" for n in docker_net.lab_networks(owner)]
+    left += [f"firewall rule {' '.join(r[1:6])}" for r in docker_net.lab_rules(owner.name)]
+    left += [f"veth {v}" for v in nodes.stray_veths(owner)]
     if running_pid(proxy) is not None:
         left.append(f"apt-cacher-ng pid {running_pid(proxy)}")
     return left

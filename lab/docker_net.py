@@ -12,12 +12,12 @@ import hashlib
 import json
 import shlex
 import time
+from typing import Any
 
 from egov.errors import LabError
 from lab.engine import docker, run
+from lab.labels import LABEL, Owner
 from lab.layout import NetworkSpec
-
-LABEL = "egov.lab"
 
 
 def bridge_name(network: str) -> str:
@@ -25,20 +25,30 @@ def bridge_name(network: str) -> str:
     return "egl-" + hashlib.sha256(network.encode()).hexdigest()[:10]
 
 
-def ensure_network(spec: NetworkSpec, lab: str) -> bool:
-    """Create the internal network unless it exists as planned. True when created."""
-    proc = docker("network", "inspect", spec.name, check=False)
-    if proc.returncode == 0:
-        info = json.loads(proc.stdout)[0]
+def inspect_networks(names: list[str]) -> dict[str, dict[str, Any]]:
+    """The given networks that exist, by name, as ``docker network inspect`` reports them."""
+    if not names:
+        return {}
+    proc = docker("network", "inspect", *names, check=False)
+    return {info["Name"]: info for info in json.loads(proc.stdout or "[]")}
+
+
+def ensure_network(spec: NetworkSpec, owner: Owner) -> bool:
+    """Create the internal network unless this lab's exists as planned. True when created.
+    A network of that name that is not this lab's is refused, never changed."""
+    info = inspect_networks([spec.name]).get(spec.name)
+    if info is not None:
+        if not owner.owns(info.get("Labels")):
+            raise owner.refuse("network", spec.name, info.get("Labels"))
         config = (info.get("IPAM", {}).get("Config") or [{}])[0]
-        have = (info.get("Internal"), config.get("Subnet"), config.get("Gateway"), info.get("Labels", {}).get(LABEL))
-        want = (True, str(spec.subnet), str(spec.gateway), lab)
+        have = (info.get("Internal"), config.get("Subnet"), config.get("Gateway"))
+        want = (True, str(spec.subnet), str(spec.gateway))
         if have != want:
             raise LabError(f"network {spec.name} exists but differs from the inventory's plan "
-                           f"(internal, subnet, gateway, lab = {have}, expected {want}): run `egov lab down` first")
+                           f"(internal, subnet, gateway = {have}, expected {want}): run `egov lab down` first")
         return False
     proc = docker("network", "create", "--internal", "--driver", "bridge", "--subnet", str(spec.subnet),
-                  "--gateway", str(spec.gateway), "--label", f"{LABEL}={lab}",
+                  "--gateway", str(spec.gateway), *owner.labels(),
                   "-o", f"com.docker.network.bridge.name={bridge_name(spec.name)}", spec.name, check=False)
     if proc.returncode != 0:
         # typically "Pool overlaps": another lab (or network) already uses this inventory's supernet
@@ -59,9 +69,11 @@ def ensure_bridge_rule(spec: NetworkSpec, lab: str) -> bool:
     return True
 
 
-def lab_networks(lab: str) -> list[str]:
-    out = docker("network", "ls", "--filter", f"label={LABEL}={lab}", "--format", "{{.Name}}").stdout
-    return [line for line in out.split() if line]
+def lab_networks(owner: Owner) -> list[str]:
+    """The lab's own networks (by label), by name."""
+    out = docker("network", "ls", "-q", "--no-trunc", *owner.filter()).stdout.split()
+    found = docker("network", "inspect", *out, check=False).stdout if out else "[]"
+    return [info["Name"] for info in json.loads(found or "[]") if owner.owns(info.get("Labels"))]
 
 
 def lab_rules(lab: str) -> list[list[str]]:
@@ -71,14 +83,14 @@ def lab_rules(lab: str) -> list[list[str]]:
     return [rule for rule in rules if f"{LABEL}:{lab}" in rule]
 
 
-def remove_networks(lab: str) -> tuple[list[str], list[str]]:
+def remove_networks(owner: Owner) -> tuple[list[str], list[str]]:
     """Remove the lab's networks and firewall rules; returns (what was removed, why some could not be).
     One network that cannot go never keeps the others."""
     removed, problems = [], []
-    for rule in lab_rules(lab):
+    for rule in lab_rules(owner.name):
         run(["iptables", "-D", *rule[1:]])
         removed.append("firewall rule " + " ".join(rule[1:6]))
-    for name in lab_networks(lab):
+    for name in lab_networks(owner):
         try:
             remove_network(name)
             removed.append(f"network {name}")

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import tarfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
 from egov.errors import LabError
 from inventory.services import PACKAGE_CACHE_PORT
-from lab.docker_net import LABEL
 from lab.engine import docker, run
+from lab.labels import Owner
 from lab.layout import LabPlan, NodeSpec, VethSpec, rename_steps
 
 NODE_LABEL = "egov.lab.node"
@@ -39,31 +40,44 @@ ROUTER_OPTIONS = ("--sysctl", "net.ipv4.ip_forward=1")
 
 @dataclass(frozen=True)
 class Running:
-    """A node's container as Docker reports it."""
+    """A container as Docker reports it.
 
+    + id: Docker's full id, what this lab addresses its own containers by (a name may be anyone's)
+    + node: the inventory node it is (label ``egov.lab.node``), empty on a container not made by a lab
+    """
+
+    id: str
     container: str
     running: bool
     pid: int
     recipe: str
+    node: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
 
 
-def inspect(containers: Iterable[str]) -> dict[str, Running]:
-    """The given containers that exist, by name."""
-    names = list(containers)
-    if not names:
-        return {}
-    proc = docker("inspect", "--type", "container", *names, check=False)
-    found: dict[str, Running] = {}
+def _inspect(refs: list[str]) -> list[Running]:
+    """The given containers (ids or names) that exist; ``docker inspect`` skips the missing ones."""
+    if not refs:
+        return []
+    proc = docker("inspect", "--type", "container", *refs, check=False)
+    found = []
     for info in json.loads(proc.stdout or "[]"):
-        name = info["Name"].lstrip("/")
-        found[name] = Running(name, bool(info["State"]["Running"]), int(info["State"]["Pid"]),
-                              (info["Config"].get("Labels") or {}).get(RECIPE_LABEL, ""))
+        labels = info["Config"].get("Labels") or {}
+        found.append(Running(info["Id"], info["Name"].lstrip("/"), bool(info["State"]["Running"]),
+                             int(info["State"]["Pid"]), labels.get(RECIPE_LABEL, ""), labels.get(NODE_LABEL, ""),
+                             labels))
     return found
 
 
-def lab_containers(lab: str) -> list[str]:
-    out = docker("ps", "-a", "--filter", f"label={LABEL}={lab}", "--format", "{{.Names}}").stdout
-    return [line for line in out.split() if line]
+def find(owner: Owner) -> dict[str, Running]:
+    """The lab's own containers, by node name: found by their labels, never by their names."""
+    ids = docker("ps", "-a", "-q", "--no-trunc", *owner.filter()).stdout.split()
+    return {c.node: c for c in _inspect(ids) if owner.owns(c.labels) and c.node}
+
+
+def by_name(names: Iterable[str]) -> dict[str, Running]:
+    """Whatever containers hold these names, whoever they belong to (to refuse a collision)."""
+    return {c.container: c for c in _inspect(list(names))}
 
 
 def nsenter(pid: int, *args: str, check: bool = True) -> str:
@@ -99,22 +113,23 @@ def node_files(node: NodeSpec, plan: LabPlan, pubkey: str) -> dict[str, tuple[st
     return files
 
 
-def create_node(node: NodeSpec, plan: LabPlan, image: str, pubkey: str) -> None:
-    """Create (not start) a node's container on all its networks, with its first files."""
+def create_node(node: NodeSpec, plan: LabPlan, image: str, pubkey: str, owner: Owner) -> str:
+    """Create (not start) a node's container on all its networks, with its first files and the
+    lab's labels. Returns its id. Docker refuses a name that is taken, so nothing is replaced."""
     first, *others = node.attachments
-    docker("create", "--name", node.container, "--hostname", node.name,
-           "--label", f"{LABEL}={plan.name}", "--label", f"{NODE_LABEL}={node.name}",
-           "--label", f"{RECIPE_LABEL}={node.recipe(image)}", *RUN_OPTIONS,
-           *(ROUTER_OPTIONS if node.kind == "router" else ()),
-           "--network", first.network, "--ip", str(first.ip), image)
+    cid = docker("create", "--name", node.container, "--hostname", node.name, *owner.labels(),
+                 "--label", f"{NODE_LABEL}={node.name}", "--label", f"{RECIPE_LABEL}={node.recipe(image)}",
+                 *RUN_OPTIONS, *(ROUTER_OPTIONS if node.kind == "router" else ()),
+                 "--network", first.network, "--ip", str(first.ip), image).stdout.strip()
     for attachment in others:
-        docker("network", "connect", "--ip", str(attachment.ip), attachment.network, node.container)
-    docker("cp", "-", f"{node.container}:/", input_bytes=_tar(node_files(node, plan, pubkey)))
+        docker("network", "connect", "--ip", str(attachment.ip), attachment.network, cid)
+    docker("cp", "-", f"{cid}:/", input_bytes=_tar(node_files(node, plan, pubkey)))
+    return cid
 
 
-def set_router_login(node: NodeSpec, password: str) -> None:
+def set_router_login(cid: str, password: str) -> None:
     """Give the router user its password (on stdin, never on a command line) and its files."""
-    docker("exec", "-i", node.container, "sh", "-c",
+    docker("exec", "-i", cid, "sh", "-c",
            "chpasswd && chown -R egov:egov /home/egov/.ssh && chown frr:frr /etc/frr/frr.conf",
            input_text=f"egov:{password}\n")
 
@@ -146,24 +161,44 @@ def wire(node: NodeSpec, pid: int) -> list[str]:
     return changes
 
 
-def _links(pid: int) -> set[str]:
-    return {line.split(":")[1].strip().split("@")[0] for line in nsenter(pid, "ip", "-o", "link", "show").splitlines()}
+def _links(pid: int) -> dict[str, str]:
+    """A namespace's interfaces: name -> alias ("" when it has none)."""
+    links = {}
+    for line in nsenter(pid, "ip", "-o", "link", "show").splitlines():
+        alias = re.search(r"\balias (\S+)", line)
+        links[line.split(":")[1].strip().split("@")[0]] = alias.group(1) if alias else ""
+    return links
 
 
-def ensure_veth(veth: VethSpec, pid_a: int, pid_b: int) -> bool:
-    """The WAN link as a veth pair straight into both routers' namespaces. True when created."""
+def ensure_veth(veth: VethSpec, pid_a: int, pid_b: int, owner: Owner) -> bool:
+    """The WAN link as a veth pair straight into both routers' namespaces, both ends carrying the
+    lab's label as their alias. True when created."""
     ends_a, ends_b = _links(pid_a), _links(pid_b)
-    if veth.a_ifname in ends_a and veth.b_ifname in ends_b:
+    ends = ((pid_a, veth.a_ifname, ends_a), (pid_b, veth.b_ifname, ends_b))
+    if all(ifname in have and have[ifname] in (owner.alias, "") for _pid, ifname, have in ends):
+        for pid, ifname, have in ends:
+            if not have[ifname]:  # a pair made before links carried the label: label it in place
+                nsenter(pid, "ip", "link", "set", "dev", ifname, "alias", owner.alias)
         return False
-    # a half-present pair cannot be: veth ends die together; clear whichever name is taken
-    for pid, ifname, ends in ((pid_a, veth.a_ifname, ends_a), (pid_b, veth.b_ifname, ends_b)):
-        if ifname in ends:
+    # a half-present pair cannot be: veth ends die together; clear whichever name is taken (these
+    # are the lab's own routers' namespaces: whatever is in them is the lab's)
+    for pid, ifname, have in ends:
+        if ifname in have:
             nsenter(pid, "ip", "link", "del", ifname)
     run(["ip", "link", "add", veth.a_ifname, "netns", str(pid_a), "type", "veth",
          "peer", "name", veth.b_ifname, "netns", str(pid_b)])
-    nsenter(pid_a, "ip", "link", "set", "dev", veth.a_ifname, "up")
-    nsenter(pid_b, "ip", "link", "set", "dev", veth.b_ifname, "up")
+    for pid, ifname in ((pid_a, veth.a_ifname), (pid_b, veth.b_ifname)):
+        nsenter(pid, "ip", "link", "set", "dev", ifname, "alias", owner.alias)
+        nsenter(pid, "ip", "link", "set", "dev", ifname, "up")
     return True
+
+
+def stray_veths(owner: Owner) -> list[str]:
+    """Interfaces of this machine's own namespace that carry the lab's alias: a veth end only lands
+    here when a router's namespace vanished while its pair was being made."""
+    out = run(["ip", "-o", "link", "show"], check=False).stdout
+    return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()
+            if re.search(rf"\balias {re.escape(owner.alias)}(\s|$)", line)]
 
 
 def host_keys(node: NodeSpec, pid: int, wait_s: float = BOOT_WAIT_S) -> list[tuple[str, str]]:

@@ -38,6 +38,6 @@ def test_down_leaves_nothing(lab: Any) -> None:
     rules = subprocess.run(["iptables", "-S", "DOCKER-USER"], capture_output=True, text=True, check=True).stdout
     assert f"egov.lab:{lab.name}" not in rules
     assert running_pid(lab.proxy) is None
-    assert leftovers(lab.name, lab.proxy, bridges) == []
+    assert leftovers(lab.owner, lab.proxy, bridges) == []
     again = lab.down()
     assert again.removed == []
