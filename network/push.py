@@ -148,7 +148,7 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
          intended: dict[str, str] | None = None, reason: str = "before push") -> RunResult:
     """Push the intended configuration (rendered from the inventory unless ``intended`` is given)
     to ``routers``; ``dry_run`` stops after the diff. Returns a Result per router, in order."""
-    wanted = intended or {router.name: render(inv, router) for router in routers}
+    wanted = intended or {router.name: render(inv, router, opts.secrets) for router in routers}
     devices = {router.name: _Device(router, wanted[router.name]) for router in routers}
     results = RunResult()
     failing: set[str] = set()

@@ -47,7 +47,8 @@ class CiscoIosDriver(IosLikeDriver):
     def ssh_sources(cls, text: str) -> list[IPv4Network] | None:
         config = cls.hconfig(text)
         classes = {line.text.split()[1] for section in config.children if section.text.startswith("line vty")
-                   for line in section.children if line.text.startswith("access-class ") and line.text.endswith(" in")}
+                   for line in section.children if line.text.startswith("access-class ")
+                   and line.text.endswith((" in", " in vrf-also"))}
         if not classes:
             return None
         nets: list[IPv4Network] = []

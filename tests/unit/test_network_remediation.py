@@ -76,7 +76,8 @@ def test_frr_removes_an_interface_line_by_line(lab_inv: Any) -> None:
     wan0 = lines.index("interface wan0")
     assert lines[wan0 + 1:lines.index("exit", wan0)] == [
         "no description", "no ip address 10.22.168.49/31",
-        "no ip ospf area 0.0.0.0", "no ip ospf dead-interval 3", "no ip ospf hello-interval 1",
+        "no ip ospf area 0.0.0.0", "no ip ospf authentication message-digest", "no ip ospf dead-interval 3",
+        "no ip ospf hello-interval 1", "no ip ospf message-digest-key 1 md5 golden-ospf-k1",
         "no ip ospf network point-to-point"]
     assert "no router ospf" in lines
 
