@@ -132,7 +132,7 @@ def test_second_push_is_a_no_op(lab: Any) -> None:
 def _ospf_json(lab: Any, router: str, command: str) -> dict[str, Any]:
     rc, out = lab.exec(router, f"vtysh -c '{command} json'")
     assert rc == 0, out
-    return json.loads(out)  # type: ignore[no-any-return]
+    return json.loads(out)
 
 
 def test_ospf_authentication_is_on_and_every_adjacency_full(lab: Any) -> None:

@@ -219,6 +219,9 @@ class FrrDevice(IosDevice):
                 r"^auto-cost reference-bandwidth 100000$")
     PRINTED_NEGATIONS = (r"^no ipv6 forwarding$",)
     HEADER = (*IosDevice.HEADER, r"^\s*exit$", r"^frr (version|defaults) ")
+    # FRR prints OSPF MD5 keys as given (`ip ospf message-digest-key 1 md5 KEY`, seen on FRR 8.4.4 in
+    # the lab): only `password` lines are encrypted, and only with `service password-encryption`
+    SECRETS = ()
 
     def entry(self, node: Node, depth: int) -> list[str]:
         lines = super().entry(node, depth)
