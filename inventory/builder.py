@@ -70,9 +70,10 @@ class _Builder:
         return found
 
     def network_vars(self, where: FieldPath, values: Any) -> None:
-        """The network variables one layer writes, checked where they are written."""
+        """The network variables one layer writes, checked where they are written (a mapping as merged over
+        the defaults and the province's: a layer may change one entry of it)."""
         if isinstance(values, dict):
-            for key, loc, message in netvars.layer_problems(values):
+            for key, loc, message in netvars.layer_problems(values, self.base.values):
                 self.problems.add((*where, key, *loc), message)
 
     def build(self) -> Inventory:
@@ -210,7 +211,9 @@ class _Builder:
         router = Router(name=spec.name, site=site.name, slot=spec.slot, uplinks=list(spec.uplinks),
                         loopback=loopback, mgmt_ip=self._mgmt(site, field, spec.slot, ROUTER_OFFSET), layers=layers)
         model = netvars.router_model(layers.values)
-        generic = (layers.values.get("network__mgmt_interfaces") or {}).get(router.platform) or {}
+        generic = layers.values.get("network__mgmt_interfaces")
+        generic = generic.get(router.platform) if isinstance(generic, dict) else None
+        generic = generic if isinstance(generic, dict) else {}   # else reported by the network variables' check
         mgmt = model.mgmt.model_dump() if model is not None else generic
         router.mgmt_interface, router.mgmt_vrf = str(mgmt.get("interface") or "?"), mgmt.get("vrf")
         for n, purpose in enumerate(p for p in LAN_PURPOSES if p in site.subnets):

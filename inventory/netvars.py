@@ -135,6 +135,9 @@ TYPES: dict[str, Any] = {
     "login_block": LoginBlock,
 }
 ADAPTERS = {key: TypeAdapter(kind) for key, kind in TYPES.items()}
+# mappings the layers merge key by key (a site overrides one platform's name, one model's trunk, one secret name)
+MERGED = frozenset(key for key, kind in TYPES.items()
+                   if (isinstance(kind, type) and issubclass(kind, BaseModel)) or key == "models")
 
 # ranges only one platform is strict about, checked on a router of that platform (documented ranges:
 # Junos spf-options delay 50-8000 ms and holddown 2000-20000 ms; VRP intelligent-timer start/hold 1-60000,
@@ -165,31 +168,41 @@ def _messages(exc: ValidationError) -> list[Finding]:
     return found
 
 
-def value_problems(key: str, value: Any) -> list[Finding]:
-    """What is wrong with one layer's value of ``key`` (a ``network__`` name); [] when it is right."""
+def _merged(base: Any, value: Any) -> Any:
+    """``value`` over ``base`` as the layers merge them: mappings key by key, anything else replaced."""
+    if isinstance(base, Mapping) and isinstance(value, Mapping):
+        return {**base, **{k: _merged(base.get(k), v) for k, v in value.items()}}
+    return value
+
+
+def value_problems(key: str, value: Any, base: Any = None) -> list[Finding]:
+    """What is wrong with one layer's value of ``key`` (a ``network__`` name), merged over ``base`` (the
+    value below it) where the layers merge mappings; [] when it is right."""
     name = key[len(PREFIX):]
     adapter = ADAPTERS.get(name)
     if adapter is None:
         return [((), f"unknown network variable (known: {', '.join(PREFIX + k for k in TYPES)})")]
-    if isinstance(value, Mapping) and name in {"interface_names", "lan_interface_names", "mgmt_interfaces"}:
-        return []   # a layer may override one platform's entry: checked on the merged value per router
+    if name in MERGED and not isinstance(value, Mapping):
+        return [((), f"must be a mapping, not {value!r}")]
     try:
-        adapter.validate_python(value)
+        adapter.validate_python(_merged(base, value))
     except ValidationError as exc:
         return _messages(exc)
     return []
 
 
-def layer_problems(values: Mapping[str, Any]) -> list[tuple[str, tuple[str | int, ...], str]]:
-    """Every problem of the network variables one layer writes: (key, path below it, what is wrong)."""
+def layer_problems(values: Mapping[str, Any], below: Mapping[str, Any]) -> list[tuple[str, tuple[str | int, ...], str]]:
+    """Every problem of the network variables one layer writes over ``below`` (the values under it):
+    (key, path below the key, what is wrong)."""
     return [(key, loc, message) for key, value in values.items() if str(key).startswith(PREFIX)
-            for loc, message in value_problems(str(key), value)]
+            for loc, message in value_problems(str(key), value, below.get(str(key)))]
 
 
 def router_model(values: Mapping[str, Any]) -> RouterModel | None:
     """The hardware model a router's variables name, if it is in network__models and well formed."""
     name = values.get("router__model") or ""
-    entry = (values.get("network__models") or {}).get(name) if name else None
+    models = values.get(PREFIX + "models")
+    entry = models.get(name) if name and isinstance(models, Mapping) else None
     try:
         return RouterModel.model_validate(entry) if entry is not None else None
     except ValidationError:
@@ -205,11 +218,6 @@ def ospf_secret_names(routers: Iterable[Mapping[str, Any]]) -> list[str]:
 def router_problems(platform: str, values: Mapping[str, Any]) -> list[tuple[str, str]]:
     """What is wrong with a router's merged network variables for its platform: (key, problem)."""
     found: list[tuple[str, str]] = []
-    for key in ("interface_names", "lan_interface_names", "mgmt_interfaces"):
-        try:
-            ADAPTERS[key].validate_python(values.get(PREFIX + key))
-        except ValidationError as exc:
-            found.extend((PREFIX + key, ".".join(map(str, loc)) + f": {msg}") for loc, msg in _messages(exc))
     hello, dead = values.get(PREFIX + "ospf_hello"), values.get(PREFIX + "ospf_dead")
     if isinstance(hello, int) and isinstance(dead, int) and dead <= hello:
         found.append((PREFIX + "ospf_dead", f"{dead} must exceed network__ospf_hello ({hello})"))
@@ -229,6 +237,11 @@ def router_problems(platform: str, values: Mapping[str, Any]) -> list[tuple[str,
     models = values.get(PREFIX + "models") or {}
     if name and isinstance(models, Mapping) and name not in models:
         found.append(("router__model", f"model {name!r} is not in network__models (known: {', '.join(models)})"))
+    elif name and isinstance(models, Mapping):
+        try:
+            RouterModel.model_validate(models[name])
+        except ValidationError as exc:
+            found.extend((".".join(map(str, (f"{PREFIX}models", name, *loc))), msg) for loc, msg in _messages(exc))
     model = router_model(values)
     if model is not None and model.platform != platform:
         found.append(("router__model", f"model {name!r} is a {model.platform} router, not {platform}"))

@@ -160,7 +160,7 @@ def network_var_problems(field: FieldPath, layers: Resolved) -> list[Finding]:
     """A router's merged network variables against its platform's ranges and its model (each problem
     says which layer gave the value)."""
     platform = str(layers.values["router__platform"])
-    return [(field, f"{key}: {problem} (from {layers.origin(key) or 'no layer'})")
+    return [(field, f"{key}: {problem} (from {layers.origin(key) or layers.origin(key.split('.')[0]) or 'no layer'})")
             for key, problem in netvars.router_problems(platform, layers.values)]
 
 

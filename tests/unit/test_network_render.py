@@ -98,7 +98,8 @@ def test_next_key_is_accepted_beside_the_active_one(tmp_path: Path) -> None:
     path = _variant(tmp_path, "network__ospf_auth_keys: [{id: 1, secret: ospf_key_1}, {id: 2, secret: ospf_key_2}]")
     inv = load_inventory(path)
     frr = render(inv, inv.routers["d-frr-r1"])
-    assert " ip ospf message-digest-key 1 md5 golden-ospf-k1\n ip ospf message-digest-key 2 md5 golden-ospf-k2" in frr
+    # FRR sends with the key added last: the active one
+    assert " ip ospf message-digest-key 2 md5 golden-ospf-k2\n ip ospf message-digest-key 1 md5 golden-ospf-k1" in frr
     ios = render(inv, inv.routers["d-ios-r1"])
     assert " key 2\n  key-string golden-ospf-k2\n  cryptographic-algorithm hmac-sha-256" in ios
     junos = render(inv, inv.routers["d-junos-r1"])
@@ -174,6 +175,29 @@ def test_hub_without_a_trunk_needing_more_ports_is_refused(tmp_path: Path) -> No
            "that need 3 WAN ports, but the model has 2 and no trunk" in str(caught.value)
 
 
+def test_a_model_is_overridden_field_by_field_and_checked_on_its_routers(tmp_path: Path) -> None:
+    """A layer changes one field of a model (the mappings merge): checked where it is written, and the
+    merged entry again on each router of that model, naming the router and the layer."""
+    path = _variant(tmp_path, "network__models: {AR651: {trunk: GigabitEthernet0/0/8}}")
+    assert load_inventory(path).routers["c-vrp-r1"].interfaces[0].name == "GigabitEthernet0/0/0"
+    path = _variant(tmp_path, "network__models: {AR651: {wan_ports: GigabitEthernet0/0/0}}")
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    line = PLATFORMS_INV.read_text(encoding="utf-8").splitlines().index("defaults:") + 2
+    assert f"variant.yml:{line}: defaults.network__models.AR651.wan_ports: Input should be a valid list" \
+        in str(caught.value)
+    # and where a router's own vars change its model, the router's merged entry
+    text = PLATFORMS_INV.read_text(encoding="utf-8").replace(
+        "{name: c-vrp-r1, slot: 0,", "{name: c-vrp-r1, slot: 0, vars: {network__models: {AR651: {trunk: 7}}},")
+    path = tmp_path / "router.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    assert "routers[c-vrp-r1].vars.network__models.AR651.trunk: Input should be a valid string" in str(caught.value)
+    assert "routers[c-vrp-r1]: network__models.AR651.trunk: Input should be a valid string (got 7) (from router " \
+           "c-vrp-r1)" in str(caught.value)
+
+
 def _variant(tmp_path: Path, line: str) -> Path:
     """platforms.yml with one more province-wide variable line (in place of the banner, for a banner)."""
     text = PLATFORMS_INV.read_text(encoding="utf-8")
@@ -205,9 +229,10 @@ def _variant(tmp_path: Path, line: str) -> Path:
     ("network__breakglass_user: 'root; reboot'", "network__breakglass_user: String should match"),
     ("network__exec_timeout: 0", "network__exec_timeout: Input should be greater than or equal to 1"),
     ("network__ssh_timeout: 600", "network__ssh_timeout: Input should be less than or equal to 120"),
-    ("network__login_block: {attempts: 5, within: 60}", "network__login_block.block_for: Field required"),
+    ("network__login_block: {block_for: 30}", "network__login_block.block_for: Input should be greater than or"),
+    ("network__credential_names: {tacacs: 'Tacacs Key'}", "network__credential_names.tacacs: String should match"),
     ("network__mgmt_gateway: 10.0.0", "network__mgmt_gateway: "),
-    ("network__models: {X1: {platform: frr}}", "network__models.X1.mgmt: Field required"),
+    ("network__models: [ISR4331]", "network__models: must be a mapping"),
     ("network__telnet: true", "network__telnet: unknown network variable"),
 ])
 def test_every_variable_bad_value_is_refused_at_validate(tmp_path: Path, line: str, expected: str) -> None:
@@ -237,7 +262,7 @@ def test_builtin_network_defaults_pass_their_schema() -> None:
     from inventory.netvars import TYPES, layer_problems
 
     values = dict(next(v for label, v in builtin_defaults() if label.endswith("network.yml")))
-    assert not layer_problems(values)
+    assert not layer_problems(values, {})
     assert {k for k in values if k.startswith("network__")} == {f"network__{k}" for k in TYPES}
 
 
