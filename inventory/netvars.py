@@ -230,6 +230,13 @@ def router_problems(platform: str, values: Mapping[str, Any]) -> list[tuple[str,
                 if not low <= value <= high:
                     found.append((PREFIX + "ospf_spf_throttle",
                                   f"{what} {value} ms is outside {platform}'s range {low}-{high} ms"))
+    block = values.get(PREFIX + "login_block")
+    if platform == "huawei_vrp" and isinstance(block, Mapping) and all(
+            isinstance(block.get(k), int) for k in ("attempts", "within", "block_for")):
+        # VRP local-aaa-user wrong-password: retry-time 3-65535, retry-interval and block-time 5-65535 minutes
+        if block["attempts"] < 3 or -(-block["within"] // 60) < 5 or -(-block["block_for"] // 60) < 5:
+            found.append((PREFIX + "login_block", f"{dict(block)} is outside huawei_vrp's range: at least 3 "
+                          "attempts, within and block_for at least 300 s (it counts minutes, from 5)"))
     keys = values.get(PREFIX + "ospf_auth_keys")
     if isinstance(keys, list) and len({k.get("id") for k in keys if isinstance(k, dict)}) < len(keys):
         found.append((PREFIX + "ospf_auth_keys", "the active and the next key need different ids"))

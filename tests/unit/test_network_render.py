@@ -117,7 +117,7 @@ def test_management_essentials_per_platform(platforms_inv) -> None:
     assert ios.count(" access-class EGOV-MGMT in vrf-also") == 2   # line vty 0 4 and 5 15
     assert " key golden-tacacs-key" in ios and " ip tacacs source-interface Loopback0" in ios
     assert "ntp source Loopback0" in ios and "logging source-interface Loopback0" in ios
-    assert "no ip http server" in ios and "login block-for 120 attempts 5 within 60" in ios
+    assert "no ip http server" in ios and "login block-for 300 attempts 5 within 300" in ios
     assert " exec-timeout 10 0" in ios
     assert "v3 auth sha golden-snmp-auth priv aes 128 golden-snmp-priv" in ios
     vrp = render(platforms_inv, platforms_inv.routers["d-vrp-r1"])
@@ -255,6 +255,16 @@ def test_platform_ranges_are_checked_on_each_router(tmp_path: Path) -> None:
            "50-8000 ms (from province)" in problems[1]
     assert "routers[core-vrp]: network__ospf_spf_throttle: delay 0 ms is outside huawei_vrp's range " \
            "1-60000 ms (from province)" in problems[0]
+
+
+def test_vrp_login_block_counts_minutes_from_five(tmp_path: Path) -> None:
+    """VRP's local-aaa-user wrong-password takes retry-interval and block-time of 5-65535 minutes."""
+    path = _variant(tmp_path, "network__login_block: {attempts: 5, within: 60, block_for: 120}")
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(path)
+    problems = str(caught.value).splitlines()
+    assert len(problems) == 3 and all("huawei_vrp's range" in p for p in problems)
+    assert "routers[core-vrp]: network__login_block: " in problems[0]
 
 
 def test_builtin_network_defaults_pass_their_schema() -> None:
