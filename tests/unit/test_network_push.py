@@ -25,7 +25,7 @@ from network.render import render
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "network"
-MGMT_ONLY = (FIXTURES / "frr-running-mgmt-only.txt").read_text(encoding="utf-8")
+MGMT_ONLY = (FIXTURES / "running" / "frr" / "day0.cfg").read_text(encoding="utf-8")
 PASSWORD = "s3cret-router-pass"
 
 

@@ -1,6 +1,6 @@
 """Remediation: the exact lines a push sends, per platform, from running and intended text.
 
-FRR's running configurations here are what FRR 8.4 printed (tests/fixtures/network/frr-running-*.txt)."""
+FRR's running configurations here are what FRR 8.4 printed (tests/fixtures/network/running/frr/)."""
 
 from __future__ import annotations
 
@@ -42,12 +42,12 @@ def test_frr_running_equal_to_intended_needs_nothing(lab_inv: Any) -> None:
     """What FRR printed after the push compares equal, though it reorders lines, drops defaults
     and adds version stamps: the no-op push sends nothing."""
     intended = render(lab_inv, lab_inv.routers["qn-ty-r1"])
-    assert FrrDriver.remediation(_fixture("frr-running-qn-ty-r1.txt"), intended) == []
+    assert FrrDriver.remediation(_fixture("running/frr/qn-ty-r1.cfg"), intended) == []
 
 
 def test_frr_from_management_only_sends_the_whole_wan(lab_inv: Any) -> None:
     intended = render(lab_inv, lab_inv.routers["qn-ty-r1"])
-    lines = FrrDriver.remediation(_fixture("frr-running-mgmt-only.txt"), intended)
+    lines = FrrDriver.remediation(_fixture("running/frr/day0.cfg"), intended)
     assert lines[:2] == ["interface lo", "ip address 10.22.186.12/32"]
     assert "router ospf" in lines and " area 0.0.0.199 stub no-summary".strip() in lines
     # never touch what the inventory does not manage
@@ -59,7 +59,7 @@ def test_frr_from_management_only_sends_the_whole_wan(lab_inv: Any) -> None:
 def test_frr_area_change_removes_before_adding(lab_inv: Any) -> None:
     """FRR refuses a second 'ip ospf area' ("Must remove previous area config"): the negation comes first,
     and 'no area X stub no-summary' is rewritten to drop the stub area, not just no-summary."""
-    running = _fixture("frr-running-qn-ty-r1.txt")
+    running = _fixture("running/frr/qn-ty-r1.cfg")
     intended = running.replace("0.0.0.199", "0.0.0.42")
     lines = FrrDriver.remediation(running, intended)
     assert lines == [
@@ -71,7 +71,7 @@ def test_frr_area_change_removes_before_adding(lab_inv: Any) -> None:
 
 def test_frr_removes_an_interface_line_by_line(lab_inv: Any) -> None:
     """Back to management-only (a rollback): FRR cannot delete a kernel interface, so each line goes."""
-    lines = FrrDriver.remediation(_fixture("frr-running-qn-ty-r1.txt"), _fixture("frr-running-mgmt-only.txt"))
+    lines = FrrDriver.remediation(_fixture("running/frr/qn-ty-r1.cfg"), _fixture("running/frr/day0.cfg"))
     assert not any(line.startswith("no interface") for line in lines)
     wan0 = lines.index("interface wan0")
     assert lines[wan0 + 1:lines.index("exit", wan0)] == [
@@ -85,7 +85,7 @@ def test_frr_removes_an_interface_line_by_line(lab_inv: Any) -> None:
 def test_frr_negations_are_valid_frr_syntax(lab_inv: Any, tmp_path: Path) -> None:
     """Taking every rendered router back to management-only yields lines FRR accepts (vtysh -C)."""
     for router in lab_inv.routers.values():
-        lines = FrrDriver.remediation(render(lab_inv, router), _fixture("frr-running-mgmt-only.txt"))
+        lines = FrrDriver.remediation(render(lab_inv, router), _fixture("running/frr/day0.cfg"))
         path = tmp_path / f"{router.name}.conf"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         check = subprocess.run(["vtysh", "-C", "-f", str(path)], check=False, capture_output=True, text=True)
