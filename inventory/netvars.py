@@ -11,14 +11,14 @@ range, or in the router's platform's range where only one platform is strict.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from ipaddress import IPv4Address, IPv4Network
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 PREFIX = "network__"
-PLATFORM_KEYS = ("frr", "cisco_ios", "huawei_vrp", "juniper_junos")
 
 # One line of printable text. Refused: control characters and newlines (a second line would be read
 # as a command), `"` and `\` (Junos and VRP quote the text), `^` (the IOS banner delimiter, see
@@ -36,19 +36,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class PerPlatform(Strict):
-    """A value per platform (every platform named)."""
+class NameTemplates(Strict):
+    """A name template per platform (every platform named)."""
 
-    frr: Any
-    cisco_ios: Any
-    huawei_vrp: Any
-    juniper_junos: Any
-
-
-class NameTemplates(PerPlatform):
     frr: str
     cisco_ios: str
     huawei_vrp: str
+    huawei_vrpv8: str
     juniper_junos: str
 
 
@@ -57,17 +51,45 @@ class Mgmt(Strict):
     vrf: Word | None
 
 
-class MgmtPerPlatform(PerPlatform):
+class MgmtPerPlatform(Strict):
     frr: Mgmt
     cisco_ios: Mgmt
     huawei_vrp: Mgmt
+    huawei_vrpv8: Mgmt
     juniper_junos: Mgmt
+
+
+def _regexes(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+    return patterns
+
+
+Regexes = Annotated[list[str], AfterValidator(_regexes)]
+
+
+class ScopeRules(Strict):
+    """What the toolkit owns of one configuration language (network/drivers/scope.py reads it)."""
+
+    owned: Regexes
+    owned_when_rendered: Regexes
+    ignored: Regexes
+
+
+class Scope(Strict):
+    frr: ScopeRules
+    cisco_ios: ScopeRules
+    huawei_vrp: ScopeRules      # VRP V8 speaks VRP's configuration language
+    juniper_junos: ScopeRules
 
 
 class RouterModel(Strict):
     """A hardware model's ports (inventory/defaults/network.yml, network__models)."""
 
-    platform: Literal["frr", "cisco_ios", "huawei_vrp", "juniper_junos"]
+    platform: Literal["frr", "cisco_ios", "huawei_vrp", "huawei_vrpv8", "juniper_junos"]
     mgmt: Mgmt
     wan_ports: list[Word] | None      # None: as many as it is given (generic names)
     lan_ports: list[Word] | None
@@ -133,6 +155,8 @@ TYPES: dict[str, Any] = {
     "ssh_timeout": Annotated[int, Field(strict=True, ge=1, le=120)],      # seconds (IOS ip ssh time-out)
     "ssh_retries": Annotated[int, Field(strict=True, ge=1, le=5)],       # IOS authentication-retries 0-5
     "login_block": LoginBlock,
+    "scope": Scope,
+    "full_replace": Annotated[bool, Field(strict=True)],
 }
 ADAPTERS = {key: TypeAdapter(kind) for key, kind in TYPES.items()}
 # mappings the layers merge key by key (a site overrides one platform's name, one model's trunk, one secret name)
@@ -146,6 +170,7 @@ SPF_RANGES: dict[str, tuple[tuple[int, int], tuple[int, int], tuple[int, int]]] 
     "frr": ((0, 600000), (0, 600000), (0, 600000)),
     "cisco_ios": ((0, 600000), (1, 600000), (1, 600000)),
     "huawei_vrp": ((1, 60000), (1, 60000), (1, 120000)),
+    "huawei_vrpv8": ((1, 60000), (1, 60000), (1, 120000)),
     "juniper_junos": ((50, 8000), (0, 600000), (2000, 20000)),
 }
 
@@ -231,11 +256,11 @@ def router_problems(platform: str, values: Mapping[str, Any]) -> list[tuple[str,
                     found.append((PREFIX + "ospf_spf_throttle",
                                   f"{what} {value} ms is outside {platform}'s range {low}-{high} ms"))
     block = values.get(PREFIX + "login_block")
-    if platform == "huawei_vrp" and isinstance(block, Mapping) and all(
+    if platform in ("huawei_vrp", "huawei_vrpv8") and isinstance(block, Mapping) and all(
             isinstance(block.get(k), int) for k in ("attempts", "within", "block_for")):
         # VRP local-aaa-user wrong-password: retry-time 3-65535, retry-interval and block-time 5-65535 minutes
         if block["attempts"] < 3 or -(-block["within"] // 60) < 5 or -(-block["block_for"] // 60) < 5:
-            found.append((PREFIX + "login_block", f"{dict(block)} is outside huawei_vrp's range: at least 3 "
+            found.append((PREFIX + "login_block", f"{dict(block)} is outside {platform}'s range: at least 3 "
                           "attempts, within and block_for at least 300 s (it counts minutes, from 5)"))
     keys = values.get(PREFIX + "ospf_auth_keys")
     if isinstance(keys, list) and len({k.get("id") for k in keys if isinstance(k, dict)}) < len(keys):

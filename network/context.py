@@ -37,7 +37,8 @@ HOST_MANAGED = frozenset({"frr"})
 # OSPF authentication per platform: HMAC-SHA-256 where the platform has OSPFv2 key chains (RFC 5709),
 # MD5 where it does not (FRR 8.4's ospfd refuses `ip ospf authentication key-chain`; Junos md5 keys
 # rotate with start times without a key chain), whose keys are at most 16 characters
-OSPF_AUTH = {"frr": "md5", "cisco_ios": "hmac-sha-256", "huawei_vrp": "hmac-sha256", "juniper_junos": "md5"}
+OSPF_AUTH = {"frr": "md5", "cisco_ios": "hmac-sha-256", "huawei_vrp": "hmac-sha256", "huawei_vrpv8": "hmac-sha256",
+             "juniper_junos": "md5"}
 MD5_KEY_MAX = 16
 # a secret goes verbatim on a line: one word of printable ASCII, no quote, backslash or `?` (IOS help)
 SECRET_VALUE = re.compile(r"""^[^\s"'\\?]+$""", re.ASCII)

@@ -16,6 +16,7 @@ from egov.errors import NetworkError
 from egov.secrets import Secrets
 from inventory.model import Inventory, Router
 from network.context import build_context
+from network.drivers import driver_class
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "network"
 
@@ -28,7 +29,7 @@ def template_name(inv: Inventory, router: Router) -> str:
 def render(inv: Inventory, router: Router, secrets: Secrets | None = None) -> str:
     """The intended configuration of one router, as text (secrets from ``secrets``, else the
     environment and ``$EGOV_SECRETS_FILE``)."""
-    directory = TEMPLATES / router.platform
+    directory = TEMPLATES / driver_class(router.platform).syntax  # VRP V8 speaks VRP's configuration language
     if not directory.is_dir():
         known = sorted(p.name for p in TEMPLATES.iterdir() if p.is_dir())
         raise NetworkError(f"router {router.name}: no templates for platform '{router.platform}' in {TEMPLATES} "

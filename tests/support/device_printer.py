@@ -57,18 +57,28 @@ class Node:
         return next((child for child in self.children if child.text == text), None)
 
 
+@dataclass
+class LineRange(Node):
+    """``line vty 0 15``: the mode of several terminal lines at once; what is typed applies to each."""
+
+    members: list[Node] = field(default_factory=list)
+
+
 class IosDevice:
     """A Cisco IOS XE router's configuration database and its printer."""
 
     NEGATION: ClassVar[str] = "no "
     EXIT: ClassVar[tuple[str, ...]] = ("exit",)
     END: ClassVar[tuple[str, ...]] = ("end",)
-    # lines that open a configuration mode (the device's grammar), checked against the line alone
+    # lines that open a configuration mode (the device's grammar), matched against the line's path: the
+    # lines of the modes it is typed in and itself, joined by " / " (a top-level line is its own path)
     SECTIONS: ClassVar[tuple[str, ...]] = (
-        r"^interface ", r"^router ", r"^line ", r"^ip access-list ", r"^tacacs server ", r"^radius server ",
-        r"^aaa group server ", r"^vrf definition ", r"^address-family ", r"^crypto pki trustpoint ",
-        r"^crypto pki certificate chain ", r"^certificate ", r"^key chain ", r"^key \d+$", r"^control-plane$",
-        r"^redundancy$", r"^call-home$", r"^profile ", r"^snmp-server view ", r"^archive$",
+        r"^interface \S+$", r"^router \S+( \d+)?$", r"^line (con|aux|vty) \d+( \d+)?$",
+        r"^ip access-list (standard|extended) \S+$", r"^(tacacs|radius) server \S+$", r"^aaa group server \S+ \S+$",
+        r"^vrf definition \S+$", r"^vrf definition \S+ / address-family \S+$", r"^crypto pki trustpoint \S+$",
+        r"^crypto pki certificate chain \S+$", r"^crypto pki certificate chain \S+ / certificate .*$",
+        r"^key chain \S+$", r"^key chain \S+ / key \d+$", r"^control-plane$", r"^redundancy$", r"^call-home$",
+        r"^call-home / profile \S+$", r"^archive$",
     )
     # a later line whose match equals an earlier one's replaces it (the first group, else the match)
     REPLACES: ClassVar[tuple[str, ...]] = (
@@ -87,18 +97,30 @@ class IosDevice:
     # (pattern with the secret as group "secret", how the device prints it)
     SECRETS: ClassVar[tuple[tuple[str, str], ...]] = (
         (r"^(?P<head>(enable|username \S+( privilege \d+)?) secret )(0 )?(?P<secret>\S+)$", r"\g<head>9 $9${hash}"),
-        (r"^(?P<head>key )(0 )?(?P<secret>\S+)$", r"\g<head>7 {hex}"),
+        # a TACACS+ server's key; not a key chain's `key 1` (a key id, printed as typed)
+        (r"^(?P<head>key )(0 )?(?P<secret>(?!\d+$)\S+)$", r"\g<head>7 {hex}"),
         (r"^(?P<head>key-string )(0 )?(?P<secret>\S+)$", r"\g<head>7 {hex}"),
         (r"^(?P<head>ip ospf message-digest-key \d+ md5 )(0 )?(?P<secret>\S+)$", r"\g<head>7 {hex}"),
     )
     # negations the device keeps as lines (a default the operator turned off)
-    PRINTED_NEGATIONS: ClassVar[tuple[str, ...]] = (r"^no ip domain lookup$", r"^no ip http ", r"^no service ")
+    # (CDP runs on every interface by default; `no lldp transmit`/`receive` are printed once set)
+    PRINTED_NEGATIONS: ClassVar[tuple[str, ...]] = (r"^no ip domain lookup$", r"^no ip http ", r"^no service ",
+                                                    r"^no cdp enable$", r"^no lldp (transmit|receive)$")
     HEADER: ClassVar[tuple[str, ...]] = (r"^Building configuration", r"^Current configuration", r"^!", r"^end$")
 
     def __init__(self, text: str) -> None:
         self.root = Node("")
-        self.banner_lines: list[str] = []
         self.load(text)
+        self.root.children = [one for node in self.root.children for one in self._expand(node)]
+
+    @staticmethod
+    def _expand(node: Node) -> list[Node]:
+        """IOS keeps one configuration per terminal line; "line vty 0 4" is how it prints several alike."""
+        m = re.match(r"^line vty (\d+) (\d+)$", node.text)
+        if not m:
+            return [node]
+        return [Node(f"line vty {n}", [Node(c.text, list(c.children)) for c in node.children])
+                for n in range(int(m.group(1)), int(m.group(2)) + 1)]
 
     # ---- reading what the device printed (its saved state) ----------------------------------
 
@@ -116,8 +138,8 @@ class IosDevice:
 
     # ---- the CLI --------------------------------------------------------------------------
 
-    def is_section(self, text: str) -> bool:
-        return any(re.search(p, text) for p in self.SECTIONS)
+    def is_section(self, path: str) -> bool:
+        return any(re.search(p, path) for p in self.SECTIONS)
 
     @staticmethod
     def _key(patterns: tuple[str, ...], text: str) -> str | None:
@@ -133,19 +155,26 @@ class IosDevice:
         for line in (raw.strip() for raw in lines):
             if not line:
                 continue
+            path = " / ".join([node.text for node in stack[1:]] + [line])
             if line in self.END:
                 stack = [self.root]
             elif line in self.EXIT:
                 if len(stack) > 1:
                     stack.pop()
             elif line.startswith(self.NEGATION):
-                self.negate(stack[-1], line.removeprefix(self.NEGATION))
+                for parent in stack[-1].members if isinstance(stack[-1], LineRange) else [stack[-1]]:
+                    self.negate(parent, line.removeprefix(self.NEGATION))
+            elif (m := re.match(r"^line vty (\d+) (\d+)$", line)) and len(stack) == 1:
+                members = []
+                for n in range(int(m.group(1)), int(m.group(2)) + 1):
+                    member = self.root.find(f"line vty {n}") or self.add(self.root, f"line vty {n}")
+                    members.append(member)
+                stack.append(LineRange(line, members=members))
             else:
-                node = stack[-1].find(line)
-                if node is None:
-                    node = self.add(stack[-1], line)
-                if self.is_section(line):
-                    stack.append(node)
+                targets = stack[-1].members if isinstance(stack[-1], LineRange) else [stack[-1]]
+                entered = [parent.find(line) or self.add(parent, line) for parent in targets]
+                if self.is_section(path):
+                    stack.append(entered[0])
 
     def add(self, parent: Node, line: str) -> Node:
         key = self._key(self.REPLACES, line)
@@ -198,9 +227,37 @@ class IosDevice:
             lines += self.entry(child, depth + 1)
         return lines
 
+    def grouped(self) -> list[Node]:
+        """Consecutive terminal lines configured alike print as one range ("line vty 0 15"); lines 0-4
+        and 5-15 print apart (uncertain: how IOS XE groups them varies by release; the driver compares
+        line by line whatever the grouping)."""
+        out: list[Node] = []
+        run: list[tuple[int, Node]] = []
+
+        def flush() -> None:
+            if run:
+                first, last = run[0][0], run[-1][0]
+                name = f"line vty {first} {last}" if last > first else f"line vty {first}"
+                out.append(Node(name, run[0][1].children))
+                run.clear()
+
+        for node in self.root.children:
+            m = re.match(r"^line vty (\d+)$", node.text)
+            if m is None:
+                flush()
+                out.append(node)
+                continue
+            n = int(m.group(1))
+            if run and (run[-1][0] != n - 1 or n == 5 or [c.text for c in run[0][1].children] != [
+                    c.text for c in node.children]):
+                flush()
+            run.append((n, node))
+        flush()
+        return out
+
     def body(self) -> list[str]:
         lines: list[str] = []
-        for node in self.root.children:
+        for node in self.grouped():
             if node.children or self.is_section(node.text):
                 lines.append("!")
             lines += self.entry(node, 0)
@@ -214,7 +271,8 @@ class IosDevice:
 class FrrDevice(IosDevice):
     """FRR 8.4's vtysh: the IOS family's CLI, its own printing (``exit`` after each section)."""
 
-    SECTIONS = (r"^interface ", r"^router ", r"^line ", r"^key chain ", r"^key \d+$", r"^route-map ")
+    SECTIONS = (r"^interface \S+$", r"^router \S+$", r"^line vty$", r"^key chain \S+$",
+                r"^key chain \S+ / key \d+$", r"^route-map \S+ \S+ \d+$")
     DEFAULTS = (r"^ip ospf hello-interval 10$", r"^ip ospf dead-interval 40$", r"^timers throttle spf 0 50 5000$",
                 r"^auto-cost reference-bandwidth 100000$")
     PRINTED_NEGATIONS = (r"^no ipv6 forwarding$",)
@@ -239,9 +297,11 @@ class VrpDevice(IosDevice):
     EXIT = ("quit",)
     END = ("return",)
     SECTIONS = (
-        r"^interface ", r"^ospf \d+", r"^area ", r"^aaa$", r"^authentication-scheme ", r"^authorization-scheme ",
-        r"^accounting-scheme ", r"^domain ", r"^acl ", r"^user-interface ", r"^hwtacacs-server template ",
-        r"^pki realm ", r"^firewall zone ", r"^local-aaa-user password policy ", r"^snmp-agent ",
+        r"^interface \S+$", r"^ospf \d+( router-id \S+)?$", r"^ospf \d+( router-id \S+)? / area \S+$", r"^aaa$",
+        r"^aaa / (authentication|authorization|accounting)-scheme \S+$", r"^aaa / domain \S+$",
+        r"^aaa / local-aaa-user password policy \S+$", r"^acl( number)? \d+$", r"^acl name \S+.*$",
+        r"^user-interface (con|vty) \d+( \d+)?$", r"^hwtacacs-server template \S+$", r"^pki realm \S+$",
+        r"^firewall zone \S+$",
     )
     REPLACES = (
         r"^sysname ", r"^ip address ", r"^description ", r"^ospf timer hello ", r"^ospf timer dead ",
@@ -255,7 +315,8 @@ class VrpDevice(IosDevice):
         (r"^(?P<head>hwtacacs-server shared-key cipher )(?P<secret>\S+)$", r"\g<head>%^%#{hash}%^%#"),
         (r"^(?P<head>ospf authentication-mode hmac-sha256 \d+ cipher )(?P<secret>\S+)$", r"\g<head>%^%#{hash}%^%#"),
     )
-    PRINTED_NEGATIONS = (r"^undo telnet ", r"^undo http ")
+    # (`lldp enable` globally enables every interface; the interface's `undo lldp enable` is printed)
+    PRINTED_NEGATIONS = (r"^undo telnet ", r"^undo http ", r"^undo lldp enable$")
     HEADER = (r"^#", r"^return$", r"^!", r"^\[V\d+")
 
     def __init__(self, text: str) -> None:
@@ -324,11 +385,17 @@ JUNOS_SECRETS = frozenset({"encrypted-password", "secret", "authentication-key",
 
 
 def _words(line: str) -> list[str]:
-    """A set line's words, a quoted string as one word (quotes kept)."""
+    """A set line's words, a quoted string and a "[ a b ]" list each as one word (as typed)."""
     lexer = shlex.shlex(line, posix=False)
     lexer.whitespace_split = True
     lexer.commenters = ""
-    return list(lexer)
+    words: list[str] = []
+    for word in lexer:
+        if words and words[-1].startswith("[") and not words[-1].endswith("]"):
+            words[-1] += f" {word}"
+        else:
+            words.append(word)
+    return words
 
 
 class JunosDevice:
@@ -338,7 +405,7 @@ class JunosDevice:
     SINGLE: ClassVar[frozenset[str]] = frozenset({
         "host-name", "domain-name", "description", "message", "encrypted-password", "secret", "router-id",
         "hello-interval", "dead-interval", "reference-bandwidth", "delay", "holddown", "rapid-runs", "interface-type",
-        "speed", "default-metric", "uid", "class", "protocol-version", "root-login",
+        "speed", "default-metric", "uid", "class", "protocol-version", "root-login", "authentication-order",
     })
 
     def __init__(self, text: str) -> None:
@@ -360,21 +427,14 @@ class JunosDevice:
             elif line.endswith("{"):
                 path.append(_words(line[:-1].strip()))
             else:
-                words = _words(line.rstrip(";"))
-                if words[:1] == ["["]:
-                    words = words[1:-1]
-                self.statements.append([word for part in path for word in part] + self._unlist(words))
-
-    @staticmethod
-    def _unlist(words: list[str]) -> list[str]:
-        return [w for w in words if w not in ("[", "]")]
+                self.statements.append([word for part in path for word in part] + _words(line.rstrip(";")))
 
     def apply(self, lines: list[str]) -> None:
         for line in lines:
             words = _words(line)
             if not words:
                 continue
-            verb, rest = words[0], self._unlist(words[1:])
+            verb, rest = words[0], words[1:]
             if verb == "delete":
                 self.statements = [s for s in self.statements if s[:len(rest)] != rest]
             elif verb == "set":

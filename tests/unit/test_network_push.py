@@ -66,6 +66,9 @@ class FakeDriver(FrrDriver):
     def source_address(self) -> IPv4Address:
         return self.net.source
 
+    def login_user(self) -> str:
+        return "egov"
+
     def running(self) -> str:
         return self.net.running[self.name]
 

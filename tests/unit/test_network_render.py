@@ -32,7 +32,8 @@ def platforms_inv():
 
 def test_fixture_covers_every_platform_at_every_level(platforms_inv) -> None:
     combos = {(r.platform, platforms_inv.sites[r.site].level) for r in platforms_inv.routers.values()}
-    assert combos == {(p, level) for p in DRIVERS for level in ("province", "district", "commune")}
+    syntaxes = {cls.syntax for cls in DRIVERS.values()}  # VRP V8 renders VRP's templates
+    assert combos == {(p, level) for p in syntaxes for level in ("province", "district", "commune")}
 
 
 def test_golden_files(platforms_inv) -> None:
