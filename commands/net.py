@@ -83,14 +83,20 @@ def net_group() -> None:
 @common.limit_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               callback=common.output_path("dir"), help="Write <router>.cfg files here instead of printing.")
+@common.secrets_option
 @common.json_option
-def render_cmd(inventory_path: str, limit: tuple[str, ...], out: Path | None, as_json: bool) -> None:
-    """Render each router's intended configuration from the inventory (no device is contacted)."""
+def render_cmd(inventory_path: str, limit: tuple[str, ...], out: Path | None, secrets_path: str | None,
+               as_json: bool) -> None:
+    """Render each router's intended configuration from the inventory (no device is contacted).
+    Printed, the secrets are masked; the files --out writes hold them and are mode 0600."""
+    from egov.secrets import Secrets, redact
     from network.push import routers_for
     from network.render import render_all, write
 
     inv = _load(inventory_path)
-    configs = render_all(inv, routers_for(inv, limit))
+    configs = render_all(inv, routers_for(inv, limit), Secrets(secrets_path))
+    if out is None:
+        configs = {name: redact(text) for name, text in configs.items()}
     if out is not None:
         paths = write(configs, out)
         if as_json:

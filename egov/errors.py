@@ -76,6 +76,19 @@ class CommitFailed(NetworkError):
     """The router refused to commit the candidate configuration (Junos ``commit``)."""
 
 
+class UnexpectedOutput(NetworkError):
+    """The router answered, but not as asked: a configuration read that is no configuration (an error
+    message, a session without privilege), a save or commit that did not report success."""
+
+
+class UnsafeChange(NetworkError):
+    """The lock-out guard refused what a push would send (each reason names the line and the rule)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("lock-out guard refused the change: " + "; ".join(problems))
+        self.problems = problems
+
+
 def report_name(exc: BaseException) -> str:
     """The name a run's report gives an exception (its class, or a NetworkError's ``report_name``)."""
     return exc.report_name if isinstance(exc, NetworkError) else type(exc).__name__

@@ -8,11 +8,12 @@ caller raises them together.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any
 
-from inventory import rules
+from inventory import netvars, rules
 from inventory.ipplan import HOST_OFFSET, ROUTER_OFFSET, IPPlan, address, interface, layout
 from inventory.layers import Resolved, plain
 from inventory.model import Endpoint, Host, Interface, Inventory, LanInterface, Level, Link, Province, Router, Site
@@ -22,6 +23,17 @@ from inventory.services import INVENTORY_ROLES
 from inventory.source import FieldPath, Problems
 
 LAN_PURPOSES = ("server", "user")
+VLAN_BASE = 100   # a child link on a trunk: VLAN 100 + its plan port number (stable, as the number is)
+VLAN_MAX = 4094
+
+
+@dataclass(frozen=True)
+class PortName:
+    """A WAN port's name, and for a dot1q sub-interface its VLAN and the trunk port carrying it."""
+
+    name: str
+    vlan: int | None = None
+    trunk: str | None = None
 
 
 def build_model(path: Path, spec: InventorySpec, base: Resolved, problems: Problems, broken: set[str]) -> Inventory:
@@ -59,8 +71,16 @@ class _Builder:
                 found = True
         return found
 
+    def network_vars(self, where: FieldPath, values: Any) -> None:
+        """The network variables one layer writes, checked where they are written (a mapping as merged over
+        the defaults and the province's: a layer may change one entry of it)."""
+        if isinstance(values, dict):
+            for key, loc, message in netvars.layer_problems(values, self.base.values):
+                self.problems.add((*where, key, *loc), message)
+
     def build(self) -> Inventory:
         spec = self.spec
+        self.network_vars(("defaults",), spec.defaults)
         self._levels()
         self.plan = plan = layout(spec.plan.supernet, list(self.levels.values()), spec.plan.control_ip)
         self.report(*rules.plan_problems(spec.plan, plan))
@@ -87,6 +107,7 @@ class _Builder:
             if self.report(rules.level_twice(i, lvl, self.levels)):
                 continue
             self.report(*rules.level_problems(i, lvl))
+            self.network_vars(("levels", i, "defaults"), lvl.defaults)
             # a prefix out of range is reported above and clamped, so the plan can still be laid out
             self.levels[lvl.name] = Level(lvl.name, len(self.levels), lvl.max_sites, lvl.max_routers,
                                           lvl.max_uplinks, {p: min(max(n, 16), 30) for p, n in lvl.subnets.items()},
@@ -105,6 +126,7 @@ class _Builder:
             if self.report(rules.unknown_level(i, site, self.levels)):
                 continue
             level = self.levels[site.level]
+            self.network_vars(("sites", i, "vars"), site.vars)
             self.report(rules.parent_problem(i, site, level, self.levels, site_levels, self.broken),
                         rules.index_problem(i, site, level, taken.setdefault((site.level, site.index), name)),
                         *rules.subnet_problems(i, site, level, plan))
@@ -168,6 +190,7 @@ class _Builder:
 
     def _host(self, site: Site, field: FieldPath, spec: Any) -> None:
         self.report(*rules.role_problems(field, spec.roles))
+        self.network_vars((*field, "vars"), spec.vars)
         server = site.subnets.get("server")
         server_ip = None if server is None else address(server, HOST_OFFSET + spec.slot)
         resources = {f"host__{key}": getattr(spec, key) for key in ("cpu", "memory_gb", "disk_gb")
@@ -182,18 +205,35 @@ class _Builder:
         level = self.levels[site.level]
         own = {f"router__{key}": getattr(spec, key) for key in ("platform", "model") if getattr(spec, key)}
         layers = site.layers.over(f"router {spec.name}", {**spec.vars, **own})
-        self.report(rules.platform_problem(field, layers), rules.router_slot_problem(field, spec.slot, level))
+        self.network_vars((*field, "vars"), spec.vars)
+        if not self.report(rules.platform_problem(field, layers)):
+            self.report(*rules.network_var_problems(field, layers))
+        self.report(rules.router_slot_problem(field, spec.slot, level))
         # None only when the index or slot is out of range, which is reported above
         loopback = self.plan.loopback(site.level, site.index, spec.slot) or IPv4Address(0)
         router = Router(name=spec.name, site=site.name, slot=spec.slot, uplinks=list(spec.uplinks),
                         loopback=loopback, mgmt_ip=self._mgmt(site, field, spec.slot, ROUTER_OFFSET), layers=layers)
+        model = netvars.router_model(layers.values)
+        generic = layers.values.get("network__mgmt_interfaces")
+        generic = generic.get(router.platform) if isinstance(generic, dict) else None
+        generic = generic if isinstance(generic, dict) else {}   # else reported by the network variables' check
+        mgmt = model.mgmt.model_dump() if model is not None else generic
+        router.mgmt_interface, router.mgmt_vrf = str(mgmt.get("interface") or "?"), mgmt.get("vrf")
         for n, purpose in enumerate(p for p in LAN_PURPOSES if p in site.subnets):
             ip = interface(site.subnets[purpose], ROUTER_OFFSET + spec.slot)
             if ip is None:
                 self.problems.add((*field, "slot"), f"slot {spec.slot} does not fit in the {purpose} subnet "
                                   f"{site.subnets[purpose]}")
                 continue
-            name = self._ifname(field, "network__lan_interface_names", router, purpose=purpose, n=n)
+            if model is not None and model.lan_ports is not None:
+                if n >= len(model.lan_ports):
+                    self.problems.add(field, f"router {spec.name} (model {router.model}) needs a port on its site's "
+                                      f"{purpose} LAN, but the model has {len(model.lan_ports)} LAN ports "
+                                      "(network__models)")
+                    continue
+                name = model.lan_ports[n]
+            else:
+                name = self._ifname(field, "network__lan_interface_names", router, purpose=purpose, n=n)
             router.lan_interfaces[purpose] = LanInterface(name=name, purpose=purpose, ip=ip)
         self.routers[router.name] = router
         site.routers.append(router.name)
@@ -231,6 +271,7 @@ class _Builder:
     # --- WAN links -------------------------------------------------------------------------------
 
     def _links(self) -> None:
+        pending: list[tuple[Router, int, Router, IPv4Network, int]] = []
         for child in self.routers.values():
             site = self.sites[child.site]
             level = self.levels[site.level]
@@ -250,19 +291,57 @@ class _Builder:
                 subnet = self.plan.link(site.level, site.index, child.slot, u)
                 if subnet is None:
                     continue  # index or slot out of range: reported where it is
-                port = self._parent_port(parent, site, child)
-                first = int(subnet.network_address)
-                b = Endpoint(parent.name, port, self._ifname(self.node_field[parent.name], "network__interface_names",
-                                                             parent, port=port),
-                             IPv4Interface((first, 31)))
-                a = Endpoint(child.name, u, self._ifname(where, "network__interface_names", child, port=u),
-                             IPv4Interface((first + 1, 31)))
-                link = Link(f"{a.router}:{a.ifname}--{b.router}:{b.ifname}", subnet, a, b)
-                self.links.append(link)
-                child.interfaces.append(Interface(a.ifname, a.port, a.ip, parent.name, link))
-                parent.interfaces.append(Interface(b.ifname, b.port, b.ip, child.name, link))
+                pending.append((child, u, parent, subnet, self._parent_port(parent, site, child)))
+        # each router's plan port numbers, then its model's names for them
+        uplinks: dict[str, list[int]] = {}
+        children: dict[str, list[int]] = {}
+        for child, u, parent, _, port in pending:
+            uplinks.setdefault(child.name, []).append(u)
+            children.setdefault(parent.name, []).append(port)
+        names = {name: self._port_names(router, uplinks.get(name, []), children.get(name, []))
+                 for name, router in self.routers.items()}
+        for child, u, parent, subnet, port in pending:
+            first = int(subnet.network_address)
+            b_port, a_port = names[parent.name][port], names[child.name][u]
+            b = Endpoint(parent.name, port, b_port.name, IPv4Interface((first, 31)))
+            a = Endpoint(child.name, u, a_port.name, IPv4Interface((first + 1, 31)))
+            link = Link(f"{a.router}:{a.ifname}--{b.router}:{b.ifname}", subnet, a, b)
+            self.links.append(link)
+            child.interfaces.append(Interface(a.ifname, a.port, a.ip, parent.name, link, a_port.vlan, a_port.trunk))
+            parent.interfaces.append(Interface(b.ifname, b.port, b.ip, child.name, link, b_port.vlan, b_port.trunk))
         for router in self.routers.values():
             router.interfaces.sort(key=lambda i: i.port)
+
+    def _port_names(self, router: Router, uplinks: list[int], children: list[int]) -> dict[int, PortName]:
+        """The names of a router's WAN ports by plan number: its model's ports (uplinks first, then the
+        children's links in plan order, or dot1q sub-interfaces of its trunk, VLAN 100 + plan number), or
+        the platform's generic names for a router of no model (or a model of unlimited ports)."""
+        field = self.node_field[router.name]
+        model = netvars.router_model(router.vars)
+        if model is None or model.wan_ports is None:
+            return {port: PortName(self._ifname(field, "network__interface_names", router, port=port))
+                    for port in [*uplinks, *children]}
+        names = {u: PortName(model.wan_ports[u]) for u in uplinks if u < len(model.wan_ports)}
+        if model.trunk:
+            names.update({port: PortName(f"{model.trunk}.{VLAN_BASE + port}", VLAN_BASE + port, model.trunk)
+                          for port in children if VLAN_BASE + port <= VLAN_MAX})
+            if any(VLAN_BASE + port > VLAN_MAX for port in children):
+                self.problems.add(field, f"router {router.name}: a child link's VLAN ({VLAN_BASE} + its plan port "
+                                  f"number, up to {VLAN_BASE + max(children)}) exceeds {VLAN_MAX}: fewer sites "
+                                  "per level (max_sites) or routers per site")
+            spare = 0
+        else:
+            free = model.wan_ports[len(uplinks):]
+            names.update({port: PortName(name) for port, name in zip(sorted(children), free, strict=False)})
+            spare = len(children)
+        needed = len(uplinks) + spare
+        if needed > len(model.wan_ports) or len(names) < len(uplinks) + len(children):
+            self.problems.add(field, (f"router {router.name} (model {router.model}) has links that need {needed} "
+                                      f"WAN ports, but the model has {len(model.wan_ports)}"
+                                      + ("" if model.trunk else " and no trunk for sub-interfaces")
+                                      + f" (network__models, from {router.layers.origin('network__models') or '?'})"))
+            names.update({port: PortName("?") for port in [*uplinks, *children] if port not in names})
+        return names
 
     def _parent_port(self, parent: Router, child_site: Site, child: Router) -> int:
         """The parent's port for a child router, from stable keys: the parent's own uplink ports come first,

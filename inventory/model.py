@@ -106,6 +106,8 @@ class Interface:
     ip: IPv4Interface
     peer: str
     link: Link
+    vlan: int | None = None     # a dot1q sub-interface of ``trunk`` (a hub's link to a child router)
+    trunk: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ class Router:
     uplinks: list[str]
     loopback: IPv4Address
     mgmt_ip: IPv4Address
+    mgmt_interface: str = ""            # the out-of-band port (its model's, else the platform's generic one)
+    mgmt_vrf: str | None = None         # the VRF / routing instance that port lives in (None: global table)
     lan_interfaces: dict[str, LanInterface] = field(default_factory=dict)
     interfaces: list[Interface] = field(default_factory=list)
     layers: Resolved = field(default_factory=Resolved, repr=False)

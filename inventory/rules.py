@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from inventory import netvars
 from inventory.ipplan import IPPlan
 from inventory.layers import Resolved
 from inventory.model import Host, Level, Link, Router, Site
@@ -234,6 +235,14 @@ def platform_problem(field: FieldPath, layers: Resolved) -> Finding | None:
         where = layers.origin("router__platform") or "no layer"
         return (*field, "platform"), f"platform {platform!r} (from {where}) is not one of {', '.join(PLATFORMS)}"
     return None
+
+
+def network_var_problems(field: FieldPath, layers: Resolved) -> list[Finding]:
+    """A router's merged network variables against its platform's ranges and its model (each problem
+    says which layer gave the value)."""
+    platform = str(layers.values["router__platform"])
+    return [(field, f"{key}: {problem} (from {layers.origin(key) or layers.origin(key.split('.')[0]) or 'no layer'})")
+            for key, problem in netvars.router_problems(platform, layers.values)]
 
 
 def router_slot_problem(field: FieldPath, slot: int, level: Level) -> Finding | None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import Strict as NoCoercion
 
-PLATFORMS = ("frr", "cisco_ios", "huawei_vrp", "juniper_junos")
+PLATFORMS = ("frr", "cisco_ios", "huawei_vrp", "huawei_vrpv8", "juniper_junos")  # network.drivers.DRIVERS
 KINDS = ("datacenter", "pasc", "district_node", "commune_point")
 # Per-site subnets a level may define; loopbacks and point-to-point links are per router.
 SUBNET_PURPOSES = ("mgmt", "server", "user")

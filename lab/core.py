@@ -11,6 +11,7 @@ from egov.connection import Connection, connection_for, lab_name, lab_state_dir
 from egov.errors import LabError
 from egov.parallel import run_parallel
 from egov.results import Result, RunResult
+from inventory.netvars import ospf_secret_names
 from lab import docker_net, images, nodes, state
 from lab.engine import Progress, _quiet, docker, engine_answers, ensure_engine, ensure_host_limits
 from lab.labels import Owner
@@ -189,6 +190,9 @@ class Lab:
         password, generated = state.ensure_router_password(self.connection)
         if generated:
             report.changes.append(f"router_password generated into {self.connection.secrets_file}")
+        report.changes += [f"{name} generated into {self.connection.secrets_file}"
+                           for name in state.ensure_secrets(self.connection, ospf_secret_names(
+                               router.vars for router in self.inventory.routers.values()))]
         on_progress("networks")
         for net in self.plan.networks:
             if docker_net.ensure_network(net, self.owner):

@@ -61,6 +61,20 @@ def ensure_router_password(conn: Connection) -> tuple[str, bool]:
     return data["router_password"], True
 
 
+def ensure_secrets(conn: Connection, names: list[str]) -> list[str]:
+    """The lab's own value of each secret in ``names`` (e.g. the routers' OSPF keys), generated once into
+    secrets.yml (0600); the names generated now. 16 characters: the longest key OSPF MD5 takes."""
+    assert conn.secrets_file is not None
+    path = conn.secrets_file
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {} if path.is_file() else {}
+    missing = [name for name in names if not isinstance(data.get(name), str)]
+    for name in missing:
+        data[name] = secrets.token_hex(8)
+    if missing:
+        _write_private(path, yaml.safe_dump(data, default_flow_style=False))
+    return missing
+
+
 def write_known_hosts(conn: Connection, entries: list[tuple[str, str]]) -> bool:
     """Record every node's host keys: ``<address> <type> <key>`` lines. True when the file changed."""
     text = "".join(f"{address} {key}\n" for address, key in entries)

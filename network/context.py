@@ -13,20 +13,35 @@ province grows. Links are /31 point-to-point, loopbacks /32 and passive; LANs ar
 area of their site.
 
 Variables: layered inventory variables namespaced ``network__``; inventory/defaults/network.yml
-documents and sets each one.
+documents and sets each one, inventory/netvars.py types them (checked at ``egov inventory validate``).
+Secrets (OSPF and TACACS+ keys, SNMPv3 keys, the break-glass user's and the enable hashes) come from
+the secrets store (``egov.secrets``), never from the inventory; a value that would break a line (a
+space, a quote, ``?`` which IOS reads as help) is refused here, naming the secret.
 """
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
 from egov.errors import NetworkError
+from egov.secrets import Secrets
+from inventory import netvars
 from inventory.model import Inventory, Router, Site
-from network.drivers import driver_class
 
 BACKBONE = IPv4Address("0.0.0.0")
 BACKBONE_DEPTH = 1  # levels at depth 0 (province) and 1 (district) form area 0
+# FRR routers are Linux hosts: users, AAA, SNMP and SSH are the host's (deploys), vtysh holds routing
+HOST_MANAGED = frozenset({"frr"})
+# OSPF authentication per platform: HMAC-SHA-256 where the platform has OSPFv2 key chains (RFC 5709),
+# MD5 where it does not (FRR 8.4's ospfd refuses `ip ospf authentication key-chain`; Junos md5 keys
+# rotate with start times without a key chain), whose keys are at most 16 characters
+OSPF_AUTH = {"frr": "md5", "cisco_ios": "hmac-sha-256", "huawei_vrp": "hmac-sha256", "huawei_vrpv8": "hmac-sha256",
+             "juniper_junos": "md5"}
+MD5_KEY_MAX = 16
+# a secret goes verbatim on a line: one word of printable ASCII, no quote, backslash or `?` (IOS help)
+SECRET_VALUE = re.compile(r"""^[^\s"'\\?]+$""", re.ASCII)
 
 
 def router_var(router: Router, key: str) -> Any:
@@ -106,7 +121,57 @@ def _router_int(inv: Inventory, router: Router, key: str) -> int:
     return value
 
 
-def build_context(inv: Inventory, router: Router) -> dict[str, Any]:
+def _secret(secrets: Secrets, router: Router, name: str, max_length: int = 128, min_length: int = 4) -> str:
+    """A secret's value, checked to fit on one configuration line."""
+    name = name.replace("{platform}", router.platform)
+    value = str(secrets.get(name))
+    if not (value.isascii() and value.isprintable() and SECRET_VALUE.match(value)
+            and min_length <= len(value) <= max_length):
+        raise NetworkError(f"router {router.name}: secret '{name}' must be one word of printable ASCII without "
+                           f"quotes, backslash or '?', {min_length} to {max_length} characters")
+    return value
+
+
+def _ospf_auth(secrets: Secrets, router: Router) -> dict[str, Any]:
+    """The OSPF keys, active first: the platform's algorithm and each key's id and value."""
+    algorithm = OSPF_AUTH[router.platform]
+    longest = MD5_KEY_MAX if algorithm == "md5" else 80   # IOS key-string: at most 80 characters
+    keys = [{"id": str(key["id"]), "key": _secret(secrets, router, str(key["secret"]), longest)}
+            for key in router_var(router, "network__ospf_auth_keys")]
+    return {"algorithm": algorithm, "ring": keys, "active": keys[0], "next": keys[1:]}
+
+
+def _management(secrets: Secrets, router: Router) -> dict[str, Any]:
+    """The management essentials a vendor router needs to stay reachable without TACACS+."""
+    names = router_var(router, "network__credential_names")
+    block = router_var(router, "network__login_block")
+    return {
+        "breakglass": {"user": str(router_var(router, "network__breakglass_user")),
+                       "secret": _secret(secrets, router, names["breakglass"])},
+        "enable_secret": _secret(secrets, router, names["enable"]),
+        "tacacs_key": _secret(secrets, router, names["tacacs"]),
+        "exec_timeout": str(router_var(router, "network__exec_timeout")),
+        "ssh_timeout": str(router_var(router, "network__ssh_timeout")),
+        "ssh_retries": str(router_var(router, "network__ssh_retries")),
+        "login_block": {"attempts": str(block["attempts"]), "within": str(block["within"]),
+                        "block_for": str(block["block_for"]),
+                        # VRP and Junos count minutes: rounded up
+                        "within_minutes": str(-(-int(block["within"]) // 60)),
+                        "block_minutes": str(-(-int(block["block_for"]) // 60))},
+    }
+
+
+def _snmp(inv: Inventory, secrets: Secrets, router: Router) -> dict[str, Any]:
+    names = router_var(router, "network__credential_names")
+    snmp = router_var(router, "network__snmp")
+    return {"user": str(snmp["user"]), "group": str(snmp["group"]),
+            # SNMPv3 (RFC 3414 and every platform here): keys of at least 8 characters
+            "auth": _secret(secrets, router, names["snmp_auth"], min_length=8),
+            "priv": _secret(secrets, router, names["snmp_priv"], min_length=8),
+            "hosts": _servers(inv, str(router_var(router, "network__snmp_role")))}
+
+
+def build_context(inv: Inventory, router: Router, secrets: Secrets) -> dict[str, Any]:
     """The complete, platform-neutral context of one router's configuration."""
     site = inv.sites[router.site]
     own_area = site_area(inv, site)
@@ -116,6 +181,10 @@ def build_context(inv: Inventory, router: Router) -> dict[str, Any]:
         area = site_area(inv, inv.sites[child.site])
         wan.append({
             "name": port.name,
+            # a trunk's sub-interface: the physical port, the VLAN, and Junos's unit (the VLAN; else 0)
+            "port": port.trunk or port.name,
+            "vlan": str(port.vlan) if port.vlan is not None else None,
+            "unit": str(port.vlan or 0),
             **_address(port.ip),
             "peer": port.peer,
             "peer_loopback": str(inv.routers[port.peer].loopback),
@@ -129,8 +198,9 @@ def build_context(inv: Inventory, router: Router) -> dict[str, Any]:
     ]
     loopback = {**_address(IPv4Interface(f"{router.loopback}/32")), "area": str(own_area)}
     mgmt_net = site.subnets.get("mgmt")
+    gateway = router_var(router, "network__mgmt_gateway")
     mgmt = {**_address(IPv4Interface(f"{router.mgmt_ip}/{mgmt_net.prefixlen if mgmt_net else 32}")),
-            "name": driver_class(router.platform).mgmt_interface}
+            "name": router.mgmt_interface, "vrf": router.mgmt_vrf, "gateway": str(gateway) if gateway else None}
 
     # areas: each with its member interfaces, for platforms that configure OSPF per area
     members: dict[IPv4Address, list[dict[str, Any]]] = {own_area: [
@@ -139,7 +209,8 @@ def build_context(inv: Inventory, router: Router) -> dict[str, Any]:
     for entry in wan:
         members.setdefault(IPv4Address(entry["area"]), []).append(
             {"name": entry["name"], "cidr": entry["cidr"], "network": entry["network"],
-             "wildcard": entry["wildcard"], "passive": False, "p2p": True, "loopback": False})
+             "wildcard": entry["wildcard"], "passive": False, "p2p": True, "loopback": False,
+             "logical": f"{entry['port']}.{entry['unit']}"})
     for lan in lans:
         members.setdefault(own_area, []).append(
             {"name": lan["name"], "cidr": lan["cidr"], "network": lan["network"],
@@ -163,9 +234,22 @@ def build_context(inv: Inventory, router: Router) -> dict[str, Any]:
     def servers(role_key: str) -> list[dict[str, str]]:
         return _servers(inv, str(router_var(router, role_key)))
 
+    host_managed = router.platform in HOST_MANAGED
+    model = netvars.router_model(router.vars)
+    trunks = sorted({port.trunk for port in router.interfaces if port.trunk})
+    # physical WAN ports, each with its units (a trunk's sub-interfaces; else unit 0): Junos nests them
+    physical: dict[str, list[dict[str, Any]]] = {}
+    for entry in wan:
+        physical.setdefault(str(entry["port"]), []).append(entry)
+    wan_ports = [{"name": name, "trunk": name in trunks, "units": units} for name, units in sorted(physical.items())]
     return {
         "device": {"name": router.name, "site": site.name, "level": site.level, "platform": router.platform,
-                   "model": router.model, "domain": inv.province.domain},
+                   "model": router.model, "domain": inv.province.domain,
+                   "flow_security": bool(model and model.flow_security)},
+        "management": None if host_managed else _management(secrets, router),
+        "snmp": None if host_managed else _snmp(inv, secrets, router),
+        "trunks": trunks,
+        "wan_ports": wan_ports,
         "banner": str(router_var(router, "network__banner")),
         "loopback": loopback,
         "mgmt": mgmt,
@@ -180,6 +264,8 @@ def build_context(inv: Inventory, router: Router) -> dict[str, Any]:
             "reference_bandwidth": str(_router_int(inv, router, "network__ospf_reference_bandwidth")),
             "areas": areas,
             "stub_areas": [area for area in areas if area["stub"]],
+            "stub_default_metric": str(_router_int(inv, router, "network__ospf_stub_default_metric")),
+            "auth": _ospf_auth(secrets, router),
         },
         "ntp": servers("network__ntp_role"),
         "syslog": servers("network__log_role"),

@@ -1,22 +1,32 @@
-"""The lock-out guard: refuse, before anything is sent, a configuration that would cut the
-management of the device off.
+"""The lock-out guard: refuse, before anything is sent, a change that would cut the management of
+the device off. It runs on every push, on ``egov net rollback`` and on the offline diff.
 
-It reads the configuration the device will hold after the push (the intended one) through the
-platform's driver and checks it against the ranges that must keep managing the device: the
-address this push comes from and every NOC network of the inventory (SSH is allowed from those
-only). For each of them:
-- the SSH server stays enabled;
-- SSH stays permitted (the management ACL / filter applied to the VTYs);
-- the management interface is not shut down;
-- no static route (other than a default route) captures the replies to it, e.g. a blackhole or a
-  WAN next hop for a NOC range.
+Two readings, both through the platform's driver:
+
+1. **What is sent** (``Remediation.changes``: each line with the sections it is typed in, read
+   against the running configuration). A line is refused when it would negate or change:
+   - the push's own login (the user this session logged in as);
+   - the management VRF or instance, its routes, the management interface;
+   - SSH or VTY access (the SSH server, the VTY lines' transport);
+   - the console (its line, root authentication on Junos).
+   The rules are the driver's ``guard_rules``: regular expressions over a change's path, with
+   ``{user}``, ``{vrf}`` and ``{mgmt}`` filled in from this session and the running configuration.
+2. **What results** (``Remediation.result``: the running configuration with the change applied),
+   against the ranges that must keep managing the device (the push's own address and every NOC
+   network): the SSH server stays enabled; SSH stays permitted by the management ACL or filter;
+   the management interface is not shut down; no static route (other than a default route)
+   captures the replies to them; and authentication through AAA keeps a local fallback with a local
+   user to fall back to.
+
+Each refusal names the line (or the configuration fact) and the rule it breaks.
 """
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Address, IPv4Network
 
-from network.drivers.base import Driver
+from network.drivers.base import Driver, Remediation
 
 
 def protected_ranges(source: IPv4Address, noc_networks: list[IPv4Network]) -> list[IPv4Network]:
@@ -25,25 +35,54 @@ def protected_ranges(source: IPv4Address, noc_networks: list[IPv4Network]) -> li
     return [own, *(net for net in sorted(noc_networks) if net != own)]
 
 
-def lockout_problems(driver: type[Driver], intended: str, source: IPv4Address,
+def sent_problems(driver: type[Driver], remediation: Remediation, running: str, user: str) -> list[str]:
+    """The lines of ``remediation`` that would negate or change what management depends on."""
+    facts = {"user": re.escape(user), "mgmt": re.escape(driver.mgmt_interface)}
+    vrf = driver.mgmt_vrf(running)
+    problems = []
+    for change in remediation.changes:
+        path = " / ".join(change)
+        for rule, pattern in driver.guard_rules:
+            if "{vrf}" in pattern and vrf is None:
+                continue
+            if re.search(pattern.format(**facts, vrf=re.escape(vrf or "")), path):
+                where = f" (in {' / '.join(change[:-1])})" if len(change) > 1 else ""
+                problems.append(f"'{change[-1]}'{where} would touch {rule}")
+                break
+    return problems
+
+
+def lockout_problems(driver: type[Driver], result: str, source: IPv4Address,
                      noc_networks: list[IPv4Network]) -> list[str]:
-    """Why ``intended`` would lock management out of the device (empty: safe)."""
+    """Why the configuration ``result`` (the device's after the change) would lock management out."""
     ranges = protected_ranges(source, noc_networks)
     problems = []
-    if not driver.ssh_enabled(intended):
+    if not driver.ssh_enabled(result):
         problems.append("the SSH server would be disabled")
-    sources = driver.ssh_sources(intended)
+    sources = driver.ssh_sources(result)
     if sources is not None:
         refused = [r for r in ranges if not any(r.subnet_of(net) for net in sources)]
         if refused:
             allowed = ", ".join(str(n) for n in sources) or "nothing"
             problems.append(f"SSH would be refused from {', '.join(map(str, refused))} "
                             f"(the management ACL permits {allowed})")
-    if driver.mgmt_interface in driver.shutdown_interfaces(intended):
+    if driver.mgmt_interface in driver.shutdown_interfaces(result):
         problems.append(f"the management interface {driver.mgmt_interface} would be shut down")
-    for prefix, via in driver.static_routes(intended):
+    for prefix, via in driver.static_routes(result):
         captured = [r for r in ranges if prefix.prefixlen > 0 and prefix.overlaps(r)]
         if captured:
             problems.append(f"the static route {prefix} via {via} would take the replies to "
                             f"{', '.join(map(str, captured))} away from the management interface")
+    fallback = driver.aaa_fallback_problem(result)
+    if fallback:
+        problems.append(fallback)
     return problems
+
+
+def guard(driver: type[Driver], remediation: Remediation, running: str, user: str, source: IPv4Address,
+          noc_networks: list[IPv4Network]) -> list[str]:
+    """Every reason to refuse ``remediation`` on a device running ``running`` (empty: safe to send)."""
+    if not remediation.lines:
+        return []
+    return [*sent_problems(driver, remediation, running, user),
+            *lockout_problems(driver, remediation.result, source, noc_networks)]

@@ -3,9 +3,10 @@
 A push runs in three phases, each over the devices in parallel (``egov.parallel.run_parallel``,
 one thread per connection, bounded workers), with the sessions kept open between them:
 
-1. prepare: connect, back up the running configuration, compute the remediation; no lines means
-   "no changes" and the device is left alone (configuration mode is never entered); the lock-out
-   guard refuses a configuration that would cut the push's management range off;
+1. prepare: connect, back up the running configuration, compute the remediation within the router's
+   managed scope; no lines means "no changes" and the device is left alone (configuration mode is
+   never entered); the lock-out guard refuses lines that would cut management off (``assess``,
+   which the offline diff ``diff_offline`` shares);
 2. apply: send only the remediation, stopping at the first line the device refuses (then restore);
 3. verify: wait until every OSPF neighbour the inventory implies is Full (those that were Full
    before, and those being pushed in this run that did not fail); then save, else restore the
@@ -23,7 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 from egov.connection import Connection, connection_for, require_lab_up
@@ -34,10 +35,11 @@ from egov.secrets import Secrets, redact
 from inventory.model import Inventory, Router
 from network.archive import Backups, default_root
 from network.context import expected_peers, settle_seconds
-from network.drivers.base import Driver
-from network.guard import lockout_problems
+from network.drivers import driver_class
+from network.drivers.base import Driver, Remediation
+from network.guard import guard
 from network.render import render
-from network.session import connect, open_driver
+from network.session import connect, open_driver, router_scope
 
 NO_CHANGES = "no changes"
 log = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ class _Device:
     running: str = ""
     backup: Path | None = None
     lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
     full_before: set[str] = field(default_factory=set)
     applied_at: float = 0.0
     started: float = field(default_factory=time.monotonic)
@@ -85,12 +88,49 @@ class _Device:
         return Result(target=self.router.name, changed=changed, failed=failed, error=error,
                       diff=redact("\n".join(self.lines)),
                       data={"status": status, "seconds": round(time.monotonic() - self.started, 2),
-                            "lines": len(self.lines), "backup": str(self.backup) if self.backup else "", **data})
+                            "lines": len(self.lines), "backup": str(self.backup) if self.backup else "",
+                            "guard": [redact(problem) for problem in self.problems], **data})
+
+    def assess(self, driver: type[Driver], user: str, source: IPv4Address, noc_networks: list[IPv4Network],
+               dry_run: bool, restoring: bool = False) -> Result | None:
+        """Compute what a push sends to this device and judge it: the one decision the push, the live
+        diff and the offline diff share. A Result ends the device's run (no changes, refused, dry run)."""
+        remediation = assess(driver, self.router, self.running, self.intended, user, source, noc_networks,
+                             restoring)
+        self.lines, self.problems = remediation.lines, remediation.problems
+        if not self.lines:
+            return self.result(NO_CHANGES)
+        if self.problems:
+            return self.result("refused", failed=True,
+                               error="lock-out guard refused the change: " + "; ".join(self.problems))
+        if dry_run:
+            return self.result("would change", changed=True)
+        return None
 
     def close(self) -> None:
         if self.driver is not None:
             self.driver.close()
             self.driver = None
+
+
+@dataclass
+class Assessment(Remediation):
+    """A remediation with the lock-out guard's verdict on it (empty ``problems``: safe to send)."""
+
+    problems: list[str] = field(default_factory=list)
+
+
+def assess(driver: type[Driver], router: Router, running: str, intended: str, user: str, source: IPv4Address,
+           noc_networks: list[IPv4Network], restoring: bool = False) -> Assessment:
+    """The exact lines a push would send to ``router`` running ``running``, within its managed scope
+    (widened when ``intended`` is a saved configuration being restored), and every reason the lock-out
+    guard has to refuse them (a push from ``source`` logged in as ``user``)."""
+    scope = router_scope(router, driver)
+    remediation = driver.remediate(running, intended, scope.widened() if restoring else scope)
+    problems = guard(driver, remediation, running, user, source, noc_networks)
+    problems += [f"'{line}' makes the device ask for a confirmation that has no safe answer (never sent)"
+                 for line in driver.unanswerable(remediation.lines)]
+    return Assessment(remediation.lines, remediation.changes, remediation.result, problems)
 
 
 def routers_for(inv: Inventory, limits: Iterable[str]) -> list[Router]:
@@ -147,9 +187,10 @@ def _run_phase(devices: dict[str, _Device], work: Callable[[_Device], Result | N
 
 def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = False, verify: bool = True,
          intended: dict[str, str] | None = None, reason: str = "before push") -> RunResult:
-    """Push the intended configuration (rendered from the inventory unless ``intended`` is given)
-    to ``routers``; ``dry_run`` stops after the diff. Returns a Result per router, in order."""
-    wanted = intended or {router.name: render(inv, router) for router in routers}
+    """Push the intended configuration (rendered from the inventory unless ``intended`` is given: saved
+    configurations being restored) to ``routers``; ``dry_run`` stops after the diff. Returns a Result
+    per router, in order."""
+    wanted = intended or {router.name: render(inv, router, opts.secrets) for router in routers}
     devices = {router.name: _Device(router, wanted[router.name]) for router in routers}
     results = RunResult()
     failing: set[str] = set()
@@ -159,16 +200,10 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
         device.running = device.driver.running()
         if not dry_run:
             device.backup = opts.backups.save(device.router.name, device.running)
-        device.lines = device.driver.remediation(device.running, device.intended)
-        if not device.lines:
-            return device.result(NO_CHANGES)
-        problems = lockout_problems(type(device.driver), device.intended, device.driver.source_address(),
-                                    inv.noc_networks)
-        if problems:
-            return device.result("refused", failed=True,
-                                 error="lock-out guard refused the change: " + "; ".join(problems))
-        if dry_run:
-            return device.result("would change", changed=True)
+        verdict = device.assess(type(device.driver), device.driver.login_user(), device.driver.source_address(),
+                                inv.noc_networks, dry_run, restoring=intended is not None)
+        if verdict is not None:
+            return verdict
         device.full_before = {rid for rid, state in device.driver.neighbours().items() if state == "full"}
         return None
 
@@ -282,3 +317,31 @@ def check(inv: Inventory, routers: list[Router], opts: Options) -> RunResult:
 def diff(inv: Inventory, routers: list[Router], opts: Options) -> RunResult:
     """Running versus intended as the exact lines a push would send (nothing is changed or saved)."""
     return push(inv, routers, opts, dry_run=True)
+
+
+def diff_offline(inv: Inventory, routers: list[Router], running_dir: Path, user: str,
+                 source: IPv4Address | None = None) -> RunResult:
+    """The exact lines a push would send, with the lock-out guard's verdict, reading each router's
+    running configuration from ``running_dir/<router>.cfg`` (a backup, a file from the field) instead
+    of the device: no device is contacted. ``user`` is the login the push would use, ``source`` the
+    address it would come from (default: the control machine's)."""
+    origin = source or inv.plan.control_ip
+    if origin is None:
+        raise NetworkError(f"{inv.path}: the plan has no control machine address; say where the push comes from")
+    results = RunResult()
+    for router in routers:
+        device = _Device(router, render(inv, router))
+        path = running_dir / f"{router.name}.cfg"
+        try:
+            device.running = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            results[router.name] = device.result("failed", failed=True, error=f"{path}: cannot read: {exc}")
+            continue
+        try:
+            verdict = device.assess(driver_class(router.platform), user, origin, inv.noc_networks, dry_run=True)
+        except NetworkError as exc:
+            verdict = device.result("failed", failed=True, error=f"{path}: {exc}")
+        assert verdict is not None  # a dry run always ends in a verdict
+        verdict.data["running"] = str(path)
+        results[router.name] = verdict
+    return results

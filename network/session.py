@@ -15,6 +15,7 @@ from egov.secrets import Secrets, redact
 from inventory.model import Router
 from network.drivers import driver_class
 from network.drivers.base import Driver
+from network.drivers.scope import Scope
 
 
 def _login_error(exc: Exception) -> type[NetworkError]:
@@ -30,9 +31,15 @@ def _login_error(exc: Exception) -> type[NetworkError]:
     return DeviceUnreachable
 
 
+def router_scope(router: Router, driver: type[Driver]) -> Scope:
+    """The managed scope of ``router`` (``network__scope`` of its configuration language, ``network__full_replace``)."""
+    return Scope.from_vars(f"router {router.name}", driver.syntax, router.vars)
+
+
 def connect(router: Router, connection: Connection, secrets: Secrets, timeout: float = 10.0) -> Driver:
     """A driver connected to ``router``; the caller closes it (``Driver.close``)."""
     cls = driver_class(router.platform)
+    scope = router_scope(router, cls)
     password = secrets.get("router_password")
     # a key the router accepts is tried before the password (cheaper for the router: no password hashing)
     key = connection.key_path if connection.key_path.is_file() else None
@@ -49,7 +56,7 @@ def connect(router: Router, connection: Connection, secrets: Secrets, timeout: f
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise _login_error(exc)(
             redact(f"{router.name} ({router.mgmt_ip}): cannot connect: {type(exc).__name__}: {first}")) from None
-    return cls(conn)
+    return cls(conn, scope)
 
 
 @contextmanager

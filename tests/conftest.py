@@ -16,6 +16,17 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def network_secrets(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit tests render routers' configurations: the made-up secrets they hold, from the environment
+    (lab tests use the lab's own, from its state directory)."""
+    if request.node.get_closest_marker("lab") is None:
+        from tests.support.network_secrets import NETWORK_SECRETS
+
+        for name, value in NETWORK_SECRETS.items():
+            monkeypatch.setenv(f"EGOV_SECRET_{name.upper()}", value)
 LAB_INVENTORY = REPO / "inventory" / "lab.yml"
 
 

@@ -1,7 +1,8 @@
 """The dispatcher: platform name (the inventory's ``platform``) -> driver class, in ONE dict.
 
-Every quirk of a platform lives in its module (``frr``, ``cisco_ios``, ``huawei_vrp``,
-``juniper_junos``); what they share is ``base.Driver``.
+Every quirk of a platform lives in its module (``frr``, ``cisco_ios``, ``huawei_vrp`` (V5 and V8),
+``juniper_junos``); what they share is ``base.Driver``. A driver's ``syntax`` names the configuration
+language it speaks (its templates and its managed scope): VRP V8 speaks VRP's.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from egov.errors import NetworkError
 from network.drivers.base import Driver
 from network.drivers.cisco_ios import CiscoIosDriver
 from network.drivers.frr import FrrDriver
-from network.drivers.huawei_vrp import HuaweiVrpDriver
+from network.drivers.huawei_vrp import HuaweiVrpDriver, HuaweiVrpV8Driver
 from network.drivers.juniper_junos import JuniperJunosDriver
 
 DRIVERS: dict[str, type[Driver]] = {
-    cls.platform: cls for cls in (FrrDriver, CiscoIosDriver, HuaweiVrpDriver, JuniperJunosDriver)
+    cls.platform: cls for cls in (FrrDriver, CiscoIosDriver, HuaweiVrpDriver, HuaweiVrpV8Driver, JuniperJunosDriver)
 }
 
 

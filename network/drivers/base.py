@@ -4,11 +4,14 @@ maps platform names to them.
 
 A driver knows two things about its platform:
 
-- the configuration text (class methods, no device needed, unit-tested): how to normalise what the
-  device prints so it compares with what we render, the remediation (hier-config) as the exact
-  lines to send, and what a configuration says about management access (the lock-out guard);
-- the session (methods on an open netmiko connection): read the running configuration, send lines
-  stopping at the first one the device rejects, save, restore, and read OSPF neighbours and routes.
+- the configuration text (class methods, no device needed, unit-tested): how to read what the
+  device prints (its headers, separators, hashed secrets, the defaults it does not print) so it
+  compares with what we render, the remediation (hier-config) within the router's managed scope
+  (``scope.Scope``) as the exact lines to send, and what a configuration says about management
+  access (``network.guard``);
+- the session (methods on an open netmiko connection): read the running configuration (privileged,
+  and checked to be one), send lines stopping at the first one the device rejects and answering the
+  confirmations it asks for, save (checked), restore, and read OSPF neighbours and routes.
   netmiko's failures on the session become NetworkError subclasses (``session_errors``).
 """
 
@@ -18,6 +21,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import ClassVar
 
@@ -25,7 +29,8 @@ from hier_config import HConfig, Platform, WorkflowRemediation, get_hconfig
 from netmiko import BaseConnection, ConfigInvalidException, NetmikoTimeoutException, ReadTimeout
 from paramiko.ssh_exception import SSHException
 
-from egov.errors import DeviceTimeout, DeviceUnreachable, LineRefused, NetworkError
+from egov.errors import DeviceTimeout, DeviceUnreachable, LineRefused, NetworkError, UnexpectedOutput
+from network.drivers.scope import FULL, Scope
 
 log = logging.getLogger(__name__)
 
@@ -53,39 +58,101 @@ def session_errors() -> Iterator[None]:
         raise DeviceUnreachable(str(exc), report_name=type(exc).__name__) from None
 
 
+SECRET = "<secret>"
+
+
+@dataclass
+class Remediation:
+    """A remediation: the exact lines to send, each change with the sections it is made in
+    (secrets masked), and the configuration the device holds afterwards (as hier-config predicts it)."""
+
+    lines: list[str]
+    changes: list[tuple[str, ...]]
+    result: str
+
+# the confirmation questions devices ask in the middle of a command
+CONFIRM_PROMPT = r"(\[confirm\]|\[yes/no\]|\[Y/N\]|\[y/n\]|\[Y\(yes\)/N\(no\)(/C\(cancel\))?\])\s*:?\s*$"
+
+
 class Driver:
     """The base: what every platform shares. Subclasses change class attributes and override hooks."""
 
     platform: ClassVar[str]
+    # the configuration language (templates, managed scope); the platform's own name unless a subclass says
+    syntax: ClassVar[str]
     netmiko_class: ClassVar[type[BaseConnection]]
     hier_platform: ClassVar[Platform]
     show_running: ClassVar[str] = "show running-config"
     # a line of output matching this means the device refused the line just sent
     error_pattern: ClassVar[str] = r"^\s*% ?(Invalid|Incomplete|Ambiguous|Unknown).*$"
-    # lines the device prints that the inventory does not manage (dropped on both sides before comparing)
-    unmanaged: ClassVar[tuple[str, ...]] = (r"^!", r"^end$", r"^Building configuration", r"^Current configuration")
+    # what the device prints around its configuration that is no configuration (headers, separators, stamps)
+    noise: ClassVar[tuple[str, ...]] = (r"^!", r"^end$", r"^Building configuration", r"^Current configuration")
+    # lines (as printed, indentation included) of values the platform never prints because they are its
+    # defaults: dropped on both sides, so rendering one does not diff forever
+    unprinted_defaults: ClassVar[tuple[str, ...]] = ()
+    # lines whose secret (the group "secret") the device prints hashed: compared without it
+    secrets: ClassVar[tuple[str, ...]] = ()
+    # (line, answer) for lines the device asks to confirm; a None answer: the line is never sent
+    confirms: ClassVar[tuple[tuple[str, str | None], ...]] = ()
+    # the prompt of a session that may read the configuration (None: any prompt)
+    privileged_prompt: ClassVar[str | None] = None
+    # a configuration, as this device prints one, matches this (anything else is an error message)
+    config_marker: ClassVar[str] = r"^(Building configuration|Current configuration|hostname )"
+    # what the save command prints when it worked
+    saved_marker: ClassVar[str] = r"\[OK\]"
     # the line that leaves a configuration section (None: flat, set-style configuration)
     section_exit: ClassVar[str | None] = "exit"
+    # the prefix that negates a line
+    negation: ClassVar[str] = "no "
     # the out-of-band management interface (templates name it through the context)
     mgmt_interface: ClassVar[str]
     # (pattern, replacement) rewrites of remediation lines the device's CLI wants said differently
     rewrites: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # the lock-out guard's rules over what is sent (network.guard): (what it protects, a regular expression
+    # over a change's path, with {user} the session's login, {vrf} the management VRF, {mgmt} its interface)
+    guard_rules: ClassVar[tuple[tuple[str, str], ...]] = ()
     # the OSPF neighbour table: the show command, and a row's pattern naming the groups "rid" and "state"
     neighbour_command: ClassVar[str]
     neighbour_row: ClassVar[str]
 
-    def __init__(self, conn: BaseConnection) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "platform" in cls.__dict__ and "syntax" not in cls.__dict__:
+            cls.syntax = cls.platform
+
+    def __init__(self, conn: BaseConnection, scope: Scope = FULL) -> None:
         self.conn = conn
+        self.scope = scope
 
     # ---- configuration text ----------------------------------------------------------------
 
     @classmethod
-    def normalise(cls, text: str) -> str:
-        """The configuration as hier-config should compare it: unmanaged lines and blank lines dropped."""
-        patterns = [re.compile(p) for p in cls.unmanaged]
-        kept = [line.rstrip() for line in text.splitlines()
-                if line.strip() and not any(pattern.search(line) for pattern in patterns)]
+    def printed(cls, text: str) -> str:
+        """Hook: the device's text with its own printing conventions undone (before ``normalise``)."""
+        return text
+
+    @classmethod
+    def unmasked(cls, text: str) -> str:
+        """The configuration as hier-config should read it, secrets still in: noise, blank lines and
+        unprinted defaults dropped, the platform's own printing undone."""
+        drop = [re.compile(p) for p in (*cls.noise, *cls.unprinted_defaults)]
+        kept = [line.rstrip() for line in cls.printed(text).splitlines()
+                if line.strip() and not any(pattern.search(line) for pattern in drop)]
         return "\n".join(kept) + "\n"
+
+    @classmethod
+    def mask(cls, line: str) -> str:
+        """A line with its secret replaced by ``SECRET`` (the device prints a hash of it)."""
+        for pattern in cls.secrets:
+            m = re.search(pattern, line)
+            if m:
+                return line[:m.start("secret")] + SECRET + line[m.end("secret"):]
+        return line
+
+    @classmethod
+    def normalise(cls, text: str) -> str:
+        """The configuration as hier-config compares it (``unmasked``, secrets masked)."""
+        return "".join(cls.mask(line) + "\n" for line in cls.unmasked(text).splitlines())
 
     @classmethod
     def hconfig(cls, text: str) -> HConfig:
@@ -95,13 +162,38 @@ class Driver:
             raise NetworkError(f"{cls.platform}: cannot parse the configuration: {type(exc).__name__}: {exc}") from None
 
     @classmethod
-    def remediation(cls, running: str, intended: str) -> list[str]:
-        """The exact lines that turn ``running`` into ``intended``, in the order to send them."""
-        workflow = WorkflowRemediation(cls.hconfig(running), cls.hconfig(intended))
+    def remediate(cls, running: str, intended: str, scope: Scope = FULL) -> Remediation:
+        """What a push sends to turn ``running`` into ``intended`` within ``scope``, and what it changes."""
+        running_config, intended_config = cls.hconfig(running), cls.hconfig(intended)
+        scope.limit(running_config, intended_config)
+        workflow = WorkflowRemediation(running_config, intended_config)
+        changes = [tuple(entry.path()) for entry in workflow.remediation_config.all_children_sorted()
+                   if not entry.children]
+        result = cls.hconfig(running).future(workflow.remediation_config)
         lines = cls.adjust(cls.to_lines(workflow.remediation_config), running)
         for pattern, replacement in cls.rewrites:
             lines = [re.sub(pattern, replacement, line) for line in lines]
-        return lines
+        return Remediation(cls._with_secrets(lines, running, intended), changes, "\n".join(result.lines()) + "\n")
+
+    @classmethod
+    def remediation(cls, running: str, intended: str, scope: Scope = FULL) -> list[str]:
+        """The exact lines that turn ``running`` into ``intended`` within ``scope``, in the order to send them."""
+        return cls.remediate(running, intended, scope).lines
+
+    @classmethod
+    def _with_secrets(cls, lines: list[str], running: str, intended: str) -> list[str]:
+        """Put the secrets back into masked lines: an addition takes the intended line, a negation the running one."""
+        def originals(text: str) -> dict[str, str]:
+            return {cls.mask(line.strip()): line.strip() for line in cls.unmasked(text).splitlines()}
+
+        wanted, present = originals(intended), originals(running)
+        out = []
+        for line in lines:
+            if SECRET in line:
+                negated = line.removeprefix(cls.negation)
+                line = (wanted.get(line) or (cls.negation + present[negated] if negated in present else line))
+            out.append(line)
+        return out
 
     @classmethod
     def adjust(cls, lines: list[str], running: str) -> list[str]:
@@ -125,6 +217,12 @@ class Driver:
             depth -= 1
         return lines
 
+    @classmethod
+    def unanswerable(cls, lines: list[str]) -> list[str]:
+        """The lines the device would ask to confirm and that no answer is known for (never sent)."""
+        return [line for line in lines
+                for pattern, answer in cls.confirms if answer is None and re.search(pattern, line)]
+
     # what a configuration says about management access (the lock-out guard reads these)
 
     @classmethod
@@ -139,6 +237,16 @@ class Driver:
     @classmethod
     def static_routes(cls, text: str) -> list[tuple[IPv4Network, str]]:
         return []
+
+    @classmethod
+    def mgmt_vrf(cls, text: str) -> str | None:
+        """The VRF or routing instance the management interface is in (None: the global table)."""
+        return None
+
+    @classmethod
+    def aaa_fallback_problem(cls, text: str) -> str | None:
+        """Why logins would have no way in when the AAA servers are unreachable (None: they have one)."""
+        return None
 
     @classmethod
     def shutdown_interfaces(cls, text: str) -> list[str]:
@@ -160,31 +268,95 @@ class Driver:
         transport = self.conn.remote_conn_pre.get_transport()  # type: ignore[union-attr]
         return IPv4Address(transport.sock.getsockname()[0])  # type: ignore[union-attr]
 
+    def login_user(self) -> str:
+        """The user this session logged in as (the push's own login, which the guard protects)."""
+        return str(self.conn.username)
+
     def send(self, command: str, read_timeout: float = 10.0) -> str:
         """The output of one show command."""
         with session_errors():
             return str(self.conn.send_command(command, read_timeout=read_timeout))
 
     def running(self) -> str:
-        return self.send(self.show_running, read_timeout=60)
+        """The running configuration, read from a session privileged to read all of it, and refused
+        when what came back is an error message instead of a configuration."""
+        if self.privileged_prompt is not None:
+            with session_errors():
+                prompt = str(self.conn.find_prompt())
+            if not re.search(self.privileged_prompt, prompt):
+                raise UnexpectedOutput(f"the session is not privileged (prompt {prompt!r}): the login must land in "
+                                       f"privileged mode to read the whole configuration")
+        text = self.send(self.show_running, read_timeout=60)
+        refusal = re.search(self.error_pattern, text, re.MULTILINE)
+        if refusal or not re.search(self.config_marker, text, re.MULTILINE):
+            first = (refusal.group(0) if refusal else text.strip()[:120]).strip()
+            raise UnexpectedOutput(f"'{self.show_running}' did not print a configuration: {first!r}")
+        return text
+
+    def _refusal(self, output: str) -> str | None:
+        m = re.search(self.error_pattern, output, re.MULTILINE)
+        return m.group(0).strip() if m else None
+
+    def send_lines(self, lines: list[str], exit_config_mode: bool = True) -> None:
+        """Type ``lines`` in configuration mode, stopping at the first one the device refuses; a line
+        the device asks to confirm is answered as ``confirms`` says."""
+        refused = self.unanswerable(lines)
+        if refused:
+            raise LineRefused(f"'{refused[0]}' makes the device ask for a confirmation that has no safe answer; "
+                              "it is never sent (make that change by hand)")
+        with session_errors():
+            try:
+                batch: list[str] = []
+                for line in lines:
+                    answer = next((a for p, a in self.confirms if re.search(p, line)), None)
+                    if answer is None:
+                        batch.append(line)
+                        continue
+                    if batch:
+                        self.conn.send_config_set(batch, error_pattern=self.error_pattern, read_timeout=30,
+                                                  exit_config_mode=False)
+                        batch = []
+                    self._confirmed(line, answer)
+                self.conn.send_config_set(batch, error_pattern=self.error_pattern, read_timeout=30,
+                                          exit_config_mode=exit_config_mode)
+            except ConfigInvalidException as exc:
+                self.leave_refused()
+                raise LineRefused(f"the device refused a line: {exc}") from None
+
+    def _confirmed(self, line: str, answer: str) -> None:
+        """Send a line the device asks to confirm and answer the question."""
+        prompt = f"{CONFIRM_PROMPT}|{re.escape(self.conn.base_prompt)}"
+        output = str(self.conn.send_command(line, expect_string=prompt, strip_prompt=False, strip_command=False,
+                                            cmd_verify=False))
+        if re.search(CONFIRM_PROMPT, output, re.MULTILINE):
+            output += str(self.conn.send_command(answer, expect_string=re.escape(self.conn.base_prompt),
+                                                 strip_prompt=False, strip_command=False, cmd_verify=False))
+        refusal = self._refusal(output)
+        if refusal:
+            raise ConfigInvalidException(f"Invalid input detected at line {line!r}: {refusal}")
+
+    def leave_refused(self) -> None:
+        """Hook: leave configuration mode after a refused line."""
+        self.conn.exit_config_mode()
 
     def apply(self, lines: list[str]) -> None:
         """Send lines in configuration mode; stop at the first one the device refuses."""
+        self.send_lines(lines)
+
+    def save(self, **kwargs: object) -> None:
+        """Save the running configuration; refused unless the device says it saved."""
         with session_errors():
-            try:
-                self.conn.send_config_set(lines, error_pattern=self.error_pattern, read_timeout=30)
-            except ConfigInvalidException as exc:
-                self.conn.exit_config_mode()
-                raise LineRefused(f"the device refused a line: {exc}") from None
+            output = str(self.conn.save_config(**kwargs))  # type: ignore[arg-type]
+        if not re.search(self.saved_marker, output):
+            raise UnexpectedOutput(f"the device did not confirm the save: {output.strip()[-200:]!r}")
 
     def confirm(self) -> None:
         """Make the applied configuration permanent (save it)."""
-        with session_errors():
-            self.conn.save_config()
+        self.save()
 
     def restore(self, backup: str) -> list[str]:
-        """Bring the running configuration back to ``backup``; returns the lines sent."""
-        lines = self.remediation(self.running(), backup)
+        """Bring the running configuration back to ``backup`` (within the scope); returns the lines sent."""
+        lines = self.remediation(self.running(), backup, self.scope.widened())
         if lines:
             self.apply(lines)
         return lines

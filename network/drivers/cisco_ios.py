@@ -28,14 +28,101 @@ class IosLikeDriver(Driver):
 
 
 class CiscoIosDriver(IosLikeDriver):
-    """Cisco IOS / IOS XE."""
+    """Cisco IOS / IOS XE (``show running-config`` as IOS XE 17 prints it)."""
 
     platform = "cisco_ios"
     netmiko_class = CiscoIosSSH
     mgmt_interface = "GigabitEthernet0"
-    unmanaged = (*Driver.unmanaged, r"^version ", r"^ntp clock-period", r"^boot-(start|end)-marker")
+    # "% Invalid input detected at '^' marker.", "% Incomplete command.", "% Ambiguous command:  \"x\"",
+    # "% Unrecognized command", "% Bad mask 0.0.0.3 for address ...", "%Error opening ...", "% Error in ..."
+    error_pattern = r"^\s*(% ?(Invalid|Incomplete|Ambiguous|Unknown|Unrecognized|Bad |Error|Not allowed)|%Error).*$"
+    # "Building configuration...", "Current configuration : 4127 bytes", "! Last configuration change at ...", "end"
+    noise = Driver.noise
+    # IOS does not print a value equal to its default (hello 10 and dead 40 on point-to-point and broadcast
+    # links, SSH time-out 120 s, reference bandwidth 100 Mbit/s, IOS XE's SPF throttle), nor "no shutdown"
+    unprinted_defaults = (r"^ ip ospf hello-interval 10$", r"^ ip ospf dead-interval 40$", r"^ip ssh time-out 120$",
+                          r"^ auto-cost reference-bandwidth 100$", r"^ timers throttle spf 50 200 5000$",
+                          r"^ no shutdown$")
+    # IOS prints secrets hashed or encrypted: "secret 9 $9$...", "key 7 0822455D0A16", "password 7 ..."
+    secrets = (r"^(enable|username \S+( privilege \d+)?) secret (?P<secret>(\d )?\S+)$",
+               r"^(enable|username \S+( privilege \d+)?) password (?P<secret>(\d )?\S+)$",
+               # a TACACS+ server's key, not a key chain's `key 1` (a key id)
+               r"^\s+key (?P<secret>(\d )?(?!\d+$)\S+)$", r"^\s+key-string (?P<secret>(\d )?\S+)$",
+               r"^tacacs-server key (?P<secret>(\d )?\S+)$",
+               r"^\s+ip ospf (message-digest-key \d+ md5|authentication-key) (?P<secret>(\d )?\S+)$")
+    # IOS XE asks "[confirm]" before removing a user, "[yes/no]" before replacing RSA keys or a trustpoint
+    confirms = ((r"^no username ", "\n"), (r"^crypto key (generate|zeroize) ", None),
+                (r"^no crypto pki trustpoint ", None), (r"^(no )?vrf definition ", None))
+    guard_rules = (
+        ("the push's own login", r"^no username {user}( |$)"),
+        ("the enable secret", r"^no enable (secret|password)"),
+        ("the management VRF", r"^(no )?vrf definition {vrf}( / |$)"),
+        ("the management VRF's routes", r"^no ip route vrf {vrf} "),
+        ("the management interface", r"^no interface {mgmt}$"),
+        ("the management interface", r"^interface {mgmt} / (?!description |no description$|no shutdown$)"),
+        ("SSH access", r"^no ip ssh (version|server)"),
+        ("SSH access", r"^(no crypto key |crypto key zeroize)"),
+        ("SSH access (the VTY lines)", r"^no line vty "),
+        ("SSH access (the VTY lines)", r"^line vty [^/]+ / no (transport input|login|access-class)"),
+        ("SSH access (the VTY lines)", r"^line vty [^/]+ / transport input (?!.*\b(ssh|all)\b)"),
+        ("the console", r"^no line con "),
+        ("the console", r"^line con \d+ / (no |login |password )"),
+    )
+    privileged_prompt = r"#\s*$"
+    config_marker = r"^(Building configuration|Current configuration|version \d|hostname )"
+    saved_marker = r"\[OK\]"
     neighbour_command = "show ip ospf neighbor"
     neighbour_row = r"^(?P<rid>\d+\.\d+\.\d+\.\d+)\s+\d+\s+(?P<state>[A-Z-]+)/"
+
+    @classmethod
+    def printed(cls, text: str) -> str:
+        """IOS prints a standard ACL's host entry as "permit A" (entered "permit A 0.0.0.0" or "permit host
+        A"), host entries first in hash order (hier-config compares a section's lines in any order)."""
+        text = re.sub(r"^( \d+ (permit|deny)) host (\S+)$", r"\1 \3", text, flags=re.MULTILINE)
+        text = re.sub(r"^( \d+ (permit|deny) \S+) 0\.0\.0\.0$", r"\1", text, flags=re.MULTILINE)
+        return cls._vty_per_line(text)
+
+    @staticmethod
+    def _vty_per_line(text: str) -> str:
+        """IOS keeps one configuration per terminal line and prints alike neighbours as a range, grouped
+        as it sees fit ("line vty 0 4" + "line vty 5 15", or "line vty 0 15"): compare line by line."""
+        out: list[str] = []
+        block: list[str] = []
+        first = last = 0
+        for line in [*text.splitlines(), ""]:
+            if block and line.startswith(" "):
+                block.append(line)
+                continue
+            if block:
+                out += [row for n in range(first, last + 1) for row in (f"line vty {n}", *block[1:])]
+                block = []
+            m = re.match(r"^line vty (\d+)(?: (\d+))?$", line)
+            if m:
+                first, last = int(m.group(1)), int(m.group(2) or m.group(1))
+                block = [line]
+            elif line:
+                out.append(line)
+        return "\n".join(out) + "\n"
+
+    @classmethod
+    def adjust(cls, lines: list[str], running: str) -> list[str]:
+        """Terminal lines changed alike are sent as one range ("line vty 0 15")."""
+        out: list[str] = []
+        i = 0
+        while i < len(lines):
+            m = re.match(r"^line vty (\d+)$", lines[i])
+            if m is None:
+                out.append(lines[i])
+                i += 1
+                continue
+            end = lines.index("exit", i)
+            body, first, last = lines[i + 1:end], int(m.group(1)), int(m.group(1))
+            i = end + 1
+            while i < len(lines) and lines[i] == f"line vty {last + 1}" and lines[i + 1:lines.index("exit", i)] == body:
+                last += 1
+                i = lines.index("exit", i) + 1
+            out += [f"line vty {first} {last}" if last > first else f"line vty {first}", *body, "exit"]
+        return out
 
     @classmethod
     def ssh_enabled(cls, text: str) -> bool:
@@ -47,7 +134,8 @@ class CiscoIosDriver(IosLikeDriver):
     def ssh_sources(cls, text: str) -> list[IPv4Network] | None:
         config = cls.hconfig(text)
         classes = {line.text.split()[1] for section in config.children if section.text.startswith("line vty")
-                   for line in section.children if line.text.startswith("access-class ") and line.text.endswith(" in")}
+                   for line in section.children if line.text.startswith("access-class ")
+                   and line.text.endswith((" in", " in vrf-also"))}
         if not classes:
             return None
         nets: list[IPv4Network] = []
@@ -63,6 +151,27 @@ class CiscoIosDriver(IosLikeDriver):
                         if net is not None:
                             nets.append(net)
         return nets
+
+    @classmethod
+    def mgmt_vrf(cls, text: str) -> str | None:
+        section = cls.hconfig(text).get_child(equals=f"interface {cls.mgmt_interface}")
+        line = section.get_child(startswith="vrf forwarding ") if section is not None else None
+        return line.text.split()[-1] if line is not None else None
+
+    @classmethod
+    def aaa_fallback_problem(cls, text: str) -> str | None:
+        config = cls.hconfig(text)
+        if config.get_child(equals="aaa new-model") is None:
+            return None
+        lists = [line.text.split(None, 4) for line in config.get_children(startswith="aaa authentication login ")]
+        for words in lists:
+            if len(words) == 5 and not {"local", "local-case", "enable"} & set(words[4].split()):
+                return f"'{' '.join(words)}' has no local fallback: logins fail while the AAA servers are unreachable"
+        if not any(re.match(r"^username \S+ .*(secret|password) ", line.text)
+                   for line in config.get_children(startswith="username ")):
+            return ("AAA falls back to local users and the configuration would have none "
+                    "(a break-glass 'username ... secret' line)")
+        return None
 
     def missing_routes(self, prefixes: Iterable[IPv4Network]) -> list[IPv4Network]:
         return [prefix for prefix in prefixes

@@ -45,11 +45,19 @@ class FrrDriver(IosLikeDriver):
     # FRR's refusals: "% Unknown command", "% Command incomplete", "Must remove previous area config ...",
     # "% Malformed address", "Only inactive interfaces can be deleted", "There is no ..."
     error_pattern = r"^\s*(% |Must |Only |Can't |Cannot |There is no |Error).*$"
-    unmanaged = (*Driver.unmanaged, r"^\s*exit$", r"^exit-vrf$", r"^frr (version|defaults) ",
-                 r"^hostname ", r"^(no )?ipv6? forwarding$",
-                 # FRR does not print a value that equals its default: never compare those either
-                 r"^ ip ospf hello-interval 10$", r"^ ip ospf dead-interval 40$",
-                 r"^ timers throttle spf 0 50 5000$", r"^ auto-cost reference-bandwidth 100000$")
+    noise = (*Driver.noise, r"^\s*exit$", r"^exit-vrf$", r"^frr (version|defaults) ")
+    # FRR does not print a value that equals its default: never compare those either
+    unprinted_defaults = (r"^ ip ospf hello-interval 10$", r"^ ip ospf dead-interval 40$",
+                          r"^ timers throttle spf 0 50 5000$", r"^ auto-cost reference-bandwidth 100000$")
+    # vtysh's user is a Linux account (sshd and PAM on the router's host manage it): only the interface matters
+    guard_rules = (
+        ("the management interface", r"^no interface {mgmt}$"),
+        ("the management interface", r"^interface {mgmt} / (?!description |no description$)"),
+    )
+    privileged_prompt = r"#\s*$"
+    config_marker = r"^(Building configuration|Current configuration|frr version )"
+    # "write memory": "Integrated configuration saved to /etc/frr/frr.conf" then "[OK]"
+    saved_marker = r"\[OK\]|Integrated configuration saved"
     # "no area X stub no-summary" only drops no-summary and leaves the area stub
     # "no description" takes no text
     rewrites = ((r"^no area (\S+) stub no-summary$", r"no area \1 stub"), (r"^no description .*$", "no description"))

@@ -1,4 +1,6 @@
-"""Huawei VRP: every quirk of the platform lives in ``HuaweiVrpDriver``."""
+"""Huawei VRP: every quirk of the platform lives in ``HuaweiVrpDriver`` (VRP V5, one stage: a line
+takes effect when typed) and ``HuaweiVrpV8Driver`` (VRP V8, two stages: lines go to a candidate
+that ``commit`` makes running)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from collections.abc import Iterable
 from ipaddress import IPv4Network
 
 from hier_config import Platform
-from netmiko.huawei.huawei import HuaweiSSH
+from netmiko.huawei.huawei import HuaweiSSH, HuaweiVrpv8SSH
 
+from egov.errors import CommitFailed
 from network.drivers.base import Driver, ipv4_network, session_errors
 
 
@@ -21,10 +24,68 @@ class HuaweiVrpDriver(Driver):
     show_running = "display current-configuration"
     mgmt_interface = "MEth0/0/0"
     section_exit = "quit"
+    negation = "undo "
+    # VRP marks the refused word with a "^" line, then "Error: Unrecognized command found at '^' position.",
+    # "Error: Wrong parameter found at '^' position.", "Error: Incomplete command found at '^' position.",
+    # "Error: Too many parameters found at '^' position.", "Error: Ambiguous command found at '^' position."
     error_pattern = r"^\s*Error:.*$"
-    unmanaged = (r"^#", r"^return$", r"^!Software Version", r"^!Last configuration")
+    # "[V300R019C10SPC300]" (AR), "!Software Version V800R021C10SPC100", "!Last configuration was updated at ...",
+    # "!Last configuration was saved at ...", "#" between blocks, "return" at the end
+    noise = (r"^#", r"^return$", r"^!", r"^\[V\d+R\d+")
+    # VRP does not print the default hello (10 s) and dead (40 s) intervals, nor the default reference bandwidth
+    unprinted_defaults = (r"^ ospf timer hello 10$", r"^ ospf timer dead 40$", r"^ bandwidth-reference 100$",
+                          r"^ undo shutdown$")
+    # VRP prints "irreversible-cipher $1c$...$" for a local user's password and "%^%#...%^%#" for shared keys
+    secrets = (r"^\s*local-user \S+ password (irreversible-cipher|cipher) (?P<secret>\S+)$",
+               r"^\s*hwtacacs-server shared-key cipher (?P<secret>\S+)$",
+               r"^\s*ospf authentication-mode (md5|hmac-sha256) \d+ (cipher|plain) (?P<secret>\S+)$",
+               r"^\s*snmp-agent usm-user v3 \S+ (authentication|privacy)-mode \S+ cipher (?P<secret>\S+)$")
+    # VRP asks "[Y/N]" before these; none has an answer that is safe to give unattended
+    confirms = ((r"^rsa local-key-pair (create|destroy)", None), (r"^undo ip route-static all", None),
+                (r"^undo (acl all|local-user all)", None), (r"^(undo )?ip vpn-instance ", None))
+    guard_rules = (
+        ("the push's own login", r"^aaa / undo local-user {user}( |$)"),
+        ("the push's own login", r"^undo ssh user {user}( |$)"),
+        ("the management VRF", r"^undo ip vpn-instance {vrf}$"),
+        ("the management VRF", r"^interface {mgmt} / undo ip binding vpn-instance"),
+        ("the management routes", r"^undo ip route-static vpn-instance {vrf} "),
+        ("the management routes", r"^undo ip route-static .*\b{mgmt}\b"),
+        ("the management interface", r"^undo interface {mgmt}$"),
+        ("the management interface", r"^interface {mgmt} / (?!description |undo description$|undo shutdown$)"),
+        ("SSH access", r"^undo (stelnet|ssh) server"),
+        ("SSH access (the VTY lines)", r"^undo user-interface vty"),
+        ("SSH access (the VTY lines)", r"^user-interface vty [^/]+ / undo (protocol inbound|authentication-mode|acl)"),
+        ("SSH access (the VTY lines)", r"^user-interface vty [^/]+ / protocol inbound (?!.*\b(ssh|all)\b)"),
+        ("the console", r"^undo user-interface con"),
+        ("the console", r"^user-interface con \d+ / (undo |authentication-mode )"),
+    )
+    config_marker = r"^(#|\s*sysname |return$)"
+    # "Info: Save the configuration successfully." / "Configuration file had been saved successfully"
+    saved_marker = r"successfully"
     neighbour_command = "display ospf peer brief"
     neighbour_row = r"^\s*\S+\s+\S+\s+(?P<rid>\d+\.\d+\.\d+\.\d+)\s+(?P<state>\w+)\s*$"
+
+    @classmethod
+    def printed(cls, text: str) -> str:
+        """VRP closes every view with a "#" line and prints global commands with one leading space:
+        the indented lines that open a block (before its first view) are global, not part of the
+        view printed before the "#". ACL wildcards 0.0.0.0 are printed "0"."""
+        out: list[str] = []
+        lead: int | None = 0
+        for line in text.splitlines():
+            if line.startswith("#"):
+                out.append(line)
+                lead = None  # a new block: its first line says whether it starts with global commands
+                continue
+            if lead is None and line.strip():
+                lead = len(line) - len(line.lstrip())
+            if lead and line.startswith(" " * lead):
+                line = line[lead:]
+            elif line.strip() and not line.startswith(" "):
+                lead = 0  # a view: what is indented below it belongs to it
+            out.append(line)
+        text = "\n".join(out)
+        return re.sub(r"^(\s*rule \d+ (permit|deny)( \S+)? source \S+) 0\.0\.0\.0$", r"\1 0", text, flags=re.MULTILINE)
 
     @classmethod
     def ssh_enabled(cls, text: str) -> bool:
@@ -47,7 +108,8 @@ class HuaweiVrpDriver(Driver):
             if words[:2] == ["acl", "number"] and words[2] in acls:
                 for rule in acl.children:
                     m = re.match(r"^rule \d+ permit(?: source (\S+) (\S+))?$", rule.text)
-                    net = ((ipv4_network(m.group(1), m.group(2)) if m.group(1) else IPv4Network("0.0.0.0/0"))
+                    wildcard = m.group(2) if m and m.group(2) != "0" else "0.0.0.0"
+                    net = ((ipv4_network(m.group(1), wildcard) if m.group(1) else IPv4Network("0.0.0.0/0"))
                            if m else None)
                     if net is not None:
                         nets.append(net)
@@ -62,11 +124,70 @@ class HuaweiVrpDriver(Driver):
                 routes.append((net, m.group(3)))
         return routes
 
+    @classmethod
+    def mgmt_vrf(cls, text: str) -> str | None:
+        section = cls.hconfig(text).get_child(equals=f"interface {cls.mgmt_interface}")
+        line = section.get_child(startswith="ip binding vpn-instance ") if section is not None else None
+        return line.text.split()[-1] if line is not None else None
+
+    @classmethod
+    def aaa_fallback_problem(cls, text: str) -> str | None:
+        """Only the schemes a domain uses count ("default" for a domain that names none): VRP ships
+        unused schemes such as "radius"."""
+        aaa = cls.hconfig(text).get_child(equals="aaa")
+        if aaa is None:
+            return None
+        used = {next((line.text.split()[1] for line in domain.get_children(startswith="authentication-scheme ")),
+                     "default") for domain in aaa.get_children(startswith="domain ")}
+        for scheme in aaa.get_children(startswith="authentication-scheme "):
+            if scheme.text.split()[1] not in used:
+                continue
+            for mode in scheme.get_children(startswith="authentication-mode "):
+                methods = set(mode.text.split()[1:])
+                if methods & {"hwtacacs", "radius"} and not methods & {"local", "none"}:
+                    return (f"'{scheme.text} / {mode.text}' has no local fallback: logins fail while the AAA "
+                            "servers are unreachable")
+        if not any(re.match(r"^local-user \S+ password ", line.text) for line in aaa.children):
+            return "AAA falls back to local users and the configuration would have none (a 'local-user ... password')"
+        return None
+
     def confirm(self) -> None:
-        with session_errors():
-            self.conn.save_config(cmd="save", confirm=True, confirm_response="y")
+        # "Warning: The current configuration will be written to the device. Continue? [Y/N]:" answered y
+        self.save(cmd="save", confirm=True, confirm_response="y")
 
     def missing_routes(self, prefixes: Iterable[IPv4Network]) -> list[IPv4Network]:
         return [prefix for prefix in prefixes
                 if str(prefix.network_address) not in self.send(
                     f"display ip routing-table {prefix.network_address} {prefix.prefixlen}")]
+
+
+class HuaweiVrpV8Driver(HuaweiVrpDriver):
+    """Huawei VRP V8 (NE, CE, NetEngine 8000): two-stage configuration. Lines typed in system view
+    (``[~r1]``) go to a candidate; ``commit`` makes them running ("Error: ..." if it refuses);
+    leaving with uncommitted lines asks "[Y(yes)/N(no)/C(cancel)]", so a refusal first discards them
+    (``clear configuration candidate``, uncertain on releases before V800R010)."""
+
+    platform = "huawei_vrpv8"
+    syntax = "huawei_vrp"
+    netmiko_class = HuaweiVrpv8SSH
+    # "!Software Version V800R021C10SPC100" heads its "display current-configuration"
+    config_marker = r"^(!Software Version|#|\s*sysname |return$)"
+
+    def apply(self, lines: list[str]) -> None:
+        self.send_lines(lines, exit_config_mode=False)
+        with session_errors():
+            try:
+                output = str(self.conn.commit())
+            except ValueError as exc:  # netmiko: "Commit failed with following errors"
+                self.leave_refused()
+                raise CommitFailed(f"the device refused the commit: {exc}") from None
+        refusal = self._refusal(output)
+        if refusal:
+            self.leave_refused()
+            raise CommitFailed(f"the device refused the commit: {refusal}")
+
+    def leave_refused(self) -> None:
+        """Discard the uncommitted candidate, then leave system view (no question is left to answer)."""
+        self.conn.send_config_set(["clear configuration candidate"], exit_config_mode=False, cmd_verify=False)
+        self.conn.exit_config_mode()
+

@@ -25,11 +25,37 @@ class JuniperJunosDriver(Driver):
     show_running = "show configuration | display inheritance no-comments | no-more"
     mgmt_interface = "fxp0"
     section_exit = None
-    error_pattern = r"^\s*(error:|syntax error|unknown command).*$"
-    unmanaged = (r"^## ", r"^version ", r"^/\*.*\*/$")
+    # "error: configuration check-out failed", "syntax error, expecting <statement>", "unknown command.",
+    # "missing mandatory statement: 'interface'", "invalid value ...", "error: commit failed: (statements constraint
+    # check failed)"
+    error_pattern = r"^\s*(error:|syntax error|unknown command|missing mandatory statement|invalid value).*$"
+    # "## Last commit: 2026-12-01 02:14:37 UTC by egovadmin", "version 21.4R3.15;", "/* an annotation */"
+    noise = (r"^## ", r"^version ", r"^\s*/\*.*\*/$")
+    # "encrypted-password "$6$..."", "secret "$9$..."", "authentication-key "$9$..."" (OSPF md5 keys: key "$9$...")
+    secrets = (r"\b(encrypted-password|secret|authentication-key|key) (?P<secret>\"[^\"]*\"|\S+)$",)
+    guard_rules = (
+        ("the push's own login", r"^delete system login user {user}( |$)"),
+        ("the push's own login", r"^delete system login$"),
+        ("the management instance", r"^delete system management-instance"),
+        ("the management instance", r"^delete routing-instances {vrf}( |$)"),
+        ("the management instance", r"^delete routing-instances$"),
+        ("the management interface", r"^delete interfaces {mgmt}$"),
+        ("the management interface", r"^(set|delete) interfaces {mgmt} (?!description )"),
+        ("SSH access", r"^delete system services( ssh|$)"),
+        ("the console", r"^delete system ports console"),
+        ("the console (root authentication)", r"^delete system root-authentication"),
+    )
+    config_marker = r"^(## Last commit|version |\S+ \{$)"
+    # "commit complete" (netmiko's commit raises on "error:")
+    saved_marker = r"commit complete"
     neighbour_command = "show ospf neighbor"
     neighbour_row = r"^\S+\s+\S+\s+(?P<state>\w+)\s+(?P<rid>\d+\.\d+\.\d+\.\d+)\s+\d+"
     confirm_minutes: ClassVar[int] = 5
+
+    @classmethod
+    def printed(cls, text: str) -> str:
+        """Junos marks secrets ``...; ## SECRET-DATA``: the marker is no part of the statement."""
+        return re.sub(r";\s*## SECRET-DATA\s*$", ";", text, flags=re.MULTILINE)
 
     @classmethod
     def _sets(cls, text: str) -> list[str]:
@@ -82,6 +108,26 @@ class JuniperJunosDriver(Driver):
         return routes
 
     @classmethod
+    def mgmt_vrf(cls, text: str) -> str | None:
+        """``system management-instance`` puts the management interface in the instance ``mgmt_junos``."""
+        return "mgmt_junos" if "set system management-instance" in cls._sets(text) else None
+
+    @classmethod
+    def aaa_fallback_problem(cls, text: str) -> str | None:
+        sets = cls._sets(text)
+        order = [word for line in sets if line.startswith("set system authentication-order ")
+                 for word in line.removeprefix("set system authentication-order ").strip("[] ").split()]
+        if not {"tacplus", "radius"} & set(order):
+            return None
+        if "password" not in order:
+            return (f"'set system authentication-order [ {' '.join(order)} ]' has no local fallback (password): "
+                    "logins fail while the AAA servers are unreachable")
+        if not any(re.match(r"^set system login user \S+ authentication ", line) for line in sets):
+            return ("AAA falls back to local users and the configuration would have none "
+                    "(a 'system login user ... authentication')")
+        return None
+
+    @classmethod
     def shutdown_interfaces(cls, text: str) -> list[str]:
         return [m.group(1) for line in cls._sets(text) if (m := re.match(r"^set interfaces (\S+) disable$", line))]
 
@@ -106,10 +152,12 @@ class JuniperJunosDriver(Driver):
         """Commit the candidate; the device's refusal keeps netmiko's text (``Commit failed ...``)."""
         with session_errors():
             try:
-                self.junos.commit()
+                output = str(self.junos.commit())
             except ValueError as exc:
                 raise CommitFailed(str(exc), report_name=type(exc).__name__) from None
             self.conn.exit_config_mode()
+        if not re.search(self.saved_marker, output):
+            raise CommitFailed(f"the device did not confirm the commit: {output.strip()[-200:]!r}")
 
     def confirm(self) -> None:
         self._commit()

@@ -1,6 +1,7 @@
 """The lab WAN through `egov net`: routers start management-only; a push configures the WAN while a
 stopped router is reported and the others succeed; OSPF converges and every commune loopback
-answers the DC core; a second push is a no-op; a change that breaks an adjacency is rolled back;
+answers the DC core; a second push is a no-op; OSPF authentication is on and every adjacency Full,
+and a router given another key is rolled back; a change that breaks an adjacency is rolled back;
 the lock-out guard refuses a blackhole for the NOC; rollback puts a backup back.
 
 The module leaves the lab WAN configured, saved and converged: later lab tests rely on it.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from egov.connection import lab_name
 from network.archive import default_root
@@ -127,6 +129,43 @@ def test_second_push_is_a_no_op(lab: Any) -> None:
     assert rc == 0 and all(r["diff"] == "" for r in diff["results"].values())
 
 
+def _ospf_json(lab: Any, router: str, command: str) -> dict[str, Any]:
+    rc, out = lab.exec(router, f"vtysh -c '{command} json'")
+    assert rc == 0, out
+    return json.loads(out)
+
+
+def test_ospf_authentication_is_on_and_every_adjacency_full(lab: Any) -> None:
+    """Every WAN interface authenticates its OSPF packets (MD5: FRR 8.4 has no OSPFv2 key chains) and
+    every inventory neighbour is Full over it."""
+    inv = lab.inventory
+    for router in inv.routers.values():
+        interfaces = _ospf_json(lab, router.name, "show ip ospf interface")["interfaces"]
+        for port in router.interfaces:
+            assert interfaces[port.name]["authentication"] == "authenticationMessageDigest", (router.name, port.name)
+            assert interfaces[port.name]["nbrAdjacentCount"] == 1, (router.name, port.name)
+        neighbours = _ospf_json(lab, router.name, "show ip ospf neighbor")["neighbors"]
+        for port in router.interfaces:
+            rid = str(inv.routers[port.peer].loopback)
+            assert any(n["converged"] == "Full" for n in neighbours.get(rid, [])), (router.name, port.peer)
+
+
+def test_a_router_with_another_ospf_key_is_rolled_back(lab: Any, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Authentication is enforced: a commune router given a key its district does not hold loses its
+    adjacency, and the push's post-check restores it."""
+    commune = next(r.name for r in lab.inventory.routers.values() if lab.inventory.sites[r.site].level == "commune")
+    monkeypatch.setenv("EGOV_SECRET_OSPF_KEY_OTHER", "another-key-0123")
+    bad = _variant(lab, tmp_path, commune, "{network__ospf_auth_keys: [{id: 1, secret: ospf_key_other}]}")
+    rc, report = _net(lab, "push", "--limit", commune, "--check-timeout", "10", inventory=bad)
+    assert rc == 1, report
+    result = report["results"][commune]
+    assert result["data"]["status"] == "rolled back" and "post-check failed" in result["error"]
+    assert "another-key-0123" not in json.dumps(report)   # the key is redacted from the report
+    assert "another-key-0123" not in _running(lab, commune)
+    assert not _converged(lab)["failed"]
+
+
 def test_change_that_breaks_adjacency_is_rolled_back(lab: Any, tmp_path: Path) -> None:
     bad = _variant(lab, tmp_path, CHANGED, "{network__ospf_hello: 2, network__ospf_dead: 6}")
     rc, report = _net(lab, "push", "--limit", CHANGED, "--check-timeout", "10", inventory=bad)
@@ -155,7 +194,7 @@ def test_backup_and_rollback_then_push_back(lab: Any) -> None:
     rc, report = _net(lab, "backup", "--limit", CHANGED)
     assert rc == 0
     newest = Path(report["results"][CHANGED]["data"]["backup"])
-    password = lab.connection.secrets_file.read_text(encoding="utf-8").split(":", 1)[1].strip()
+    password = yaml.safe_load(lab.connection.secrets_file.read_text(encoding="utf-8"))["router_password"]
     assert newest.is_file() and newest.parent.name == CHANGED and password not in str(newest)
     # the oldest backup of a fresh lab is the management-only configuration
     oldest = min(newest.parent.glob("*.cfg"))

@@ -9,6 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from egov.secrets import MASK
+from tests.support.network_secrets import NETWORK_SECRETS
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = str(REPO / "inventory" / "lab.yml")
@@ -20,7 +22,8 @@ def test_every_command_has_help(command: str) -> None:
     assert result.exit_code == 0 and "Usage: " in result.output
 
 
-def test_render_json_and_files_are_the_same_bytes(tmp_path: Path) -> None:
+def test_render_json_and_files_are_the_same_bytes_but_for_the_secrets(tmp_path: Path) -> None:
+    """Printed (or --json), the OSPF keys are masked; the files hold them, readable by their owner only."""
     runner = CliRunner()
     as_json = runner.invoke(main, ["net", "render", "-i", LAB, "--limit", "tien-yen", "--json"])
     assert as_json.exit_code == 0, as_json.output
@@ -28,8 +31,12 @@ def test_render_json_and_files_are_the_same_bytes(tmp_path: Path) -> None:
     assert set(configs) == {"qn-ty-r1", "qn-ty-tien-yen-r1", "qn-ty-dong-ngu-r1"}
     written = runner.invoke(main, ["net", "render", "-i", LAB, "--limit", "tien-yen", "--out", str(tmp_path)])
     assert written.exit_code == 0
+    key = NETWORK_SECRETS["ospf_key_1"]
     for name, text in configs.items():
-        assert (tmp_path / f"{name}.cfg").read_text(encoding="utf-8") == text
+        assert key not in text and f"md5 {MASK}" in text
+        path = tmp_path / f"{name}.cfg"
+        assert path.read_text(encoding="utf-8") == text.replace(MASK, key)
+        assert path.stat().st_mode & 0o077 == 0
 
 
 def test_unknown_limit_is_bad_input() -> None:

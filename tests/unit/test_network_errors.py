@@ -111,6 +111,9 @@ class FakeConnection:
             raise self.fail.pop(name)
         return ""
 
+    def find_prompt(self) -> str:
+        return "r1#"
+
     def send_command(self, command: str, **kwargs: Any) -> str:
         return self._call("send_command", command)
 

@@ -25,7 +25,7 @@ from network.render import render
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "network"
-MGMT_ONLY = (FIXTURES / "frr-running-mgmt-only.txt").read_text(encoding="utf-8")
+MGMT_ONLY = (FIXTURES / "running" / "frr" / "day0.cfg").read_text(encoding="utf-8")
 PASSWORD = "s3cret-router-pass"
 
 
@@ -65,6 +65,9 @@ class FakeDriver(FrrDriver):
 
     def source_address(self) -> IPv4Address:
         return self.net.source
+
+    def login_user(self) -> str:
+        return "egov"
 
     def running(self) -> str:
         return self.net.running[self.name]

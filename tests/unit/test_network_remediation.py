@@ -1,6 +1,9 @@
 """Remediation: the exact lines a push sends, per platform, from running and intended text.
 
-FRR's running configurations here are what FRR 8.4 printed (tests/fixtures/network/frr-running-*.txt)."""
+FRR's running configurations here are what FRR 8.4 printed (tests/fixtures/network/running/frr/); the
+other platforms' are day-0 configurations written from the vendors' documentation
+(tests/fixtures/network/running/<platform>/day0.cfg, tests/support/day0.py). The round trip applies
+the lines to a simulated device (tests/support/device_printer.py) and reads back what it prints."""
 
 from __future__ import annotations
 
@@ -18,7 +21,12 @@ from network.drivers.cisco_ios import CiscoIosDriver
 from network.drivers.frr import FrrDriver
 from network.drivers.huawei_vrp import HuaweiVrpDriver
 from network.drivers.juniper_junos import JuniperJunosDriver
+from network.drivers.scope import FULL
+from network.push import assess
 from network.render import render
+from network.session import router_scope
+from tests.support.day0 import LEVELS, day0, fixture
+from tests.support.device_printer import after_push
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "network"
@@ -41,13 +49,15 @@ def _fixture(name: str) -> str:
 def test_frr_running_equal_to_intended_needs_nothing(lab_inv: Any) -> None:
     """What FRR printed after the push compares equal, though it reorders lines, drops defaults
     and adds version stamps: the no-op push sends nothing."""
-    intended = render(lab_inv, lab_inv.routers["qn-ty-r1"])
-    assert FrrDriver.remediation(_fixture("frr-running-qn-ty-r1.txt"), intended) == []
+    router = lab_inv.routers["qn-ty-r1"]
+    intended = render(lab_inv, router)
+    assert FrrDriver.remediation(_fixture("running/frr/qn-ty-r1.cfg"), intended, router_scope(router, FrrDriver)) == []
 
 
 def test_frr_from_management_only_sends_the_whole_wan(lab_inv: Any) -> None:
-    intended = render(lab_inv, lab_inv.routers["qn-ty-r1"])
-    lines = FrrDriver.remediation(_fixture("frr-running-mgmt-only.txt"), intended)
+    router = lab_inv.routers["qn-ty-r1"]
+    intended = render(lab_inv, router)
+    lines = FrrDriver.remediation(_fixture("running/frr/day0.cfg"), intended, router_scope(router, FrrDriver))
     assert lines[:2] == ["interface lo", "ip address 10.22.186.12/32"]
     assert "router ospf" in lines and " area 0.0.0.199 stub no-summary".strip() in lines
     # never touch what the inventory does not manage
@@ -59,7 +69,7 @@ def test_frr_from_management_only_sends_the_whole_wan(lab_inv: Any) -> None:
 def test_frr_area_change_removes_before_adding(lab_inv: Any) -> None:
     """FRR refuses a second 'ip ospf area' ("Must remove previous area config"): the negation comes first,
     and 'no area X stub no-summary' is rewritten to drop the stub area, not just no-summary."""
-    running = _fixture("frr-running-qn-ty-r1.txt")
+    running = _fixture("running/frr/qn-ty-r1.cfg")
     intended = running.replace("0.0.0.199", "0.0.0.42")
     lines = FrrDriver.remediation(running, intended)
     assert lines == [
@@ -71,12 +81,13 @@ def test_frr_area_change_removes_before_adding(lab_inv: Any) -> None:
 
 def test_frr_removes_an_interface_line_by_line(lab_inv: Any) -> None:
     """Back to management-only (a rollback): FRR cannot delete a kernel interface, so each line goes."""
-    lines = FrrDriver.remediation(_fixture("frr-running-qn-ty-r1.txt"), _fixture("frr-running-mgmt-only.txt"))
+    lines = FrrDriver.remediation(_fixture("running/frr/qn-ty-r1.cfg"), _fixture("running/frr/day0.cfg"))
     assert not any(line.startswith("no interface") for line in lines)
     wan0 = lines.index("interface wan0")
     assert lines[wan0 + 1:lines.index("exit", wan0)] == [
         "no description", "no ip address 10.22.168.49/31",
-        "no ip ospf area 0.0.0.0", "no ip ospf dead-interval 3", "no ip ospf hello-interval 1",
+        "no ip ospf area 0.0.0.0", "no ip ospf authentication message-digest", "no ip ospf dead-interval 3",
+        "no ip ospf hello-interval 1", "no ip ospf message-digest-key 1 md5 golden-ospf-k1",
         "no ip ospf network point-to-point"]
     assert "no router ospf" in lines
 
@@ -85,7 +96,7 @@ def test_frr_removes_an_interface_line_by_line(lab_inv: Any) -> None:
 def test_frr_negations_are_valid_frr_syntax(lab_inv: Any, tmp_path: Path) -> None:
     """Taking every rendered router back to management-only yields lines FRR accepts (vtysh -C)."""
     for router in lab_inv.routers.values():
-        lines = FrrDriver.remediation(render(lab_inv, router), _fixture("frr-running-mgmt-only.txt"))
+        lines = FrrDriver.remediation(render(lab_inv, router), _fixture("running/frr/day0.cfg"))
         path = tmp_path / f"{router.name}.conf"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         check = subprocess.run(["vtysh", "-C", "-f", str(path)], check=False, capture_output=True, text=True)
@@ -108,21 +119,27 @@ def test_rendered_configuration_is_its_own_fixed_point(platforms_inv: Any, platf
 
 
 def test_cisco_hello_change() -> None:
-    running = "interface GigabitEthernet0/0/0\n ip ospf hello-interval 10\n ip ospf dead-interval 40\n!\n"
-    intended = "interface GigabitEthernet0/0/0\n ip ospf hello-interval 1\n ip ospf dead-interval 3\n!\n"
-    assert CiscoIosDriver.remediation(running, intended) == [
-        "interface GigabitEthernet0/0/0", "no ip ospf hello-interval 10", "no ip ospf dead-interval 40",
-        "ip ospf hello-interval 1", "ip ospf dead-interval 3", "exit"]
+    """IOS prints no hello/dead interval equal to its default (10/40): rendering them is no change,
+    and a change from the default sends only the new values."""
+    running = "interface GigabitEthernet0/0/0\n ip ospf network point-to-point\n!\n"
+    intended = "interface GigabitEthernet0/0/0\n ip ospf network point-to-point\n ip ospf hello-interval 10\n" \
+               " ip ospf dead-interval 40\n!\n"
+    assert CiscoIosDriver.remediation(running, intended) == []
+    fast = intended.replace("hello-interval 10", "hello-interval 1").replace("dead-interval 40", "dead-interval 3")
+    assert CiscoIosDriver.remediation(running, fast) == [
+        "interface GigabitEthernet0/0/0", "ip ospf hello-interval 1", "ip ospf dead-interval 3", "exit"]
+    assert CiscoIosDriver.remediation(fast, intended) == [
+        "interface GigabitEthernet0/0/0", "no ip ospf hello-interval 1", "no ip ospf dead-interval 3", "exit"]
 
 
 def test_huawei_uses_undo_and_quit() -> None:
-    running = ("#\ninterface GigabitEthernet0/0/0\n ospf timer hello 10\n"
-               "#\nntp-service unicast-server 10.0.0.1\n#\nreturn\n")
+    running = ("#\ninterface GigabitEthernet0/0/0\n ospf timer hello 5\n"
+               "#\n ntp-service unicast-server 10.0.0.1\n#\nreturn\n")
     intended = "#\ninterface GigabitEthernet0/0/0\n ospf timer hello 1\n#\nntp-service unicast-server 10.0.0.2\n#\n"
     lines = HuaweiVrpDriver.remediation(running, intended)
     assert "undo ntp-service unicast-server 10.0.0.1" in lines and "ntp-service unicast-server 10.0.0.2" in lines
     assert lines[lines.index("interface GigabitEthernet0/0/0") + 1:][:3] == [
-        "undo ospf timer hello 10", "ospf timer hello 1", "quit"]
+        "undo ospf timer hello 5", "ospf timer hello 1", "quit"]
 
 
 def test_junos_sends_set_and_delete_lines(platforms_inv: Any) -> None:
@@ -138,3 +155,105 @@ def test_junos_sends_set_and_delete_lines(platforms_inv: Any) -> None:
 def test_unknown_platform_lists_the_known_ones() -> None:
     with pytest.raises(NetworkError, match="no driver for platform 'vyos' \\(known: cisco_ios, frr, huawei_vrp"):
         driver_class("vyos")
+
+
+# ---- from a day-0 configuration, as each device prints it --------------------------------------
+
+PLATFORM_LEVELS = [(platform, name) for platform, names in sorted(LEVELS.items()) for name in names]
+# negations a first push may send: turning a port up, and IOS's own "no ip domain lookup" (an addition)
+FIRST_PUSH_NEGATIONS = {"no shutdown", "undo shutdown", "no ip domain lookup",
+                        # rendered hardening, said as negations (CDP/LLDP off on WAN ports, no HTTP server)
+                        "no cdp enable", "no lldp transmit", "no lldp receive", "undo lldp enable",
+                        "no ip http server", "no ip http secure-server", "undo http server enable",
+                        "undo http secure-server enable"}
+
+
+def _first_push(inv: Any, name: str) -> Any:
+    router = inv.routers[name]
+    return assess(driver_class(router.platform), router, day0(inv, name), render(inv, router), "egovadmin",
+                  inv.plan.control_ip, inv.noc_networks)
+
+
+@pytest.mark.parametrize(("platform", "name"), PLATFORM_LEVELS)
+def test_first_push_touches_nothing_it_does_not_own(platforms_inv: Any, platform: str, name: str) -> None:
+    """A freshly installed router (local login user, enable secret or root authentication, management
+    VRF or instance and its route, console and VTY lines, board, chassis, licence and certificate lines):
+    the first push negates nothing and passes the lock-out guard."""
+    plan = _first_push(platforms_inv, name)
+    negations = [line for line in plan.lines if line.startswith(("no ", "undo ", "delete "))
+                 and line not in FIRST_PUSH_NEGATIONS]
+    assert negations == [], name
+    assert plan.problems == [], name
+    assert plan.lines, name  # the WAN is configured
+
+
+@pytest.mark.parametrize(("platform", "name"), PLATFORM_LEVELS)
+def test_round_trip_second_push_sends_nothing(platforms_inv: Any, platform: str, name: str) -> None:
+    """Render, push to the day-0 device, read back what it prints (headers, separators, hashed
+    secrets, omitted defaults, ACL host forms): a second remediation is empty."""
+    router = platforms_inv.routers[name]
+    plan = _first_push(platforms_inv, name)
+    printed = after_push(platform, day0(platforms_inv, name), plan.lines)
+    again = assess(driver_class(platform), router, printed, render(platforms_inv, router), "egovadmin",
+                   platforms_inv.plan.control_ip, platforms_inv.noc_networks)
+    assert again.lines == [], f"{name}: second push would send {again.lines}"
+
+
+def test_full_replace_is_an_opt_in_that_negates_the_rest(platforms_inv: Any) -> None:
+    """With network__full_replace the unrendered lines go (and the guard names the dangerous ones)."""
+    router = platforms_inv.routers["d-ios-r1"]
+    router.layers.values["network__full_replace"] = True
+    try:
+        plan = assess(CiscoIosDriver, router, day0(platforms_inv, "d-ios-r1"), render(platforms_inv, router),
+                      "egovadmin", platforms_inv.plan.control_ip, platforms_inv.noc_networks)
+    finally:
+        del router.layers.values["network__full_replace"]
+    assert any(line.startswith("no username egovadmin") for line in plan.lines)
+    assert any("push's own login" in problem for problem in plan.problems)
+
+
+def test_vrp_hash_separators_close_every_view() -> None:
+    """VRP prints global commands with one leading space after a "#": they are not part of the view before."""
+    config = HuaweiVrpDriver.hconfig(fixture("huawei_vrp"))
+    top = [child.text for child in config.children]
+    assert {"stelnet server enable", "ssh user egovadmin", "sysname d-vrp-r1",
+            "ip route-static 0.0.0.0 0.0.0.0 MEth0/0/0 10.22.144.94"} <= set(top)
+    acl_free = config.get_child(equals="interface NULL0")
+    assert acl_free is not None and not acl_free.children
+
+
+def test_junos_secret_markers_and_headers_are_not_configuration() -> None:
+    lines = JuniperJunosDriver.unmasked(fixture("juniper_junos"))
+    assert "SECRET-DATA" not in lines and "Last commit" not in lines and "version 21" not in lines
+    sets = [child.text for child in JuniperJunosDriver.hconfig(fixture("juniper_junos")).children]
+    assert "set system root-authentication encrypted-password <secret>" in sets
+    assert "set routing-instances mgmt_junos routing-options static route 0.0.0.0/0 next-hop 10.22.144.126" in sets
+
+
+def test_ios_headers_and_acl_host_forms() -> None:
+    """IOS prints "Building configuration", "Current configuration : N bytes", and a host entry without
+    its 0.0.0.0 wildcard, host entries first: the same ACL as rendered."""
+    printed = ("Building configuration...\n\nCurrent configuration : 310 bytes\n!\n"
+               "ip access-list standard EGOV-MGMT\n 20 permit 10.22.176.14\n 10 permit 10.22.146.14\n"
+               " 5 permit 10.22.146.0 0.0.0.63\n!\nend\n")
+    rendered = ("ip access-list standard EGOV-MGMT\n 5 permit 10.22.146.0 0.0.0.63\n 10 permit 10.22.146.14 0.0.0.0\n"
+                " 20 permit host 10.22.176.14\n")
+    assert CiscoIosDriver.remediation(printed, rendered) == []
+
+
+def test_hashed_secrets_compare_with_rendered_ones() -> None:
+    """The device prints a hash of the secret it was given: no diff for a user it has; a missing user is
+    sent with the rendered secret (never the mask)."""
+    running = "username egovadmin privilege 15 secret 9 $9$4pY0k3Vq2bT9Ek$eCk1y7o\n!\nend\n"
+    intended = "username egovadmin privilege 15 secret 0 Br3ak-Gl4ss\n"
+    assert CiscoIosDriver.remediation(running, intended) == []
+    other = "username breakglass privilege 15 secret 0 Br3ak-Gl4ss\n"
+    assert CiscoIosDriver.remediation(running, other, FULL) == [
+        "no username egovadmin privilege 15 secret 9 $9$4pY0k3Vq2bT9Ek$eCk1y7o",
+        "username breakglass privilege 15 secret 0 Br3ak-Gl4ss"]
+
+
+def test_vrp_prints_acl_host_wildcards_as_zero() -> None:
+    printed = "#\nacl number 2000\n rule 5 permit source 10.22.146.14 0\n#\nreturn\n"
+    rendered = "acl number 2000\n rule 5 permit source 10.22.146.14 0.0.0.0\n"
+    assert HuaweiVrpDriver.remediation(printed, rendered) == []

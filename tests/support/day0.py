@@ -1,0 +1,41 @@
+"""Day-0 running configurations (tests/fixtures/network/running/<platform>/day0.cfg, written from the
+vendors' documentation) as any router of tests/fixtures/network/platforms.yml would print them.
+
+Each fixture is the district router's of its platform (d-ios-r1, d-vrp-r1, d-junos-r1; FRR's is what
+FRR 8.4 printed on the lab). For another router, its name, management address and the management
+gateway (the last address of its management subnet) take the district router's places, as a field
+technician's day-0 set-up would give them: the rest is what the device ships with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+RUNNING = Path(__file__).resolve().parents[1] / "fixtures" / "network" / "running"
+DISTRICT = {"cisco_ios": "d-ios-r1", "huawei_vrp": "d-vrp-r1", "juniper_junos": "d-junos-r1"}
+LEVELS = {"cisco_ios": ("core-ios", "d-ios-r1", "c-ios-r1"), "huawei_vrp": ("core-vrp", "d-vrp-r1", "c-vrp-r1"),
+          "juniper_junos": ("core-junos", "d-junos-r1", "c-junos-r1"), "frr": ("core-frr", "d-frr-r1", "c-frr-r1")}
+
+
+def fixture(platform: str, name: str = "day0") -> str:
+    return (RUNNING / platform / f"{name}.cfg").read_text(encoding="utf-8")
+
+
+def _facts(inv: Any, name: str) -> dict[str, str]:
+    router = inv.routers[name]
+    net = inv.sites[router.site].subnets["mgmt"]
+    return {"name": name, "ip": str(router.mgmt_ip), "mask": str(net.netmask), "len": str(net.prefixlen),
+            "gateway": str(net.broadcast_address - 1)}
+
+
+def day0(inv: Any, name: str) -> str:
+    """The day-0 configuration router ``name`` prints (its platform's fixture, its own address)."""
+    router = inv.routers[name]
+    if router.platform not in DISTRICT:
+        return fixture(router.platform)
+    text = fixture(router.platform)
+    old, new = _facts(inv, DISTRICT[router.platform]), _facts(inv, name)
+    for spelling in ("{ip} {mask}", "{ip}/{len}", " {gateway}", " {name}"):
+        text = text.replace(spelling.format(**old), spelling.format(**new))
+    return text
