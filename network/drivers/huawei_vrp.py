@@ -59,6 +59,7 @@ class HuaweiVrpDriver(Driver):
         ("the console", r"^undo user-interface con"),
         ("the console", r"^user-interface con \d+ / (undo |authentication-mode )"),
     )
+    mgmt_vrf_line = "ip binding vpn-instance "
     config_marker = r"^(#|\s*sysname |return$)"
     # "Info: Save the configuration successfully." / "Configuration file had been saved successfully"
     saved_marker = r"successfully"
@@ -89,7 +90,7 @@ class HuaweiVrpDriver(Driver):
 
     @classmethod
     def ssh_enabled(cls, text: str) -> bool:
-        config = cls.hconfig(text)
+        config = cls.parsed(text)
         enabled = any(section.text == "stelnet server enable" for section in config.children)
         vty = [section for section in config.children if section.text.startswith("user-interface vty")]
         return enabled and any(line.text.startswith("protocol inbound") and ("ssh" in line.text or "all" in line.text)
@@ -97,7 +98,7 @@ class HuaweiVrpDriver(Driver):
 
     @classmethod
     def ssh_sources(cls, text: str) -> list[IPv4Network] | None:
-        config = cls.hconfig(text)
+        config = cls.parsed(text)
         acls = {line.text.split()[1] for section in config.children if section.text.startswith("user-interface vty")
                 for line in section.children if re.match(r"^acl \d+ inbound$", line.text)}
         if not acls:
@@ -125,16 +126,10 @@ class HuaweiVrpDriver(Driver):
         return routes
 
     @classmethod
-    def mgmt_vrf(cls, text: str) -> str | None:
-        section = cls.hconfig(text).get_child(equals=f"interface {cls.mgmt_interface}")
-        line = section.get_child(startswith="ip binding vpn-instance ") if section is not None else None
-        return line.text.split()[-1] if line is not None else None
-
-    @classmethod
     def aaa_fallback_problem(cls, text: str) -> str | None:
         """Only the schemes a domain uses count ("default" for a domain that names none): VRP ships
         unused schemes such as "radius"."""
-        aaa = cls.hconfig(text).get_child(equals="aaa")
+        aaa = cls.parsed(text).get_child(equals="aaa")
         if aaa is None:
             return None
         used = {next((line.text.split()[1] for line in domain.get_children(startswith="authentication-scheme ")),
