@@ -30,8 +30,9 @@ class HuaweiVrpDriver(Driver):
     # "Error: Too many parameters found at '^' position.", "Error: Ambiguous command found at '^' position."
     error_pattern = r"^\s*Error:.*$"
     # "[V300R019C10SPC300]" (AR), "!Software Version V800R021C10SPC100", "!Last configuration was updated at ...",
-    # "!Last configuration was saved at ...", "#" between blocks, "return" at the end
-    noise = (r"^#", r"^return$", r"^!", r"^\[V\d+R\d+")
+    # "!Last configuration was saved at ...", "#" between blocks (V8: " #" between the views inside a view),
+    # "return" at the end
+    noise = (r"^\s*#", r"^return$", r"^!", r"^\[V\d+R\d+")
     # VRP does not print the default hello (10 s) and dead (40 s) intervals, nor the default reference bandwidth
     unprinted_defaults = (r"^ ospf timer hello 10$", r"^ ospf timer dead 40$", r"^ bandwidth-reference 100$",
                           r"^ undo shutdown$")

@@ -9,13 +9,34 @@ technician's day-0 set-up would give them: the rest is what the device ships wit
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 RUNNING = Path(__file__).resolve().parents[1] / "fixtures" / "network" / "running"
-DISTRICT = {"cisco_ios": "d-ios-r1", "huawei_vrp": "d-vrp-r1", "juniper_junos": "d-junos-r1"}
-LEVELS = {"cisco_ios": ("core-ios", "d-ios-r1", "c-ios-r1"), "huawei_vrp": ("core-vrp", "d-vrp-r1", "c-vrp-r1"),
+DISTRICT = {"cisco_ios": "d-ios-r1", "huawei_vrp": "d-vrp-r1", "huawei_vrpv8": "d-vrp-r1",
+            "juniper_junos": "d-junos-r1"}
+VRP = ("core-vrp", "d-vrp-r1", "c-vrp-r1")
+# the core, district and commune router of each platform (VRP V8 as the VRP routers speaking V8: `speaking`)
+LEVELS = {"cisco_ios": ("core-ios", "d-ios-r1", "c-ios-r1"), "huawei_vrp": VRP, "huawei_vrpv8": VRP,
           "juniper_junos": ("core-junos", "d-junos-r1", "c-junos-r1"), "frr": ("core-frr", "d-frr-r1", "c-frr-r1")}
+
+
+@contextmanager
+def speaking(inv: Any, name: str, platform: str) -> Iterator[Any]:
+    """Router ``name`` as a ``platform`` router while the block runs (VRP V8 for a VRP one: same
+    configuration language, same interface names)."""
+    router = inv.routers[name]
+    before = router.layers.values.get("router__platform")
+    router.layers.values["router__platform"] = platform
+    try:
+        yield router
+    finally:
+        if before is None:
+            del router.layers.values["router__platform"]
+        else:
+            router.layers.values["router__platform"] = before
 
 
 def fixture(platform: str, name: str = "day0") -> str:
