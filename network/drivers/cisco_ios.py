@@ -51,7 +51,7 @@ class CiscoIosDriver(IosLikeDriver):
                r"^\s+ip ospf (message-digest-key \d+ md5|authentication-key) (?P<secret>(\d )?\S+)$")
     # IOS XE asks "[confirm]" before removing a user, "[yes/no]" before replacing RSA keys or a trustpoint
     confirms = ((r"^no username ", "\n"), (r"^crypto key (generate|zeroize) ", None),
-                (r"^no crypto pki trustpoint ", None), (r"^(no )?vrf definition ", None))
+                (r"^no crypto pki trustpoint ", None))
     guard_rules = (
         ("the push's own login", r"^no username {user}( |$)"),
         ("the enable secret", r"^no enable (secret|password)"),

@@ -41,9 +41,9 @@ class HuaweiVrpDriver(Driver):
                r"^\s*hwtacacs-server shared-key cipher (?P<secret>\S+)$",
                r"^\s*ospf authentication-mode (md5|hmac-sha256) \d+ (cipher|plain) (?P<secret>\S+)$",
                r"^\s*snmp-agent usm-user v3 \S+ (authentication|privacy)-mode \S+ cipher (?P<secret>\S+)$")
-    # VRP asks "[Y/N]" before these; none has an answer that is safe to give unattended
+    # VRP asks "[Y/N]" before these (uncertain for some releases); none has an answer safe to give unattended
     confirms = ((r"^rsa local-key-pair (create|destroy)", None), (r"^undo ip route-static all", None),
-                (r"^undo (acl all|local-user all)", None), (r"^(undo )?ip vpn-instance ", None))
+                (r"^undo (acl all|local-user all)", None), (r"^undo ip vpn-instance ", None))
     guard_rules = (
         ("the push's own login", r"^aaa / undo local-user {user}( |$)"),
         ("the push's own login", r"^undo ssh user {user}( |$)"),
