@@ -53,6 +53,10 @@ def _report(title: str, result: Any, as_json: bool, show_diff: bool = False) -> 
                 if r.diff:
                     click.echo(f"--- {name}: {r.data.get('lines', 0)} line(s) to send")
                     click.echo(r.diff)
+                    problems = r.data.get("guard") or []
+                    click.echo("+++ lock-out guard: " + ("REFUSED" if problems else "ok"))
+                    for problem in problems:
+                        click.echo(f"+++   {problem}")
         rows = [(name, r.data.get("status", "failed" if r.failed else "ok"), r.data.get("lines", ""),
                  r.data.get("seconds", ""), r.error or r.data.get("detail") or r.data.get("backup", ""))
                 for name, r in result.items()]
@@ -112,14 +116,40 @@ def render_cmd(inventory_path: str, limit: tuple[str, ...], out: Path | None, se
 
 @net_group.command("diff")
 @routers_options
+@click.option("--running", "running_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="Read each router's running configuration from DIR/<router>.cfg (a backup, a "
+                                 "file from the field) instead of the device: nothing is contacted.")
+@click.option("--user", default=None, metavar="LOGIN",
+              help="With --running: the login the push would use, which the guard protects "
+                   "(default: the inventory's router user).")
+@click.option("--source", default=None, metavar="ADDRESS",
+              help="With --running: the address the push would come from (default: the control machine's).")
 @common.json_option
 def diff_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
-             connect_timeout: float, as_json: bool) -> None:
-    """Running versus intended, as the exact lines a push would send. Changes nothing."""
-    from network.push import diff
+             connect_timeout: float, running_dir: Path | None, user: str | None, source: str | None,
+             as_json: bool) -> None:
+    """Running versus intended, as the exact lines a push would send, with the lock-out guard's
+    verdict. Changes nothing; with --running DIR, contacts nothing."""
+    if running_dir is None:
+        from network.push import diff
 
-    _on_routers("egov net diff", diff, inventory_path, limit, secrets_path, workers, connect_timeout, as_json,
-                show_diff=True)
+        _on_routers("egov net diff", diff, inventory_path, limit, secrets_path, workers, connect_timeout, as_json,
+                    show_diff=True)
+        return
+    from ipaddress import IPv4Address
+
+    from egov.connection import connection_for
+    from egov.errors import InputError
+    from network.push import diff_offline, routers_for
+
+    inv = _load(inventory_path)
+    try:
+        origin = IPv4Address(source) if source else None
+    except ValueError:
+        raise InputError(f"--source {source}: not an IPv4 address") from None
+    login = user or connection_for(inv.path, inv.environment).router_user
+    result = diff_offline(inv, routers_for(inv, limit), running_dir, login, origin)
+    _report(f"egov net diff --running {running_dir}", result, as_json, show_diff=True)
 
 
 @net_group.command("push")

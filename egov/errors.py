@@ -81,14 +81,6 @@ class UnexpectedOutput(NetworkError):
     message, a session without privilege), a save or commit that did not report success."""
 
 
-class UnsafeChange(NetworkError):
-    """The lock-out guard refused what a push would send (each reason names the line and the rule)."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("lock-out guard refused the change: " + "; ".join(problems))
-        self.problems = problems
-
-
 def report_name(exc: BaseException) -> str:
     """The name a run's report gives an exception (its class, or a NetworkError's ``report_name``)."""
     return exc.report_name if isinstance(exc, NetworkError) else type(exc).__name__

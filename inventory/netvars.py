@@ -27,7 +27,7 @@ TEXT_PATTERN = r'^[^\x00-\x1f\x7f"\\^;{}#!]*$'
 Text = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 # A name a device takes as a word: user names, VRFs, interface names, secret names.
 Word = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_./:-]{0,63}$")]
-SecretName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,40}(\{platform\})?[a-z0-9_]{0,20}$")]
+SecretName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,40}(\{syntax\})?[a-z0-9_]{0,20}$")]
 Role = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 Seconds = Annotated[int, Field(strict=True, ge=1, le=65535)]
 

@@ -29,6 +29,7 @@ from egov.errors import NetworkError
 from egov.secrets import Secrets
 from inventory import netvars
 from inventory.model import Inventory, Router, Site
+from network.drivers import driver_class
 
 BACKBONE = IPv4Address("0.0.0.0")
 BACKBONE_DEPTH = 1  # levels at depth 0 (province) and 1 (district) form area 0
@@ -123,7 +124,8 @@ def _router_int(inv: Inventory, router: Router, key: str) -> int:
 
 def _secret(secrets: Secrets, router: Router, name: str, max_length: int = 128, min_length: int = 4) -> str:
     """A secret's value, checked to fit on one configuration line."""
-    name = name.replace("{platform}", router.platform)
+    # VRP V8 prints its hashes as VRP does: a hash belongs to the configuration language
+    name = name.replace("{syntax}", driver_class(router.platform).syntax)
     value = str(secrets.get(name))
     if not (value.isascii() and value.isprintable() and SECRET_VALUE.match(value)
             and min_length <= len(value) <= max_length):

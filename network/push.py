@@ -283,7 +283,9 @@ def rollback(inv: Inventory, router: Router, opts: Options, to: str | None = Non
     push (backup first, lock-out guard, remediation only, save) without the OSPF post-check: going
     back to an older state is the operator's decision, even when it drops adjacencies."""
     chosen = opts.backups.find(router.name, to)
-    result = push(inv, [router], opts, intended={router.name: chosen.read_text(encoding="utf-8")},
+    text = chosen.read_text(encoding="utf-8")
+    driver_class(router.platform).check_configuration(text, f"{chosen}: not a {router.platform} configuration")
+    result = push(inv, [router], opts, intended={router.name: text},
                   verify=False, reason=f"before rollback to {chosen.name}")
     result[router.name].data["restored_from"] = str(chosen)
     return result
@@ -338,7 +340,9 @@ def diff_offline(inv: Inventory, routers: list[Router], running_dir: Path, user:
             results[router.name] = device.result("failed", failed=True, error=f"{path}: cannot read: {exc}")
             continue
         try:
-            verdict = device.assess(driver_class(router.platform), user, origin, inv.noc_networks, dry_run=True)
+            driver = driver_class(router.platform)
+            driver.check_configuration(device.running, f"not a {router.platform} configuration")
+            verdict = device.assess(driver, user, origin, inv.noc_networks, dry_run=True)
         except NetworkError as exc:
             verdict = device.result("failed", failed=True, error=f"{path}: {exc}")
         assert verdict is not None  # a dry run always ends in a verdict

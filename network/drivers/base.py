@@ -59,6 +59,8 @@ def session_errors() -> Iterator[None]:
 
 
 SECRET = "<secret>"
+# configurations parsed for reading (Driver.parsed), by driver class and text; a lost race only parses twice
+_PARSED: dict[tuple[str, str], HConfig] = {}
 
 
 @dataclass
@@ -106,6 +108,8 @@ class Driver:
     negation: ClassVar[str] = "no "
     # the out-of-band management interface (templates name it through the context)
     mgmt_interface: ClassVar[str]
+    # the line of the management interface's section that names its VRF (None: the platform has none there)
+    mgmt_vrf_line: ClassVar[str | None] = None
     # (pattern, replacement) rewrites of remediation lines the device's CLI wants said differently
     rewrites: ClassVar[tuple[tuple[str, str], ...]] = ()
     # the lock-out guard's rules over what is sent (network.guard): (what it protects, a regular expression
@@ -162,14 +166,25 @@ class Driver:
             raise NetworkError(f"{cls.platform}: cannot parse the configuration: {type(exc).__name__}: {exc}") from None
 
     @classmethod
+    def parsed(cls, text: str) -> HConfig:
+        """``hconfig(text)`` to read, never to change (cached: the guard reads one configuration several times)."""
+        key = (cls.__qualname__, text)
+        if key not in _PARSED:
+            if len(_PARSED) >= 64:  # a push reads each device's configurations in turn: keep the latest
+                _PARSED.clear()
+            _PARSED[key] = cls.hconfig(text)
+        return _PARSED[key]
+
+    @classmethod
     def remediate(cls, running: str, intended: str, scope: Scope = FULL) -> Remediation:
         """What a push sends to turn ``running`` into ``intended`` within ``scope``, and what it changes."""
         running_config, intended_config = cls.hconfig(running), cls.hconfig(intended)
+        whole = running_config.deep_copy()
         scope.limit(running_config, intended_config)
         workflow = WorkflowRemediation(running_config, intended_config)
         changes = [tuple(entry.path()) for entry in workflow.remediation_config.all_children_sorted()
                    if not entry.children]
-        result = cls.hconfig(running).future(workflow.remediation_config)
+        result = whole.future(workflow.remediation_config)
         lines = cls.adjust(cls.to_lines(workflow.remediation_config), running)
         for pattern, replacement in cls.rewrites:
             lines = [re.sub(pattern, replacement, line) for line in lines]
@@ -241,7 +256,10 @@ class Driver:
     @classmethod
     def mgmt_vrf(cls, text: str) -> str | None:
         """The VRF or routing instance the management interface is in (None: the global table)."""
-        return None
+        section = cls.parsed(text).get_child(equals=f"interface {cls.mgmt_interface}")
+        line = (section.get_child(startswith=cls.mgmt_vrf_line)
+                if section is not None and cls.mgmt_vrf_line is not None else None)
+        return line.text.split()[-1] if line is not None else None
 
     @classmethod
     def aaa_fallback_problem(cls, text: str) -> str | None:
@@ -251,7 +269,7 @@ class Driver:
     @classmethod
     def shutdown_interfaces(cls, text: str) -> list[str]:
         """Interfaces the configuration shuts down."""
-        config = cls.hconfig(text)
+        config = cls.parsed(text)
         return [section.text.split(None, 1)[1] for section in config.children
                 if section.text.startswith("interface ") and any(line.text == "shutdown" for line in section.children)]
 
@@ -287,11 +305,16 @@ class Driver:
                 raise UnexpectedOutput(f"the session is not privileged (prompt {prompt!r}): the login must land in "
                                        f"privileged mode to read the whole configuration")
         text = self.send(self.show_running, read_timeout=60)
-        refusal = re.search(self.error_pattern, text, re.MULTILINE)
-        if refusal or not re.search(self.config_marker, text, re.MULTILINE):
-            first = (refusal.group(0) if refusal else text.strip()[:120]).strip()
-            raise UnexpectedOutput(f"'{self.show_running}' did not print a configuration: {first!r}")
+        self.check_configuration(text, f"'{self.show_running}' did not print a configuration")
         return text
+
+    @classmethod
+    def check_configuration(cls, text: str, what: str) -> None:
+        """Refuse ``text`` unless it is a configuration as this platform prints one (not an error message)."""
+        refusal = re.search(cls.error_pattern, text, re.MULTILINE)
+        if refusal or not re.search(cls.config_marker, text, re.MULTILINE):
+            first = (refusal.group(0) if refusal else text.strip()[:120]).strip()
+            raise UnexpectedOutput(f"{what}: {first!r}")
 
     def _refusal(self, output: str) -> str | None:
         m = re.search(self.error_pattern, output, re.MULTILINE)
@@ -369,3 +392,4 @@ class Driver:
     def missing_routes(self, prefixes: Iterable[IPv4Network]) -> list[IPv4Network]:
         """The prefixes no route of the routing table covers (a default route counts)."""
         raise NotImplementedError
+

@@ -52,7 +52,7 @@ class CiscoIosDriver(IosLikeDriver):
                r"^\s+ip ospf (message-digest-key \d+ md5|authentication-key) (?P<secret>(\d )?\S+)$")
     # IOS XE asks "[confirm]" before removing a user, "[yes/no]" before replacing RSA keys or a trustpoint
     confirms = ((r"^no username ", "\n"), (r"^crypto key (generate|zeroize) ", None),
-                (r"^no crypto pki trustpoint ", None), (r"^(no )?vrf definition ", None))
+                (r"^no crypto pki trustpoint ", None))
     guard_rules = (
         ("the push's own login", r"^no username {user}( |$)"),
         ("the enable secret", r"^no enable (secret|password)"),
@@ -68,6 +68,7 @@ class CiscoIosDriver(IosLikeDriver):
         ("the console", r"^no line con "),
         ("the console", r"^line con \d+ / (no |login |password )"),
     )
+    mgmt_vrf_line = "vrf forwarding "
     privileged_prompt = r"#\s*$"
     config_marker = r"^(Building configuration|Current configuration|version \d|hostname )"
     saved_marker = r"\[OK\]"
@@ -126,13 +127,13 @@ class CiscoIosDriver(IosLikeDriver):
 
     @classmethod
     def ssh_enabled(cls, text: str) -> bool:
-        vty = [section for section in cls.hconfig(text).children if section.text.startswith("line vty")]
+        vty = [section for section in cls.parsed(text).children if section.text.startswith("line vty")]
         return any(line.text.startswith("transport input") and ("ssh" in line.text or "all" in line.text)
                    for section in vty for line in section.children)
 
     @classmethod
     def ssh_sources(cls, text: str) -> list[IPv4Network] | None:
-        config = cls.hconfig(text)
+        config = cls.parsed(text)
         classes = {line.text.split()[1] for section in config.children if section.text.startswith("line vty")
                    for line in section.children if line.text.startswith("access-class ")
                    and line.text.endswith((" in", " in vrf-also"))}
@@ -153,14 +154,8 @@ class CiscoIosDriver(IosLikeDriver):
         return nets
 
     @classmethod
-    def mgmt_vrf(cls, text: str) -> str | None:
-        section = cls.hconfig(text).get_child(equals=f"interface {cls.mgmt_interface}")
-        line = section.get_child(startswith="vrf forwarding ") if section is not None else None
-        return line.text.split()[-1] if line is not None else None
-
-    @classmethod
     def aaa_fallback_problem(cls, text: str) -> str | None:
-        config = cls.hconfig(text)
+        config = cls.parsed(text)
         if config.get_child(equals="aaa new-model") is None:
             return None
         lists = [line.text.split(None, 4) for line in config.get_children(startswith="aaa authentication login ")]

@@ -66,7 +66,7 @@ class FrrDriver(IosLikeDriver):
     def adjust(cls, lines: list[str], running: str) -> list[str]:
         """FRR refuses "no interface X" while the kernel has X ("% Configuration failed"):
         empty the section line by line instead."""
-        sections = {section.text: section for section in cls.hconfig(running).children
+        sections = {section.text: section for section in cls.parsed(running).children
                     if section.text.startswith("interface ")}
         out: list[str] = []
         for line in lines:

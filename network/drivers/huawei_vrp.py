@@ -30,8 +30,9 @@ class HuaweiVrpDriver(Driver):
     # "Error: Too many parameters found at '^' position.", "Error: Ambiguous command found at '^' position."
     error_pattern = r"^\s*Error:.*$"
     # "[V300R019C10SPC300]" (AR), "!Software Version V800R021C10SPC100", "!Last configuration was updated at ...",
-    # "!Last configuration was saved at ...", "#" between blocks, "return" at the end
-    noise = (r"^#", r"^return$", r"^!", r"^\[V\d+R\d+")
+    # "!Last configuration was saved at ...", "#" between blocks (V8: " #" between the views inside a view),
+    # "return" at the end
+    noise = (r"^\s*#", r"^return$", r"^!", r"^\[V\d+R\d+")
     # VRP does not print the default hello (10 s) and dead (40 s) intervals, nor the default reference bandwidth
     unprinted_defaults = (r"^ ospf timer hello 10$", r"^ ospf timer dead 40$", r"^ bandwidth-reference 100$",
                           r"^ undo shutdown$")
@@ -40,9 +41,9 @@ class HuaweiVrpDriver(Driver):
                r"^\s*hwtacacs-server shared-key cipher (?P<secret>\S+)$",
                r"^\s*ospf authentication-mode (md5|hmac-sha256) \d+ (cipher|plain) (?P<secret>\S+)$",
                r"^\s*snmp-agent usm-user v3 \S+ (authentication|privacy)-mode \S+ cipher (?P<secret>\S+)$")
-    # VRP asks "[Y/N]" before these; none has an answer that is safe to give unattended
+    # VRP asks "[Y/N]" before these (uncertain for some releases); none has an answer safe to give unattended
     confirms = ((r"^rsa local-key-pair (create|destroy)", None), (r"^undo ip route-static all", None),
-                (r"^undo (acl all|local-user all)", None), (r"^(undo )?ip vpn-instance ", None))
+                (r"^undo (acl all|local-user all)", None), (r"^undo ip vpn-instance ", None))
     guard_rules = (
         ("the push's own login", r"^aaa / undo local-user {user}( |$)"),
         ("the push's own login", r"^undo ssh user {user}( |$)"),
@@ -59,6 +60,7 @@ class HuaweiVrpDriver(Driver):
         ("the console", r"^undo user-interface con"),
         ("the console", r"^user-interface con \d+ / (undo |authentication-mode )"),
     )
+    mgmt_vrf_line = "ip binding vpn-instance "
     config_marker = r"^(#|\s*sysname |return$)"
     # "Info: Save the configuration successfully." / "Configuration file had been saved successfully"
     saved_marker = r"successfully"
@@ -89,7 +91,7 @@ class HuaweiVrpDriver(Driver):
 
     @classmethod
     def ssh_enabled(cls, text: str) -> bool:
-        config = cls.hconfig(text)
+        config = cls.parsed(text)
         enabled = any(section.text == "stelnet server enable" for section in config.children)
         vty = [section for section in config.children if section.text.startswith("user-interface vty")]
         return enabled and any(line.text.startswith("protocol inbound") and ("ssh" in line.text or "all" in line.text)
@@ -97,7 +99,7 @@ class HuaweiVrpDriver(Driver):
 
     @classmethod
     def ssh_sources(cls, text: str) -> list[IPv4Network] | None:
-        config = cls.hconfig(text)
+        config = cls.parsed(text)
         acls = {line.text.split()[1] for section in config.children if section.text.startswith("user-interface vty")
                 for line in section.children if re.match(r"^acl \d+ inbound$", line.text)}
         if not acls:
@@ -125,16 +127,10 @@ class HuaweiVrpDriver(Driver):
         return routes
 
     @classmethod
-    def mgmt_vrf(cls, text: str) -> str | None:
-        section = cls.hconfig(text).get_child(equals=f"interface {cls.mgmt_interface}")
-        line = section.get_child(startswith="ip binding vpn-instance ") if section is not None else None
-        return line.text.split()[-1] if line is not None else None
-
-    @classmethod
     def aaa_fallback_problem(cls, text: str) -> str | None:
         """Only the schemes a domain uses count ("default" for a domain that names none): VRP ships
         unused schemes such as "radius"."""
-        aaa = cls.hconfig(text).get_child(equals="aaa")
+        aaa = cls.parsed(text).get_child(equals="aaa")
         if aaa is None:
             return None
         used = {next((line.text.split()[1] for line in domain.get_children(startswith="authentication-scheme ")),

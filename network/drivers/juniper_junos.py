@@ -59,7 +59,7 @@ class JuniperJunosDriver(Driver):
 
     @classmethod
     def _sets(cls, text: str) -> list[str]:
-        return [section.text for section in cls.hconfig(text).children]
+        return [section.text for section in cls.parsed(text).children]
 
     @classmethod
     def ssh_enabled(cls, text: str) -> bool:

@@ -9,13 +9,34 @@ technician's day-0 set-up would give them: the rest is what the device ships wit
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 RUNNING = Path(__file__).resolve().parents[1] / "fixtures" / "network" / "running"
-DISTRICT = {"cisco_ios": "d-ios-r1", "huawei_vrp": "d-vrp-r1", "juniper_junos": "d-junos-r1"}
-LEVELS = {"cisco_ios": ("core-ios", "d-ios-r1", "c-ios-r1"), "huawei_vrp": ("core-vrp", "d-vrp-r1", "c-vrp-r1"),
+DISTRICT = {"cisco_ios": "d-ios-r1", "huawei_vrp": "d-vrp-r1", "huawei_vrpv8": "d-vrp-r1",
+            "juniper_junos": "d-junos-r1"}
+VRP = ("core-vrp", "d-vrp-r1", "c-vrp-r1")
+# the core, district and commune router of each platform (VRP V8 as the VRP routers speaking V8: `speaking`)
+LEVELS = {"cisco_ios": ("core-ios", "d-ios-r1", "c-ios-r1"), "huawei_vrp": VRP, "huawei_vrpv8": VRP,
           "juniper_junos": ("core-junos", "d-junos-r1", "c-junos-r1"), "frr": ("core-frr", "d-frr-r1", "c-frr-r1")}
+
+
+@contextmanager
+def speaking(inv: Any, name: str, platform: str) -> Iterator[Any]:
+    """Router ``name`` as a ``platform`` router while the block runs (VRP V8 for a VRP one: same
+    configuration language, same interface names)."""
+    router = inv.routers[name]
+    before = router.layers.values.get("router__platform")
+    router.layers.values["router__platform"] = platform
+    try:
+        yield router
+    finally:
+        if before is None:
+            del router.layers.values["router__platform"]
+        else:
+            router.layers.values["router__platform"] = before
 
 
 def fixture(platform: str, name: str = "day0") -> str:
@@ -39,3 +60,11 @@ def day0(inv: Any, name: str) -> str:
     for spelling in ("{ip} {mask}", "{ip}/{len}", " {gateway}", " {name}"):
         text = text.replace(spelling.format(**old), spelling.format(**new))
     return text
+
+
+# The negations a first push from day 0 sends on purpose: enabling ports, and the rendered
+# hardening said as negations (CDP/LLDP off on WAN ports, no HTTP server)
+FIRST_PUSH_NEGATIONS = {"no shutdown", "undo shutdown", "no ip domain lookup",
+                        "no cdp enable", "no lldp transmit", "no lldp receive", "undo lldp enable",
+                        "no ip http server", "no ip http secure-server", "undo http server enable",
+                        "undo http secure-server enable"}

@@ -17,7 +17,8 @@ What each platform does to a configuration it is given, as modelled here:
   a standard ACL's host entry is printed without its ``0.0.0.0`` wildcard and host entries come
   first, in hash order.
 - Huawei VRP ("Basic Configuration: display current-configuration"): a version header, ``#``
-  between blocks, global commands printed with one leading space, ``return``; ``quit`` leaves a
+  between blocks, global commands printed with one leading space (V8: at the left margin, `` #``
+  between the views inside a view), ``return``; ``quit`` leaves a
   view; ``undo`` removes; ``rule N permit source A 0.0.0.0`` is printed ``... A 0``; ``ospf timer
   hello 10``/``dead 40`` and ``bandwidth-reference 100`` are not printed; local-user passwords are
   printed as ``irreversible-cipher $1c$...$`` and shared keys as ``cipher %^%#...%^%#``.
@@ -301,7 +302,7 @@ class VrpDevice(IosDevice):
         r"^aaa / (authentication|authorization|accounting)-scheme \S+$", r"^aaa / domain \S+$",
         r"^aaa / local-aaa-user password policy \S+$", r"^acl( number)? \d+$", r"^acl name \S+.*$",
         r"^user-interface (con|vty) \d+( \d+)?$", r"^hwtacacs-server template \S+$", r"^pki realm \S+$",
-        r"^firewall zone \S+$",
+        r"^firewall zone \S+$", r"^ip vpn-instance \S+$", r"^ip vpn-instance \S+ / ipv4-family$",
     )
     REPLACES = (
         r"^sysname ", r"^ip address ", r"^description ", r"^ospf timer hello ", r"^ospf timer dead ",
@@ -317,7 +318,8 @@ class VrpDevice(IosDevice):
     )
     # (`lldp enable` globally enables every interface; the interface's `undo lldp enable` is printed)
     PRINTED_NEGATIONS = (r"^undo telnet ", r"^undo http ", r"^undo lldp enable$")
-    HEADER = (r"^#", r"^return$", r"^!", r"^\[V\d+")
+    HEADER = (r"^\s*#", r"^return$", r"^!", r"^\[V\d+")
+    GLOBAL_INDENT = " "  # V5 prints global commands with one leading space
 
     def __init__(self, text: str) -> None:
         first = next((line for line in text.splitlines() if re.match(r"^(\[V\d+|!Software Version)", line)), "")
@@ -365,12 +367,27 @@ class VrpDevice(IosDevice):
                 continue
             if section or not previous_global:
                 lines.append("#")
-            lines += shown if section else [" " + line for line in shown]
+            lines += shown if section else [self.GLOBAL_INDENT + line for line in shown]
             previous_global = not section
         return lines
 
     def show(self) -> str:
         return "\n".join([self.version, *self.body(), "#", "return"]) + "\n"
+
+
+class VrpV8Device(VrpDevice):
+    """VRP V8 prints global commands at the left margin and " #" between the views inside a view;
+    lines typed in system view wait in a candidate until "commit" (applied here at once: the driver
+    always commits what it sends)."""
+
+    GLOBAL_INDENT = ""
+
+    def entry(self, node: Node, depth: int) -> list[str]:
+        lines = super().entry(node, depth)
+        return [*lines, " #"] if lines and depth == 1 and node.children else lines
+
+    def apply(self, lines: list[str]) -> None:
+        super().apply([line for line in lines if line not in ("commit", "clear configuration candidate")])
 
 
 # Junos: keywords whose value names a child container (printed "unit 0 {", not "unit { 0 {")
@@ -483,7 +500,8 @@ class JunosDevice:
 
 
 DEVICES: dict[str, type[IosDevice] | type[JunosDevice]] = {
-    "cisco_ios": IosDevice, "frr": FrrDevice, "huawei_vrp": VrpDevice, "juniper_junos": JunosDevice,
+    "cisco_ios": IosDevice, "frr": FrrDevice, "huawei_vrp": VrpDevice, "huawei_vrpv8": VrpV8Device,
+    "juniper_junos": JunosDevice,
 }
 
 

@@ -21,7 +21,7 @@ from network.drivers.scope import FULL
 from network.guard import guard, lockout_problems
 from network.push import assess
 from network.render import render
-from tests.support.day0 import DISTRICT, RUNNING, day0, fixture
+from tests.support.day0 import DISTRICT, RUNNING, day0, fixture, speaking
 
 CORES = {"frr": "core-frr", "cisco_ios": "core-ios", "huawei_vrp": "core-vrp", "juniper_junos": "core-junos"}
 OUTSIDE = IPv4Address("192.0.2.10")
@@ -87,7 +87,8 @@ def test_acl_without_the_noc_is_refused(inv: Any) -> None:
 def _refusals(inv: Any, platform: str, old: str, new: str) -> list[str]:
     """The guard's verdict on replacing ``old`` by ``new`` in the district router's day-0 configuration,
     as a full replace would send it (the managed scope would not even produce most of these lines)."""
-    running = day0(inv, DISTRICT[platform])
+    with speaking(inv, DISTRICT[platform], platform):
+        running = day0(inv, DISTRICT[platform])
     assert old in running, old
     cls = driver_class(platform)
     remediation = cls.remediate(running, running.replace(old, new, 1), FULL)
@@ -121,6 +122,13 @@ LOCKOUTS = [
      "SSH access (the VTY lines)"),
     ("huawei_vrp", "user-interface con 0\n authentication-mode aaa\n", "user-interface con 0\n",
      "'undo authentication-mode aaa' (in user-interface con 0)", "the console"),
+    ("huawei_vrpv8", "ip vpn-instance __MGMT_VPN__\n ipv4-family\n", "", "'undo ip vpn-instance __MGMT_VPN__'",
+     "the management VRF"),
+    ("huawei_vrpv8", " ip binding vpn-instance __MGMT_VPN__\n", "",
+     "'undo ip binding vpn-instance __MGMT_VPN__' (in interface MEth0/0/0)", "the management VRF"),
+    ("huawei_vrpv8", "ip route-static vpn-instance __MGMT_VPN__ 0.0.0.0 0.0.0.0 10.22.144.94\n", "",
+     "'undo ip route-static vpn-instance __MGMT_VPN__ 0.0.0.0 0.0.0.0 10.22.144.94'", "the management routes"),
+    ("huawei_vrpv8", "ssh user egovadmin\n", "", "'undo ssh user egovadmin'", "the push's own login"),
     ("juniper_junos", "        user egovadmin {", "        user other {", "'delete system login user egovadmin",
      "the push's own login"),
     ("juniper_junos", "    management-instance;\n", "", "'delete system management-instance'",
@@ -165,9 +173,9 @@ def test_aaa_without_local_fallback_is_refused(inv: Any, platform: str, old: str
 
 def test_the_first_push_passes_the_guard_on_every_platform(inv: Any) -> None:
     for platform, name in DISTRICT.items():
-        router = inv.routers[name]
-        plan = assess(driver_class(platform), router, fixture(platform), render(inv, router), USER,
-                      inv.plan.control_ip, inv.noc_networks)
+        with speaking(inv, name, platform) as router:
+            plan = assess(driver_class(platform), router, fixture(platform), render(inv, router), USER,
+                          inv.plan.control_ip, inv.noc_networks)
         assert plan.lines and plan.problems == [], (name, plan.problems)
 
 

@@ -22,6 +22,7 @@ from network.archive import Backups
 from network.drivers.frr import FrrDriver
 from network.push import NO_CHANGES, Options, check, push, rollback
 from network.render import render
+from tests.support.day0 import FIRST_PUSH_NEGATIONS
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "network"
@@ -256,3 +257,64 @@ def test_check_reports_missing_neighbours_and_routes(inv: Any, net: FakeNet, opt
     after = check(inv, list(inv.routers.values()), opts)
     assert not after.failed
     assert after["qn-ty-r1"].data["neighbours_full"] == after["qn-ty-r1"].data["neighbours_expected"] == 4
+
+
+# ---- the offline diff: files from the field instead of devices --------------------------------
+
+PLATFORMS = FIXTURES / "platforms.yml"
+
+
+def _write_day0(directory: Path) -> Any:
+    from tests.support.day0 import day0
+
+    platforms = load_inventory(PLATFORMS)
+    directory.mkdir(exist_ok=True)
+    for name in platforms.routers:
+        (directory / f"{name}.cfg").write_text(day0(platforms, name), encoding="utf-8")
+    return platforms
+
+
+def test_offline_diff_prints_what_a_push_would_send_without_connecting(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from cli import main
+
+    def no_connection(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the offline diff connected to a device")
+
+    monkeypatch.setattr(push_mod, "connect", no_connection)
+    platforms = _write_day0(tmp_path / "running")
+    result = CliRunner().invoke(main, ["net", "diff", "-i", str(PLATFORMS), "--running", str(tmp_path / "running"),
+                                       "--user", "egovadmin", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)["results"]
+    assert set(report) == set(platforms.routers)
+    for name, entry in report.items():
+        assert entry["data"]["status"] == "would change" and entry["data"]["guard"] == [], name
+        negations = [line for line in entry["diff"].splitlines()
+                     if line.startswith(("undo ", "delete ")) and line not in FIRST_PUSH_NEGATIONS]
+        assert negations == [], name
+    text = CliRunner().invoke(main, ["net", "diff", "-i", str(PLATFORMS), "--running", str(tmp_path / "running"),
+                                     "--user", "egovadmin", "--limit", "d-vrp"])
+    assert "+++ lock-out guard: ok" in text.output and "d-vrp-r1: " in text.output
+
+
+def test_offline_diff_names_a_missing_or_wrong_file_and_the_guard_refusal(tmp_path: Path) -> None:
+    from network.push import diff_offline
+
+    platforms = _write_day0(tmp_path)
+    (tmp_path / "c-ios-r1.cfg").write_text("% Invalid input detected at '^' marker.\n", encoding="utf-8")
+    (tmp_path / "c-vrp-r1.cfg").unlink()
+    routers = [platforms.routers[name] for name in ("c-ios-r1", "c-vrp-r1", "c-junos-r1")]
+    result = diff_offline(platforms, routers, tmp_path, user="egovadmin")
+    assert "not a cisco_ios configuration" in result["c-ios-r1"].error
+    assert "c-vrp-r1.cfg: cannot read" in result["c-vrp-r1"].error
+    assert not result["c-junos-r1"].failed
+    # the guard judges the push from where it would come: from outside the management ACL it is refused
+    result = diff_offline(platforms, [platforms.routers["c-junos-r1"]], tmp_path, user="egovadmin",
+                          source=IPv4Address("192.0.2.10"))
+    assert result["c-junos-r1"].data["status"] == "refused"
+    assert "SSH would be refused from 192.0.2.10/32" in result["c-junos-r1"].error

@@ -25,7 +25,7 @@ from network.drivers.scope import FULL
 from network.push import assess
 from network.render import render
 from network.session import router_scope
-from tests.support.day0 import LEVELS, day0, fixture
+from tests.support.day0 import FIRST_PUSH_NEGATIONS, LEVELS, day0, fixture, speaking
 from tests.support.device_printer import after_push
 
 REPO = Path(__file__).resolve().parents[2]
@@ -161,16 +161,9 @@ def test_unknown_platform_lists_the_known_ones() -> None:
 
 PLATFORM_LEVELS = [(platform, name) for platform, names in sorted(LEVELS.items()) for name in names]
 # negations a first push may send: turning a port up, and IOS's own "no ip domain lookup" (an addition)
-FIRST_PUSH_NEGATIONS = {"no shutdown", "undo shutdown", "no ip domain lookup",
-                        # rendered hardening, said as negations (CDP/LLDP off on WAN ports, no HTTP server)
-                        "no cdp enable", "no lldp transmit", "no lldp receive", "undo lldp enable",
-                        "no ip http server", "no ip http secure-server", "undo http server enable",
-                        "undo http secure-server enable"}
-
-
-def _first_push(inv: Any, name: str) -> Any:
+def _push(inv: Any, name: str, running: str) -> Any:
     router = inv.routers[name]
-    return assess(driver_class(router.platform), router, day0(inv, name), render(inv, router), "egovadmin",
+    return assess(driver_class(router.platform), router, running, render(inv, router), "egovadmin",
                   inv.plan.control_ip, inv.noc_networks)
 
 
@@ -179,7 +172,8 @@ def test_first_push_touches_nothing_it_does_not_own(platforms_inv: Any, platform
     """A freshly installed router (local login user, enable secret or root authentication, management
     VRF or instance and its route, console and VTY lines, board, chassis, licence and certificate lines):
     the first push negates nothing and passes the lock-out guard."""
-    plan = _first_push(platforms_inv, name)
+    with speaking(platforms_inv, name, platform):
+        plan = _push(platforms_inv, name, day0(platforms_inv, name))
     negations = [line for line in plan.lines if line.startswith(("no ", "undo ", "delete "))
                  and line not in FIRST_PUSH_NEGATIONS]
     assert negations == [], name
@@ -191,11 +185,10 @@ def test_first_push_touches_nothing_it_does_not_own(platforms_inv: Any, platform
 def test_round_trip_second_push_sends_nothing(platforms_inv: Any, platform: str, name: str) -> None:
     """Render, push to the day-0 device, read back what it prints (headers, separators, hashed
     secrets, omitted defaults, ACL host forms): a second remediation is empty."""
-    router = platforms_inv.routers[name]
-    plan = _first_push(platforms_inv, name)
-    printed = after_push(platform, day0(platforms_inv, name), plan.lines)
-    again = assess(driver_class(platform), router, printed, render(platforms_inv, router), "egovadmin",
-                   platforms_inv.plan.control_ip, platforms_inv.noc_networks)
+    with speaking(platforms_inv, name, platform):
+        plan = _push(platforms_inv, name, day0(platforms_inv, name))
+        printed = after_push(platform, day0(platforms_inv, name), plan.lines)
+        again = _push(platforms_inv, name, printed)
     assert again.lines == [], f"{name}: second push would send {again.lines}"
 
 
@@ -257,3 +250,33 @@ def test_vrp_prints_acl_host_wildcards_as_zero() -> None:
     printed = "#\nacl number 2000\n rule 5 permit source 10.22.146.14 0\n#\nreturn\n"
     rendered = "acl number 2000\n rule 5 permit source 10.22.146.14 0.0.0.0\n"
     assert HuaweiVrpDriver.remediation(printed, rendered) == []
+
+
+def test_scope_is_data_overridable_per_router(platforms_inv: Any) -> None:
+    """A router whose NTP servers are not the toolkit's: its own network__scope leaves them alone."""
+    router = platforms_inv.routers["d-ios-r1"]
+    running = day0(platforms_inv, "d-ios-r1").replace("ip forward-protocol nd\n", "ip forward-protocol nd\n"
+                                                         "ntp server 192.0.2.123\n")
+    assert "no ntp server 192.0.2.123" in _push(platforms_inv, "d-ios-r1", running).lines
+    scope = {platform: dict(entry) for platform, entry in router.vars["network__scope"].items()}
+    scope["cisco_ios"]["owned"] = [p for p in scope["cisco_ios"]["owned"] if p != "^ntp server "]
+    router.layers.values["network__scope"] = scope
+    try:
+        assert "no ntp server 192.0.2.123" not in _push(platforms_inv, "d-ios-r1", running).lines
+    finally:
+        del router.layers.values["network__scope"]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ({"cisco_ios": {"owned": ["^ntp server ("]}},
+     "network__scope.cisco_ios.owned: bad regular expression '^ntp server ('"),
+    ({"cisco_ios": {"owned": "^ntp"}}, "network__scope.cisco_ios.owned must be a list of regular expressions"),
+    ({"cisco_ios": {"own": []}}, "network__scope.cisco_ios: unknown key(s) own"),
+    ({"frr": {}}, "network__scope has no entry for platform 'cisco_ios'"),
+])
+def test_a_bad_scope_names_the_router_and_the_key(value: Any, message: str) -> None:
+    from network.drivers.scope import Scope
+
+    with pytest.raises(NetworkError) as caught:
+        Scope.from_vars("router d-ios-r1", "cisco_ios", {"network__scope": value, "network__full_replace": False})
+    assert str(caught.value).startswith("router d-ios-r1: ") and message in str(caught.value)
