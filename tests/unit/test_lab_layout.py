@@ -6,7 +6,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
-from lab.plan import _lan_gateway, plan_lab, rename_steps
+from lab.layout import _lan_gateway, plan_lab, rename_steps
 
 from egov.errors import LabError
 from inventory import load_inventory
