@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from monitoring.delivery import deliver, smtp_global
 from monitoring.targets import MonitoringPlan, site_settings
 
 if TYPE_CHECKING:
@@ -46,15 +47,6 @@ def _receiver(name: str, email: str = "", webhook: str = "") -> dict[str, Any]:
     if webhook:
         receiver["webhook_configs"] = [{"url": webhook, "send_resolved": True}]
     return receiver
-
-
-def _smarthost(inv: Inventory, plan: MonitoringPlan) -> str:
-    if plan.settings.smtp_smarthost:
-        return plan.settings.smtp_smarthost
-    mail = inv.hosts_with_role("mail")
-    if mail:
-        return f"{mail[0].server_ip or mail[0].mgmt_ip}:25"
-    return "localhost:25"
 
 
 def _site_receivers(inv: Inventory, plan: MonitoringPlan) -> list[tuple[dict[str, Any], list[str]]]:
@@ -108,7 +100,7 @@ def alertmanager_config(inv: Inventory, plan: MonitoringPlan) -> dict[str, Any]:
     routes += [{"matchers": [f'site=~"{"|".join(sites)}"'], "receiver": receiver["name"]}
                for receiver, sites in site_receivers]
     return {
-        "global": {"smtp_smarthost": _smarthost(inv, plan), "smtp_from": settings.smtp_from},
+        "global": smtp_global(inv, plan),
         "route": {
             "receiver": NOC,
             "group_by": GROUP_BY,
@@ -117,6 +109,6 @@ def alertmanager_config(inv: Inventory, plan: MonitoringPlan) -> dict[str, Any]:
             "repeat_interval": settings.repeat_interval,
             "routes": routes,
         },
-        "receivers": receivers,
+        "receivers": [deliver(receiver, inv, plan) for receiver in receivers],
         "inhibit_rules": _inhibit_rules(inv),
     }

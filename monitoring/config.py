@@ -5,7 +5,7 @@ Layout of one server's directory (paths inside are relative, so the tree can be 
 checked with ``promtool check config`` and then moved into /etc/prometheus/egov/ as a whole):
 
     prometheus.yml  rules/egov.yml  file_sd/<job>.json  blackbox.yml
-    alertmanager.yml (top-level servers)  egov-exporter.yml
+    alertmanager.yml and alert-receiver.json (top-level servers)  egov-exporter.yml
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import yaml
 from egov.errors import MonitoringError
 from inventory.applications import APPS
 from monitoring.alertmanager import alertmanager_config
+from monitoring.delivery import RECEIVER_CONFIG, receiver_config
 from monitoring.rules import FEDERATE_MATCH, rule_groups
 from monitoring.targets import MonitoringPlan, Server, build_plan, host_settings, site_labels
 
@@ -163,6 +164,7 @@ def generate(inv: Inventory) -> dict[str, GeneratedServer]:
             files[f"file_sd/{job}.json"] = json.dumps(groups, indent=1, ensure_ascii=False) + "\n"
         if server.top:
             files["alertmanager.yml"] = dump_yaml(alertmanager_config(inv, plan))
+            files[RECEIVER_CONFIG] = json.dumps(receiver_config(inv, plan, server), indent=1) + "\n"
         out[server.name] = GeneratedServer(server.name, files)
     return out
 

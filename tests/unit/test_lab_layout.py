@@ -6,10 +6,10 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
-from lab.layout import _lan_gateway, plan_lab, rename_steps
 
 from egov.errors import LabError
 from inventory import load_inventory
+from lab.layout import _lan_gateway, plan_lab, rename_steps
 
 LAB_YML = Path(__file__).resolve().parents[2] / "inventory" / "lab.yml"
 
