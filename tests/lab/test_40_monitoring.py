@@ -358,8 +358,8 @@ class _Imaps(imaplib.IMAP4_SSL):
         super().__init__(address, 993, ssl_context=context, timeout=10)
 
     def _create_socket(self, timeout: float | None) -> Any:
-        return self.ssl_context.wrap_socket(imaplib.IMAP4._create_socket(self, timeout),
-                                            server_hostname=self._server_name)
+        sock = socket.create_connection((self.host, self.port), timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self._server_name)
 
 
 def _noc_mail(lab: Any) -> list[str]:
@@ -381,7 +381,9 @@ def _noc_mail(lab: Any) -> list[str]:
         texts = []
         for num in ids[0].split():
             _, data = imap.fetch(num, "(RFC822)")
-            message = email.message_from_bytes(data[0][1], policy=email.policy.default)
+            raw = data[0]
+            assert isinstance(raw, tuple), data
+            message = email.message_from_bytes(raw[1], policy=email.policy.default)
             parts = [p.get_content() for p in message.walk() if p.get_content_maintype() == "text"]
             texts.append(f"{message['Subject']}\n" + "\n".join(parts))
         return texts
