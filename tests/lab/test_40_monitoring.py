@@ -411,7 +411,7 @@ def _failed_notifications(inv: Any) -> dict[str, float]:
             if line.startswith("alertmanager_notifications_failed_total{") and float(line.split()[-1])}
 
 
-def test_a_dead_host_pages_the_noc_mailbox_and_the_webhook(deployed: Any, record_property: Any) -> None:
+def test_a_dead_host_pages_the_noc_mailbox_and_the_webhook(deployed: Any) -> None:
     inv = deployed.inventory
     victim = _victim(inv)
     before = len(_noc_mail(deployed))
@@ -419,17 +419,18 @@ def test_a_dead_host_pages_the_noc_mailbox_and_the_webhook(deployed: Any, record
     deployed.stop_node(victim)
     try:
         def paged() -> list[str]:
+            # HostDown, or RedundantHostDown where a peer keeps the host's services up
             return [m for m in _noc_mail(deployed)[before:] if "HostDown" in m and victim in m and "FIRING" in m]
 
-        page = wait_for(f"the HostDown page of {victim} in the NOC mailbox", paged, 240, 3)
+        page = wait_for(f"the page of {victim} in the NOC mailbox", paged, 240, 3)
         to_mail = time.monotonic() - stopped
-        record_property("stop_to_mail_seconds", round(to_mail, 1))
         print(f"{victim} stopped -> page in the NOC mailbox: {to_mail:.1f} s")
-        assert "critical" in page[0]
-        hooks = [r for r in _recorded(deployed) if r["receiver"] == "noc" and any(
-            a["labels"].get("alertname") == "HostDown" and a["labels"].get("instance") == victim
-            for a in r["payload"]["alerts"])]
-        assert hooks, "the alert receiver recorded no HostDown page for the NOC"
+        # the same page, as the webhook got it
+        hooks = [a["labels"] for r in _recorded(deployed) if r["receiver"] == "noc" for a in r["payload"]["alerts"]
+                 if a["status"] == "firing" and a["labels"].get("instance") == victim]
+        assert hooks, "the alert receiver recorded no page for the NOC"
+        assert any(labels["alertname"].endswith("HostDown") and labels["alertname"] in page[0]
+                   for labels in hooks), hooks
     finally:
         deployed.start_node(victim)
     assert _failed_notifications(inv) == {}
@@ -457,7 +458,7 @@ def test_a_stopped_blackbox_exporter_alerts(deployed: Any) -> None:
         deployed.exec(server.name, "systemctl start prometheus-blackbox-exporter")
 
 
-def test_a_dead_alertmanager_is_noticed_by_the_dead_mans_switch(deployed: Any, record_property: Any) -> None:
+def test_a_dead_alertmanager_is_noticed_by_the_dead_mans_switch(deployed: Any) -> None:
     inv = deployed.inventory
     server = _monitoring_host(inv)
     first = wait_for("a Watchdog at the dead man's switch", lambda: _watchdog(inv)[1]["last_seen"], 150, 5)
@@ -471,7 +472,8 @@ def test_a_dead_alertmanager_is_noticed_by_the_dead_mans_switch(deployed: Any, r
         state = wait_for("the dead man's switch to notice", lambda: _watchdog(inv)[0] == 503 and _watchdog(inv)[1],
                          silent_after + 60, 5)
         assert state["last_seen"] >= first and state["silent"] is True
-        record_property("alertmanager_stop_to_noticed_seconds", round(time.monotonic() - stopped, 1))
+        print(f"Alertmanager stopped -> silence noticed: {time.monotonic() - stopped:.1f} s "
+              f"({time.time() - state['last_seen']:.0f} s after the last Watchdog)")
         wait_for("the dead man's switch's own mail to the NOC", lambda: [
             m for m in _noc_mail(deployed)[before:] if "DEAD MAN'S SWITCH" in m and "alerting is broken" in m], 60, 3)
     finally:
