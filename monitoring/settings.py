@@ -59,6 +59,10 @@ class Settings:
     smtp_smarthost: str
     smtp_from: str
     runbook_base: str
+    # alert routing (monitoring/alertmanager.py) and thresholds of the rules (monitoring/rules.py)
+    deadmansswitch_url: str
+    deadmansswitch_interval: str
+    cert_critical_days: int
 
 
 def settings_from(vars: Mapping[str, Any], domain: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import yaml
 
 from egov.errors import MonitoringError
 from inventory import load_inventory
+from monitoring.alertmanager import alertmanager_config
 from monitoring.config import check, generate, write_tree
 from monitoring.settings import settings_from
 from monitoring.targets import build_plan
@@ -122,9 +124,9 @@ def test_district_server_is_federated_by_the_province(fed_inv) -> None:
 def test_alertmanager_routes_groups_and_inhibits(fed_inv) -> None:
     am = yaml.safe_load(generate(fed_inv)["dc-ops1"].files["alertmanager.yml"])
     route = am["route"]
-    assert route["receiver"] == "noc" and route["group_by"] == ["zone", "severity"]
-    assert route["routes"][0] == {"matchers": ['severity="critical"'], "receiver": "noc", "continue": True}
-    it = route["routes"][1]
+    assert route["receiver"] == "noc" and route["group_by"] == ["alertname", "site"]
+    assert route["routes"][1] == {"matchers": ['severity="critical"'], "receiver": "noc", "continue": True}
+    it = route["routes"][2]
     assert it["receiver"] == "it-tien-yen"
     assert it["matchers"] == ['site=~"tien-yen|ty-tien-yen|ty-dong-ngu"']  # communes inherit the district's IT
     receivers = {r["name"]: r for r in am["receivers"]}
@@ -228,12 +230,31 @@ def test_the_shipped_exporter_needs_only_what_debian_packages() -> None:
     (["severity=critical", "site=ty-tien-yen"], "noc,it-tien-yen"),  # a commune's page: NOC and its district's IT
     (["severity=warning", "site=ty-dong-ngu"], "it-tien-yen"),  # a ticket: the district's IT only
     (["severity=warning", "site=dh-dam-ha"], "noc"),  # no IT address of its own: the NOC
+    (["alertname=SiteUnreachable", "severity=critical", "site=tien-yen"], "noc,it-tien-yen"),
+    # the heartbeat reaches the dead man's switch only, whatever else it carries
+    (["alertname=Watchdog", "severity=none"], "deadmansswitch"),
+    (["alertname=Watchdog", "severity=critical", "site=tien-yen"], "deadmansswitch"),
+    # self-monitoring of the province's Prometheus (its site is the data centre's): the NOC
+    (["alertname=AlertmanagerNotificationsFailing", "severity=critical", "site=dc"], "noc"),
 ])
 def test_amtool_routes_alerts_to_the_right_people(fed_inv, tmp_path: Path, labels: list[str],
                                                   receivers: str) -> None:
+    """`amtool config routes test` walks the generated tree as Alertmanager does."""
     path = tmp_path / "alertmanager.yml"
     path.write_text(generate(fed_inv)["dc-ops1"].files["alertmanager.yml"])
     proc = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={path}", *labels],
                           capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == receivers
+
+
+def test_the_watchdog_goes_to_the_dead_mans_switch_url(fed_inv) -> None:
+    plan = build_plan(fed_inv)
+    plan.settings = dataclasses.replace(plan.settings, deadmansswitch_url="https://hc.example/ping/abc")
+    am = alertmanager_config(fed_inv, plan)
+    receivers = {r["name"]: r for r in am["receivers"]}
+    assert receivers["deadmansswitch"] == {
+        "name": "deadmansswitch", "webhook_configs": [{"url": "https://hc.example/ping/abc", "send_resolved": True}]}
+    watchdog = am["route"]["routes"][0]
+    assert watchdog["matchers"] == ['alertname="Watchdog"'] and "continue" not in watchdog
+    assert watchdog["repeat_interval"] == "5m"
