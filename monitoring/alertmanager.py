@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from monitoring.delivery import deliver, smtp_global
+from monitoring.rules import PROBE_JOBS
 from monitoring.targets import MonitoringPlan, site_settings
 
 if TYPE_CHECKING:
@@ -28,15 +29,13 @@ NOC = "noc"
 DEADMANSSWITCH = "deadmansswitch"
 IT_PREFIX = "it-"
 GROUP_BY = ["alertname", "site"]
-# (symptom, cause, labels both carry): the page stands for the tickets it explains.
+# (symptom, causes, labels both carry): the page stands for the tickets it explains.
 SYMPTOM_INHIBITS = [
     ("AppDown", "AppInstanceDown", ["app"]),
-    ("RedundantPairDown", "HostDown", ["pair"]),
-    ("SiteUnreachable", "WanLinkDown", ["site"]),
-    ("HostDown", "ExporterDown", ["instance"]),
-    ("HostDown", "AppInstanceDown", ["instance"]),
-    ("ExporterDown", "ExpectedSeriesMissing", ["job", "instance"]),
-    ("TlsHandshakeFailing", "ExpectedSeriesMissing", ["endpoint"]),
+    ("RedundantPairDown", "RedundantHostDown|RouterUnreachable", ["site", "role", "roles"]),
+    ("HostDown|RedundantHostDown", "ExporterDown|AppInstanceDown|PostgresDown", ["instance"]),
+    ("DatabasePrimaryDown", "PostgresDown", ["instance"]),
+    ("CertificateExpiryImminent", "CertificateExpiringSoon|PublicCertificateExpiringSoon", ["endpoint", "instance"]),
 ]
 
 
@@ -66,13 +65,13 @@ def _inhibit_rules(inv: Inventory) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = [
         {"source_matchers": ['alertname="SiteUnreachable"'],
          "target_matchers": ['alertname!~"SiteUnreachable|Watchdog"'], "equal": ["site"]},
-        # `monitor` is the external label of the Prometheus whose blackbox is down
-        {"source_matchers": ['alertname="BlackboxExporterDown"'],
-         "target_matchers": ['alertname=~"ExporterDown|ExpectedSeriesMissing"', 'job=~"icmp_.+|blackbox_.+"'],
+        # every alert of the probes a dead blackbox no longer runs, from the same Prometheus
+        # (`monitor`, its external label)
+        {"source_matchers": ['alertname="BlackboxExporterDown"'], "target_matchers": [f'job=~"{PROBE_JOBS}"'],
          "equal": ["monitor"]},
     ]
-    rules += [{"source_matchers": [f'alertname="{symptom}"'], "target_matchers": [f'alertname="{cause}"'],
-               "equal": equal} for symptom, cause, equal in SYMPTOM_INHIBITS]
+    rules += [{"source_matchers": [f'alertname=~"{symptom}"'], "target_matchers": [f'alertname=~"{causes}"'],
+               "equal": equal} for symptom, causes, equal in SYMPTOM_INHIBITS]
     depth = {level.name: level.depth for level in inv.levels}
     zone_levels = [name for name, level_depth in depth.items() if level_depth == 1]
     deeper = [name for name, level_depth in depth.items() if level_depth > 1]

@@ -112,7 +112,8 @@ def test_district_server_is_federated_by_the_province(fed_inv) -> None:
                                "instance": "qn-ty-mon1", "role": "monitoring"}}]
     assert _sd(district, "federate") == []
     job = next(j for j in yaml.safe_load(province["prometheus.yml"])["scrape_configs"] if j["job_name"] == "federate")
-    assert job["honor_labels"] is True and job["params"]["match[]"] == ['{__name__=~"site:.+"}']
+    assert job["honor_labels"] is True and job["params"]["match[]"] == [
+        '{__name__=~"site:.+"}', '{__name__="prometheus_notifications_alertmanagers_discovered"}']
     # both evaluate the aggregates; alerts go to the province's Alertmanager only
     dconf = yaml.safe_load(district["prometheus.yml"])
     assert dconf["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
@@ -260,3 +261,33 @@ def test_the_watchdog_goes_to_the_dead_mans_switch_url(fed_inv) -> None:
     watchdog = am["route"]["routes"][0]
     assert watchdog["matchers"] == ['alertname="Watchdog"'] and "continue" not in watchdog
     assert watchdog["repeat_interval"] == "5m"
+
+
+def test_alertmanager_and_blackbox_are_scraped_by_every_server(fed_inv) -> None:
+    gen = generate(fed_inv)
+    for name, server in gen.items():
+        jobs = {j["job_name"]: j for j in yaml.safe_load(server.files["prometheus.yml"])["scrape_configs"]}
+        assert jobs["alertmanager"]["file_sd_configs"] == [{"files": ["file_sd/alertmanager.json"]}]
+        # every top-level Alertmanager, the one its alerts go to (district servers included)
+        assert _sd(server.files, "alertmanager") == [{
+            "targets": [f"{fed_inv.hosts['dc-ops1'].mgmt_ip}:9093"],
+            "labels": {"site": "dc", "level": "province", "zone": "dc", "instance": "dc-ops1", "role": "monitoring"}}]
+        # its own blackbox, where its probe jobs send their probes
+        (blackbox,) = _sd(server.files, "blackbox")
+        assert blackbox["targets"] == ["127.0.0.1:9115"] and blackbox["labels"]["instance"] == name
+        assert jobs["icmp_router"]["relabel_configs"][1]["replacement"] == "127.0.0.1:9115"
+        assert jobs["egov"]["honor_labels"] is True  # the exporter's per-target site labels win
+
+
+def test_each_server_expects_what_it_watches(fed_inv) -> None:
+    """The district server's rules expect its own routers; the province's the rest, and the backups."""
+    gen = generate(fed_inv)
+    def expected(name: str, alertname: str) -> set[str]:
+        groups = yaml.safe_load(gen[name].files["rules/egov.yml"])["groups"]
+        return {r["labels"].get("instance") or r["labels"].get("app") or r["labels"].get("endpoint")
+                for g in groups if g["name"] == "egov-expected" for r in g["rules"] if r["alert"] == alertname}
+    assert expected("qn-ty-mon1", "RouterUnreachable") == {"qn-ty-r1", "qn-ty-tien-yen-r1", "qn-ty-dong-ngu-r1"}
+    province = expected("dc-ops1", "RouterUnreachable")
+    assert "qn-core1" in province and not province & {"qn-ty-r1", "qn-ty-tien-yen-r1"}
+    assert expected("qn-ty-mon1", "BackupTooOld") == set()
+    assert expected("dc-ops1", "AppDown") == {"docmgmt", "onestop", "portal", "specdb"}
