@@ -434,6 +434,7 @@ def test_a_dead_host_pages_the_noc_mailbox_and_the_webhook(deployed: Any) -> Non
                    for labels in hooks), hooks
     finally:
         deployed.start_node(victim)
+    wait_for(f"{victim} up again", lambda: victim not in _down_names(_status(inv.path)[1]), 180, 5)
     assert _failed_notifications(inv) == {}
 
 
