@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 from pyinfra.api import deploy
@@ -25,6 +26,7 @@ from pyinfra.operations.util import any_changed
 from deploys import host_name, render
 from deploys.context import deploy_context
 from deploys.ops.config import checked_file
+from deploys.pki import issuer_of, trust
 
 ETC = "/etc/prometheus"
 PACKAGES = ["prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"]
@@ -38,6 +40,12 @@ CHECKS: dict[str, tuple[str, str | None]] = {
     "alertmanager.yml": ("amtool check-config {path}", "systemctl reload-or-restart prometheus-alertmanager"),
     "prometheus.yml": ("promtool check config {path}", PROMETHEUS_RELOAD),
 }
+# the alert receiver: one standard-library script of the monitoring package, run by the host's python3
+RECEIVER_SOURCE = Path(__file__).resolve().parent.parent / "monitoring" / "receiver.py"
+RECEIVER_SCRIPT = "/opt/egov-alert-receiver/receiver.py"
+RECEIVER_SERVICE = "egov-alert-receiver"
+# installed by this deploy's own steps, not by the checked loop over the generated files
+OWN_FILES = ("egov-exporter.yml", "alert-receiver.json")
 
 
 @lru_cache(maxsize=4)
@@ -69,7 +77,7 @@ def apply() -> None:
 
     apt.packages(name="Prometheus, Alertmanager, blackbox_exporter", packages=PACKAGES, no_recommends=True)
     # checked_file creates rules/ and file_sd/; Prometheus loads only our rules/*.yml
-    for rel in sorted((r for r in server.files if r != "egov-exporter.yml"), key=_order):
+    for rel in sorted((r for r in server.files if r not in OWN_FILES), key=_order):
         check, reload = _check_for(rel)
         checked_file(name=f"{ETC}/{rel}", path=f"{ETC}/{rel}", content=server.files[rel], check=check, reload=reload)
 
@@ -99,5 +107,28 @@ def apply() -> None:
         systemd.service(name="Alertmanager restarted on change", service="prometheus-alertmanager",
                         restarted=True, _if=any_changed(am_args))
         services.append("prometheus-alertmanager")
+        _delivery(server.files)
     for service in services:
         systemd.service(name=f"{service} running", service=service, running=True, enabled=True)
+
+
+def _delivery(files_of_server: dict[str, str]) -> None:
+    """What a top-level server needs to deliver pages: the mail host's CA trusted (Alertmanager
+    verifies its certificate with the host's trust store), and the alert receiver running."""
+    from monitoring.delivery import RECEIVER_CONFIG, RECEIVER_STATE_DIR
+
+    inv = deploy_context().inventory
+    mail_hosts = inv.hosts_with_role("mail")
+    if mail_hosts:
+        trust(issuer_of("mail", mail_hosts[0].vars), "mail host")
+    script = files.put(name="alert receiver", src=str(RECEIVER_SOURCE), dest=RECEIVER_SCRIPT, mode="644",
+                       create_remote_dir=True)
+    config = checked_file(name="alert receiver configuration", path=f"{ETC}/{RECEIVER_CONFIG}",
+                          content=files_of_server[RECEIVER_CONFIG], check="python3 -m json.tool {path} >/dev/null")
+    unit = files.put(name="alert receiver unit", dest=f"/etc/systemd/system/{RECEIVER_SERVICE}.service",
+                     src=StringIO(render("monitoring", "egov-alert-receiver.service.j2", script=RECEIVER_SCRIPT,
+                                         config=f"{ETC}/{RECEIVER_CONFIG}",
+                                         state_dir=Path(RECEIVER_STATE_DIR).name)))
+    systemd.service(name="alert receiver restarted on change", service=RECEIVER_SERVICE, restarted=True,
+                    daemon_reload=True, _if=any_changed(script, config, unit))
+    systemd.service(name="alert receiver running", service=RECEIVER_SERVICE, running=True, enabled=True)

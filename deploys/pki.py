@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -23,6 +24,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyinfra.operations import files, server
 
 from egov.errors import DeployError
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
 
 CA_DAYS = 3650
 CERT_DAYS = 397
@@ -81,12 +85,16 @@ class Pki:
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return cert, key
 
+    def ca_pem(self) -> str:
+        """The CA's certificate (PEM), made on first use."""
+        return self._ca()[0].public_bytes(serialization.Encoding.PEM).decode()
+
     def issue(self, service: str, names: list[str]) -> Issued:
         """The certificate of ``service`` for DNS names/IP addresses ``names`` (first is the CN)."""
         if not names:
             raise DeployError(f"pki: certificate {service} needs at least one name")
         ca_cert, ca_key = self._ca()
-        ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM).decode()
+        ca_pem = self.ca_pem()
         cert_path, key_path = self.dir / f"{service}.crt", self.dir / f"{service}.key"
         sans: list[x509.GeneralName] = []
         for n in names:
@@ -139,10 +147,15 @@ def certificate(service: str, names: list[str], prefix: str) -> Issued:
     inv = deploy_context().inventory
     if inv.environment != "lab":
         raise DeployError(f"{prefix}: production needs {prefix}__cert_file and {prefix}__key_file in the inventory")
+    return _lab_pki(inv).issue(service, names)
+
+
+def _lab_pki(inv: Inventory) -> Pki:
+    """The lab's CA: ``$EGOV_PKI_DIR`` (tests) or ``<lab state>/pki``."""
     from egov.connection import lab_state_dir
 
     pki_dir = os.environ.get("EGOV_PKI_DIR")
-    return Pki(Path(pki_dir) if pki_dir else lab_state_dir(inv.path) / "pki").issue(service, names)
+    return Pki(Path(pki_dir) if pki_dir else lab_state_dir(inv.path) / "pki")
 
 
 # The platform CA, where Debian's update-ca-certificates picks it up for the host's trust store.
@@ -157,9 +170,35 @@ def install(issued: Issued, service: str) -> tuple[str, str]:
     files.directory(name="certificate directory", path="/etc/ssl/egov", mode="755")
     files.put(name=f"{service} certificate", src=StringIO(issued.cert_pem), dest=cert, mode="644")
     files.put(name=f"{service} certificate key", src=StringIO(issued.key_pem), dest=key, mode="600")
-    if issued.ca_pem:
-        ca = files.put(name=f"{service}: trust the platform CA", src=StringIO(issued.ca_pem), dest=TRUSTED_CA,
-                       mode="644")
+    trust(issued.ca_pem, service)
+    return cert, key
+
+
+def trust(ca_pem: str, service: str) -> None:
+    """Add ``ca_pem`` (the platform CA; ``""``: a public one, nothing to add) to the host's trust store."""
+    if ca_pem:
+        ca = files.put(name=f"{service}: trust the platform CA", src=StringIO(ca_pem), dest=TRUSTED_CA, mode="644")
         server.shell(name=f"{service}: update the trust store", commands=["update-ca-certificates >/dev/null"],
                      _if=ca.did_change)
-    return cert, key
+
+
+def issuer_of(prefix: str, role_vars: dict[str, Any]) -> str:
+    """The CA (PEM) that issued the certificate of ``prefix``'s role, for another host that must
+    verify it (Alertmanager verifying the mail host): ``<prefix>__ca_file`` of the role's host
+    when its certificates are given by path (``""``: a public CA), else the lab's CA.
+
+    + prefix: the role's data namespace (``mail``)
+    + role_vars: the layered vars of a host with that role (``inv.hosts_with_role(...)[0].vars``)
+    """
+    from deploys.context import deploy_context
+
+    if role_vars.get(f"{prefix}__cert_file"):
+        ca_file = role_vars.get(f"{prefix}__ca_file")
+        try:
+            return Path(ca_file).read_text() if ca_file else ""
+        except OSError as exc:
+            raise DeployError(f"{prefix}__ca_file: {exc.filename}: {exc.strerror}") from None
+    inv = deploy_context().inventory
+    if inv.environment != "lab":
+        raise DeployError(f"{prefix}: production needs {prefix}__cert_file and {prefix}__key_file in the inventory")
+    return _lab_pki(inv).ca_pem()

@@ -5,7 +5,7 @@ Layout of one server's directory (paths inside are relative, so the tree can be 
 checked with ``promtool check config`` and then moved into /etc/prometheus/egov/ as a whole):
 
     prometheus.yml  rules/egov.yml  file_sd/<job>.json  blackbox.yml
-    alertmanager.yml (top-level servers)  egov-exporter.yml
+    alertmanager.yml and alert-receiver.json (top-level servers)  egov-exporter.yml
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ import yaml
 from egov.errors import MonitoringError
 from inventory.applications import APPS
 from monitoring.alertmanager import alertmanager_config
-from monitoring.rules import FEDERATE_MATCH, rule_groups
+from monitoring.delivery import RECEIVER_CONFIG, receiver_config
+from monitoring.rules import FEDERATE_MATCH, Expected, rule_groups
 from monitoring.targets import MonitoringPlan, Server, build_plan, host_settings, site_labels
 
 if TYPE_CHECKING:
     from inventory.model import Host, Inventory
 
 PROBE_MODULES = {"icmp_router": "icmp", "icmp_link": "icmp"}
-FILE_SD_JOBS = ("node", "postgres", "egov", "icmp_router", "icmp_link", "federate")
+# alertmanager and blackbox are file_sd jobs too: a rewrite of file_sd moves every address at once.
+FILE_SD_JOBS = ("node", "postgres", "egov", "icmp_router", "icmp_link", "federate", "alertmanager", "blackbox")
 
 
 def dump_yaml(data: Any) -> str:
@@ -58,8 +60,11 @@ def prometheus_config(inv: Inventory, plan: MonitoringPlan, server: Server) -> d
                             "labels": {**site_labels(inv, server.site), "instance": server.name,
                                        "role": "monitoring"}}],
     }]
-    for job in ("node", "postgres", "egov"):
+    for job in ("node", "postgres", "alertmanager", "blackbox"):
         jobs.append({"job_name": job, "file_sd_configs": [{"files": [f"file_sd/{job}.json"]}]})
+    # The egov exporter labels each finding with the site, level and zone of its target (a district
+    # host's certificate is the district's): those labels win over the exporter host's own.
+    jobs.append({"job_name": "egov", "honor_labels": True, "file_sd_configs": [{"files": ["file_sd/egov.json"]}]})
     for job, module in PROBE_MODULES.items():
         jobs.append(_probe_job(job, module, server, [f"file_sd/{job}.json"]))
     for module in sorted({t.job for t in server.targets if t.job.startswith("blackbox_")}):
@@ -82,11 +87,22 @@ def prometheus_config(inv: Inventory, plan: MonitoringPlan, server: Server) -> d
     }
 
 
-def file_sd(server: Server, inv: Inventory) -> dict[str, list[dict[str, Any]]]:
-    """Target groups per job file, one group per target (each has its own labels)."""
+def file_sd(server: Server, inv: Inventory, plan: MonitoringPlan) -> dict[str, list[dict[str, Any]]]:
+    """Target groups per job file, one group per target (each has its own labels).
+
+    Every server scrapes its own blackbox_exporter and every top-level Alertmanager (the ones
+    its alerts go to), so each of them being down is an alert somewhere.
+    """
     groups: dict[str, list[dict[str, Any]]] = {job: [] for job in FILE_SD_JOBS}
     for target in server.targets:
         groups.setdefault(target.job, []).append({"targets": [target.address], "labels": target.labels})
+    groups["blackbox"].append({"targets": [f"127.0.0.1:{server.settings.blackbox_port}"],
+                               "labels": {**site_labels(inv, server.site), "instance": server.name,
+                                          "role": "monitoring"}})
+    for top in plan.top:
+        groups["alertmanager"].append({"targets": [f"{top.address}:{top.settings.alertmanager_port}"],
+                                       "labels": {**site_labels(inv, top.site), "instance": top.name,
+                                                  "role": "monitoring"}})
     for lower in server.federates:
         labels = {**site_labels(inv, lower.site), "instance": lower.name, "role": "monitoring"}
         groups["federate"].append({"targets": [f"{lower.address}:{lower.settings.prometheus_port}"],
@@ -144,6 +160,31 @@ def exporter_config(inv: Inventory, host: Host, plan: MonitoringPlan | None = No
     return conf
 
 
+def expected(inv: Inventory, server: Server, exporter: dict[str, Any]) -> Expected:
+    """What the server must see, from its targets and its egov exporter's configuration: each
+    becomes a rule that fires when its series is bad or missing (monitoring/rules.py)."""
+    def labels(host_or_router: str) -> dict[str, str]:
+        node = inv.hosts.get(host_or_router) or inv.routers[host_or_router]
+        return site_labels(inv, node.site)
+
+    probes = [t for t in server.targets if t.job == "icmp_router" or t.job.startswith("blackbox_")]
+    apps: dict[str, dict[str, str]] = {}
+    for app in exporter.get("apps", []):
+        apps.setdefault(app["app"], labels(app["target"]))  # every app runs in one site (the data centre)
+    # the databases the backup role dumps: one per application the inventory places (deploys/db.py)
+    databases = [app.name for role, app in APPS.items() if inv.hosts_with_role(role)]
+    backup_hosts = [h for h in inv.hosts_with_role("backup") if h.site in server.sites]
+    return Expected(
+        routers=[(t.labels["instance"], site_labels(inv, t.labels["site"])) for t in probes if t.job == "icmp_router"],
+        endpoints=[(t.job, t.labels["instance"], site_labels(inv, t.labels["site"]))
+                   for t in probes if t.job != "icmp_router"],
+        apps=list(apps.items()),
+        # an endpoint is "<host>:<port>" (exporter_config)
+        tls=[(t["endpoint"], labels(t["endpoint"].rsplit(":", 1)[0])) for t in exporter.get("tls", [])],
+        backups=[(h.name, db, site_labels(inv, h.site)) for h in backup_hosts for db in databases],
+    )
+
+
 @dataclass(frozen=True)
 class GeneratedServer:
     name: str
@@ -153,16 +194,17 @@ class GeneratedServer:
 def generate(inv: Inventory) -> dict[str, GeneratedServer]:
     """Every monitoring server's files, in inventory order; same inventory, same bytes."""
     plan = build_plan(inv)
-    rules = dump_yaml(rule_groups(plan.settings))
     out: dict[str, GeneratedServer] = {}
     for server in plan.servers.values():
-        files = {"prometheus.yml": dump_yaml(prometheus_config(inv, plan, server)), "rules/egov.yml": rules,
-                 "blackbox.yml": dump_yaml(blackbox_config()),
-                 "egov-exporter.yml": dump_yaml(exporter_config(inv, inv.hosts[server.name], plan))}
-        for job, groups in file_sd(server, inv).items():
+        exporter = exporter_config(inv, inv.hosts[server.name], plan)
+        files = {"prometheus.yml": dump_yaml(prometheus_config(inv, plan, server)),
+                 "rules/egov.yml": dump_yaml(rule_groups(plan.settings, expected(inv, server, exporter))),
+                 "blackbox.yml": dump_yaml(blackbox_config()), "egov-exporter.yml": dump_yaml(exporter)}
+        for job, groups in file_sd(server, inv, plan).items():
             files[f"file_sd/{job}.json"] = json.dumps(groups, indent=1, ensure_ascii=False) + "\n"
         if server.top:
             files["alertmanager.yml"] = dump_yaml(alertmanager_config(inv, plan))
+            files[RECEIVER_CONFIG] = json.dumps(receiver_config(inv, plan, server), indent=1) + "\n"
         out[server.name] = GeneratedServer(server.name, files)
     return out
 

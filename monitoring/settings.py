@@ -19,6 +19,10 @@ from inventory.loader import builtin_defaults
 
 PREFIX = "monitoring__"
 _DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w|y)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+# settings whose names end so are durations (a bare number is seconds)
+DURATIONS = ("_interval", "_for", "_wait", "_after")
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,13 @@ class Settings:
     it_webhook: str
     smtp_smarthost: str
     smtp_from: str
+    alert_receiver_port: int
+    deadmansswitch_silent_after: str
     runbook_base: str
+    # alert routing (monitoring/alertmanager.py) and thresholds of the rules (monitoring/rules.py)
+    deadmansswitch_url: str
+    deadmansswitch_interval: str
+    cert_critical_days: int
 
 
 def settings_from(vars: Mapping[str, Any], domain: str,
@@ -84,6 +94,11 @@ def settings_from(vars: Mapping[str, Any], domain: str,
     return Settings(**values)
 
 
+def duration_seconds(value: str) -> float:
+    """Seconds in a checked Prometheus duration (``1m30s`` -> 90.0)."""
+    return float(sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(value)))
+
+
 def _builtin(key: str) -> tuple[Any, str]:
     """The built-in default of ``key`` and the label of its file (the highest file that sets it)."""
     for label, values in reversed(builtin_defaults()):
@@ -94,14 +109,14 @@ def _builtin(key: str) -> tuple[Any, str]:
 
 def _check(name: str, value: Any, domain: str) -> Any:
     expected = Settings.__dataclass_fields__[name].type
-    if expected == "str" and name.endswith(("_interval", "_for", "_wait")) and isinstance(value, int) \
+    if expected == "str" and name.endswith(DURATIONS) and isinstance(value, int) \
             and not isinstance(value, bool):
         value = f"{value}s"  # a bare number of seconds
     if expected == "str":
         if not isinstance(value, str):
             raise TypeError(f"expected a string, got {value!r}")
         value = str(value).replace("{domain}", domain)  # a plain str, not the loader's quoted-scalar type
-        if name.endswith(("_interval", "_for", "_wait", "retention")) and not _DURATION.match(value):
+        if name.endswith((*DURATIONS, "retention")) and not _DURATION.match(value):
             raise ValueError(f"not a Prometheus duration (like 30s, 5m): {value!r}")
         return value
     if expected == "int":

@@ -1,19 +1,27 @@
 """Monitoring for real: two Prometheus servers federating on this machine's loopback, then the
 lab's monitoring host deployed from the inventory, every host and router a target and up, a
-stopped host reported down by `egov monitor status` and its HostDown alert firing.
+stopped host reported down by `egov monitor status` and its HostDown alert firing, its page in
+the NOC's mailbox on the lab's mail host (read over IMAPS) and in the alert receiver's record,
+no notification failed; a stopped blackbox_exporter alerts; a stopped Alertmanager is noticed by
+the dead man's switch, which e-mails the NOC itself.
 
 Runs after test_20 (WAN configured) and test_30 (hosts deployed).
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
+import imaplib
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -242,16 +250,19 @@ def test_a_dead_district_pages_once(two_servers: dict[str, str]) -> None:
     inhibited = get_json(f"{am}/api/v2/alerts?inhibited=true&active=false&silenced=false")
     assert {a["labels"]["alertname"] for a in inhibited if a["labels"].get("zone") == "tien-yen"} >= {
         "HostDown", "RouterUnreachable", "WanLinkDown", "SiteUnreachable"}  # communes' SiteUnreachable too
-    groups = [g for g in get_json(f"{am}/api/v2/alerts/groups") if g["labels"].get("zone") == "tien-yen"]
-    # one notification per receiver and severity for the whole zone, whatever the number of alerts
-    per_receiver = sorted((g["receiver"]["name"], g["labels"]["severity"]) for g in groups)
-    assert per_receiver == [("it-tien-yen", "critical"), ("it-tien-yen", "warning"), ("noc", "critical")]
+    # grouped by alertname and site: what is left to notify is one group per receiver, the district's
+    groups = get_json(f"{am}/api/v2/alerts/groups?inhibited=false&silenced=false")
+    per_receiver = sorted((g["receiver"]["name"], g["labels"]["alertname"], g["labels"]["site"]) for g in groups
+                          if g["labels"].get("site") in ("tien-yen", "ty-tien-yen", "ty-dong-ngu"))
+    assert per_receiver == [("it-tien-yen", "SiteUnreachable", "tien-yen"), ("noc", "SiteUnreachable", "tien-yen")]
 
 # --- the lab's monitoring host -------------------------------------------------------------------
 
 def _victim(inv: Any) -> str:
-    """A host below the province that runs no monitoring: stopping it must not cut monitoring."""
-    return next(h.name for h in inv.hosts.values() if inv.sites[h.site].depth > 0 and "monitoring" not in h.roles)
+    """A host that runs neither monitoring nor mail (stopping it must not cut paging), below the
+    province where there is one."""
+    spare = [h for h in inv.hosts.values() if not {"monitoring", "mail"} & set(h.roles)]
+    return next((h.name for h in spare if inv.sites[h.site].depth > 0), spare[0].name)
 
 
 def _status(inventory_path: Path) -> tuple[int, dict[str, Any]]:
@@ -336,3 +347,137 @@ def test_a_stopped_host_is_reported_down_and_pages(deployed: Any) -> None:
     finally:
         deployed.start_node(victim)
     wait_for(f"{victim} up again", lambda: victim not in _down_names(_status(inv.path)[1]), 180, 5)
+
+
+# --- paging that arrives -------------------------------------------------------------------------
+
+class _Imaps(imaplib.IMAP4_SSL):
+    """IMAPS to the mail host's address, its certificate checked against the mail name it holds."""
+
+    def __init__(self, address: str, server_name: str, context: ssl.SSLContext) -> None:
+        self._server_name = server_name
+        super().__init__(address, 993, ssl_context=context, timeout=10)
+
+    def _create_socket(self, timeout: float | None) -> Any:
+        sock = socket.create_connection((self.host, self.port), timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self._server_name)
+
+
+def _noc_mail(lab: Any) -> list[str]:
+    """Every message in the NOC's mailbox, decoded to text (subject and body), read over IMAPS
+    as the NOC reads it: the mailbox of the inventory's NOC address, its password from the lab's secrets."""
+    from deploys.context import LAB_SECRETS_FILE
+    from inventory.services import mail_name
+    from monitoring.targets import build_plan
+
+    inv = lab.inventory
+    name = build_plan(inv).settings.noc_email.partition("@")[0]
+    password = yaml.safe_load((lab.state_dir / LAB_SECRETS_FILE).read_text())[f"mailbox_{name}_password"]
+    context = ssl.create_default_context(cafile=str(lab.state_dir / "pki" / "ca.crt"))
+    mail = inv.hosts_with_role("mail")[0]
+    with _Imaps(str(mail.mgmt_ip), mail_name(inv), context) as imap:
+        imap.login(name, password)
+        imap.select("INBOX", readonly=True)
+        _, ids = imap.search(None, "ALL")
+        texts = []
+        for num in ids[0].split():
+            _, data = imap.fetch(num, "(RFC822)")
+            raw = data[0]
+            assert isinstance(raw, tuple), data
+            message = email.message_from_bytes(raw[1], policy=email.policy.default)
+            parts = [p.get_content() for p in message.walk() if p.get_content_maintype() == "text"]
+            texts.append(f"{message['Subject']}\n" + "\n".join(parts))
+        return texts
+
+
+def _monitoring_host(inv: Any) -> Any:
+    from monitoring.targets import build_plan
+
+    return build_plan(inv).top[0]
+
+
+def _recorded(lab: Any) -> list[dict[str, Any]]:
+    """The alert receiver's record on the monitoring host (one JSON line per notification)."""
+    from monitoring.delivery import RECEIVER_STATE_DIR
+
+    rc, out = lab.exec(_monitoring_host(lab.inventory).name, f"cat {RECEIVER_STATE_DIR}/notifications.jsonl")
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")] if rc == 0 else []
+
+
+def _failed_notifications(inv: Any) -> dict[str, float]:
+    """Alertmanager's own count of notifications that failed, per integration (non-zero only)."""
+    with urllib.request.urlopen(f"{_monitoring_host(inv).alertmanager_url()}/metrics", timeout=5) as resp:
+        lines = resp.read().decode().splitlines()
+    return {line.split("{")[1].split("}")[0]: float(line.split()[-1]) for line in lines
+            if line.startswith("alertmanager_notifications_failed_total{") and float(line.split()[-1])}
+
+
+def test_a_dead_host_pages_the_noc_mailbox_and_the_webhook(deployed: Any) -> None:
+    inv = deployed.inventory
+    victim = _victim(inv)
+    before = len(_noc_mail(deployed))
+    stopped = time.monotonic()
+    deployed.stop_node(victim)
+    try:
+        def paged() -> list[str]:
+            # HostDown, or RedundantHostDown where a peer keeps the host's services up
+            return [m for m in _noc_mail(deployed)[before:] if "HostDown" in m and victim in m and "FIRING" in m]
+
+        page = wait_for(f"the page of {victim} in the NOC mailbox", paged, 240, 3)
+        to_mail = time.monotonic() - stopped
+        print(f"{victim} stopped -> page in the NOC mailbox: {to_mail:.1f} s")
+        # the same page, as the webhook got it
+        hooks = [a["labels"] for r in _recorded(deployed) if r["receiver"] == "noc" for a in r["payload"]["alerts"]
+                 if a["status"] == "firing" and a["labels"].get("instance") == victim]
+        assert hooks, "the alert receiver recorded no page for the NOC"
+        assert any(labels["alertname"].endswith("HostDown") and labels["alertname"] in page[0]
+                   for labels in hooks), hooks
+    finally:
+        deployed.start_node(victim)
+    wait_for(f"{victim} up again", lambda: victim not in _down_names(_status(inv.path)[1]), 180, 5)
+    assert _failed_notifications(inv) == {}
+
+
+def _watchdog(inv: Any) -> tuple[int, dict[str, Any]]:
+    server = _monitoring_host(inv)
+    try:
+        with urllib.request.urlopen(f"http://{server.address}:{server.settings.alert_receiver_port}/watchdog",
+                                    timeout=5) as resp:
+            return int(resp.status), json.load(resp)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), json.load(exc)
+
+
+def test_a_stopped_blackbox_exporter_alerts(deployed: Any) -> None:
+    inv = deployed.inventory
+    server = _monitoring_host(inv)
+    deployed.exec(server.name, "systemctl stop prometheus-blackbox-exporter")
+    try:
+        wait_for("an alert for the stopped blackbox_exporter", lambda: [
+            a for a in get_json(f"{server.alertmanager_url()}/api/v2/alerts")
+            if a["labels"]["alertname"] == "BlackboxExporterDown" and a["labels"].get("monitor") == server.name], 120)
+    finally:
+        deployed.exec(server.name, "systemctl start prometheus-blackbox-exporter")
+
+
+def test_a_dead_alertmanager_is_noticed_by_the_dead_mans_switch(deployed: Any) -> None:
+    inv = deployed.inventory
+    server = _monitoring_host(inv)
+    first = wait_for("a Watchdog at the dead man's switch", lambda: _watchdog(inv)[1]["last_seen"], 150, 5)
+    before = len(_noc_mail(deployed))
+    deployed.exec(server.name, "systemctl stop prometheus-alertmanager")
+    stopped = time.monotonic()
+    try:
+        from monitoring.settings import duration_seconds
+
+        silent_after = duration_seconds(server.settings.deadmansswitch_silent_after)
+        state = wait_for("the dead man's switch to notice", lambda: _watchdog(inv)[0] == 503 and _watchdog(inv)[1],
+                         silent_after + 60, 5)
+        assert state["last_seen"] >= first and state["silent"] is True
+        print(f"Alertmanager stopped -> silence noticed: {time.monotonic() - stopped:.1f} s "
+              f"({time.time() - state['last_seen']:.0f} s after the last Watchdog)")
+        wait_for("the dead man's switch's own mail to the NOC", lambda: [
+            m for m in _noc_mail(deployed)[before:] if "DEAD MAN'S SWITCH" in m and "alerting is broken" in m], 60, 3)
+    finally:
+        deployed.exec(server.name, "systemctl start prometheus-alertmanager")
+    wait_for("the Watchdog back at the dead man's switch", lambda: _watchdog(inv)[0] == 200, 180, 5)

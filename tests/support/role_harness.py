@@ -17,6 +17,7 @@ A case file (``tests/fixtures/roles/<role>/<case>.yml``)::
         path=/etc/unbound/unbound.conf.d/egov.conf: null
       files.Sha1File:
         path=/opt/egov-exporter/egov/errors.py: {sha1_of: egov/errors.py}   # the host holds the repo's file
+        path=/usr/local/share/ca-certificates/egov-lab-ca.crt: {lab_ca: true}  # the host trusts the lab CA
     operations:                           # in order: the name pyinfra gives it, and its commands
       - name: DNS | unbound
         commands:
@@ -61,6 +62,7 @@ TEST_SECRETS = {
     "db_onestop_password": "test-db-onestop",
     "db_portal_password": "test-db-portal",
     "db_specdb_password": "test-db-specdb",
+    "mailbox_noc_password": "test-mailbox-noc",
 }
 # The deploy key's public half, which base installs for the admins (``<ssh_key>.pub``).
 TEST_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgovTestKeyNotARealKeyJustForTheRoleTests0 egov-test"
@@ -156,6 +158,11 @@ class RecordedFacts:
         if isinstance(value, dict) and set(value) == {"sha1_of"}:
             # a shipped repository file already in place: its checksum follows the repo, not the case
             return hashlib.sha1((REPO / value["sha1_of"]).read_bytes()).hexdigest()
+        if value == {"lab_ca": True}:
+            # the lab CA already trusted: it is made afresh in each test's directory
+            from deploys.pki import Pki
+
+            return hashlib.sha1(Pki(Path(os.environ["EGOV_PKI_DIR"])).ca_pem().encode()).hexdigest()
         return _typed(value, cls)
 
     def unused(self) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import yaml
 
 from egov.errors import MonitoringError
 from inventory import load_inventory
+from monitoring.alertmanager import alertmanager_config
 from monitoring.config import check, generate, write_tree
 from monitoring.settings import settings_from
 from monitoring.targets import build_plan
@@ -110,7 +112,8 @@ def test_district_server_is_federated_by_the_province(fed_inv) -> None:
                                "instance": "qn-ty-mon1", "role": "monitoring"}}]
     assert _sd(district, "federate") == []
     job = next(j for j in yaml.safe_load(province["prometheus.yml"])["scrape_configs"] if j["job_name"] == "federate")
-    assert job["honor_labels"] is True and job["params"]["match[]"] == ['{__name__=~"site:.+"}']
+    assert job["honor_labels"] is True and job["params"]["match[]"] == [
+        '{__name__=~"site:.+"}', '{__name__="prometheus_notifications_alertmanagers_discovered"}']
     # both evaluate the aggregates; alerts go to the province's Alertmanager only
     dconf = yaml.safe_load(district["prometheus.yml"])
     assert dconf["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
@@ -122,9 +125,9 @@ def test_district_server_is_federated_by_the_province(fed_inv) -> None:
 def test_alertmanager_routes_groups_and_inhibits(fed_inv) -> None:
     am = yaml.safe_load(generate(fed_inv)["dc-ops1"].files["alertmanager.yml"])
     route = am["route"]
-    assert route["receiver"] == "noc" and route["group_by"] == ["zone", "severity"]
-    assert route["routes"][0] == {"matchers": ['severity="critical"'], "receiver": "noc", "continue": True}
-    it = route["routes"][1]
+    assert route["receiver"] == "noc" and route["group_by"] == ["alertname", "site"]
+    assert route["routes"][1] == {"matchers": ['severity="critical"'], "receiver": "noc", "continue": True}
+    it = route["routes"][2]
     assert it["receiver"] == "it-tien-yen"
     assert it["matchers"] == ['site=~"tien-yen|ty-tien-yen|ty-dong-ngu"']  # communes inherit the district's IT
     receivers = {r["name"]: r for r in am["receivers"]}
@@ -189,9 +192,9 @@ def test_tls_ports_follow_the_deploys() -> None:
 
 
 def test_deploy_checks_every_generated_file_and_loads_the_main_config_last(lab_inv) -> None:
-    from deploys.monitoring import _check_for, _order
+    from deploys.monitoring import OWN_FILES, _check_for, _order
 
-    files = [rel for rel in generate(lab_inv)["dc-ops1"].files if rel != "egov-exporter.yml"]
+    files = [rel for rel in generate(lab_inv)["dc-ops1"].files if rel not in OWN_FILES]
     checks = {rel: _check_for(rel)[0] for rel in files}
     assert checks["prometheus.yml"] == "promtool check config {path}"
     assert checks["rules/egov.yml"] == "promtool check rules {path}"
@@ -228,12 +231,63 @@ def test_the_shipped_exporter_needs_only_what_debian_packages() -> None:
     (["severity=critical", "site=ty-tien-yen"], "noc,it-tien-yen"),  # a commune's page: NOC and its district's IT
     (["severity=warning", "site=ty-dong-ngu"], "it-tien-yen"),  # a ticket: the district's IT only
     (["severity=warning", "site=dh-dam-ha"], "noc"),  # no IT address of its own: the NOC
+    (["alertname=SiteUnreachable", "severity=critical", "site=tien-yen"], "noc,it-tien-yen"),
+    # the heartbeat reaches the dead man's switch only, whatever else it carries
+    (["alertname=Watchdog", "severity=none"], "deadmansswitch"),
+    (["alertname=Watchdog", "severity=critical", "site=tien-yen"], "deadmansswitch"),
+    # self-monitoring of the province's Prometheus (its site is the data centre's): the NOC
+    (["alertname=AlertmanagerNotificationsFailing", "severity=critical", "site=dc"], "noc"),
 ])
 def test_amtool_routes_alerts_to_the_right_people(fed_inv, tmp_path: Path, labels: list[str],
                                                   receivers: str) -> None:
+    """`amtool config routes test` walks the generated tree as Alertmanager does."""
     path = tmp_path / "alertmanager.yml"
     path.write_text(generate(fed_inv)["dc-ops1"].files["alertmanager.yml"])
     proc = subprocess.run(["amtool", "config", "routes", "test", f"--config.file={path}", *labels],
                           capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == receivers
+
+
+def test_the_watchdog_goes_to_the_dead_mans_switch_url(fed_inv) -> None:
+    plan = build_plan(fed_inv)
+    plan.settings = dataclasses.replace(plan.settings, deadmansswitch_url="https://hc.example/ping/abc")
+    am = alertmanager_config(fed_inv, plan)
+    receivers = {r["name"]: r for r in am["receivers"]}
+    # the outside service first, then the toolkit's own receiver on the top-level server (delivery)
+    assert receivers["deadmansswitch"] == {"name": "deadmansswitch", "webhook_configs": [
+        {"url": "https://hc.example/ping/abc", "send_resolved": True},
+        {"url": "http://10.22.146.14:9097/deadmansswitch", "send_resolved": True}]}
+    watchdog = am["route"]["routes"][0]
+    assert watchdog["matchers"] == ['alertname="Watchdog"'] and "continue" not in watchdog
+    assert watchdog["repeat_interval"] == "5m"
+
+
+def test_alertmanager_and_blackbox_are_scraped_by_every_server(fed_inv) -> None:
+    gen = generate(fed_inv)
+    for name, server in gen.items():
+        jobs = {j["job_name"]: j for j in yaml.safe_load(server.files["prometheus.yml"])["scrape_configs"]}
+        assert jobs["alertmanager"]["file_sd_configs"] == [{"files": ["file_sd/alertmanager.json"]}]
+        # every top-level Alertmanager, the one its alerts go to (district servers included)
+        assert _sd(server.files, "alertmanager") == [{
+            "targets": [f"{fed_inv.hosts['dc-ops1'].mgmt_ip}:9093"],
+            "labels": {"site": "dc", "level": "province", "zone": "dc", "instance": "dc-ops1", "role": "monitoring"}}]
+        # its own blackbox, where its probe jobs send their probes
+        (blackbox,) = _sd(server.files, "blackbox")
+        assert blackbox["targets"] == ["127.0.0.1:9115"] and blackbox["labels"]["instance"] == name
+        assert jobs["icmp_router"]["relabel_configs"][1]["replacement"] == "127.0.0.1:9115"
+        assert jobs["egov"]["honor_labels"] is True  # the exporter's per-target site labels win
+
+
+def test_each_server_expects_what_it_watches(fed_inv) -> None:
+    """The district server's rules expect its own routers; the province's the rest, and the backups."""
+    gen = generate(fed_inv)
+    def expected(name: str, alertname: str) -> set[str]:
+        groups = yaml.safe_load(gen[name].files["rules/egov.yml"])["groups"]
+        return {r["labels"].get("instance") or r["labels"].get("app") or r["labels"].get("endpoint")
+                for g in groups if g["name"] == "egov-expected" for r in g["rules"] if r["alert"] == alertname}
+    assert expected("qn-ty-mon1", "RouterUnreachable") == {"qn-ty-r1", "qn-ty-tien-yen-r1", "qn-ty-dong-ngu-r1"}
+    province = expected("dc-ops1", "RouterUnreachable")
+    assert "qn-core1" in province and not province & {"qn-ty-r1", "qn-ty-tien-yen-r1"}
+    assert expected("qn-ty-mon1", "BackupTooOld") == set()
+    assert expected("dc-ops1", "AppDown") == {"docmgmt", "onestop", "portal", "specdb"}
