@@ -27,7 +27,8 @@ from monitoring.settings import Settings
 SITE_LABELS = "site, level, zone"
 # The recorded series a federating server pulls (match[] of /federate), and the one raw series
 # that says whether a district Prometheus can deliver its alerts (it cannot say so itself).
-FEDERATE_MATCH = ['{__name__=~"site:.+"}', '{__name__="prometheus_notifications_alertmanagers_discovered"}']
+FEDERATE_MATCH = ['{__name__=~"site:.+"}',
+                  '{__name__="prometheus_notifications_alertmanagers_discovered",job="prometheus"}']
 PROBE_JOBS = "icmp_.+|blackbox_.+"
 # Scrape jobs that have an alert of their own when down (monitoring/config.py names them).
 OWN_DOWN_ALERT = "node|prometheus|federate|alertmanager|blackbox"
@@ -168,8 +169,10 @@ def alerts(settings: Settings) -> list[Alert]:
               "pg_replication_status_replicas < 1 and pg_replication_status_is_primary == 1", "5m", "warning",
               "Primary {{ $labels.instance }} has no streaming replica",
               "No replica is streaming from {{ $labels.instance }}: the database has no N+1."),
-        # `instance` becomes the application's host, so the host's own alerts can inhibit it
-        Alert("AppInstanceDown", 'label_replace(egov_app_up == 0, "instance", "$1", "target", "(.+)")', "2m",
+        # `instance` becomes the application's host, so the host's own alerts can inhibit it (the
+        # same finding from two monitoring hosts' exporters is one)
+        Alert("AppInstanceDown",
+              'label_replace(min without (instance, job) (egov_app_up) == 0, "instance", "$1", "target", "(.+)")', "2m",
               "warning",
               "Application {{ $labels.app }} on {{ $labels.target }} is unhealthy",
               "The health endpoint {{ $labels.url }} fails or answers an error; the load balancer serves "

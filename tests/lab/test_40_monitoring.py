@@ -17,6 +17,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -182,8 +183,31 @@ def test_province_server_sees_district_aggregates_through_federation(two_servers
     rows = wait_for("federated aggregate", aggregate(province, "site:targets:count", 2), 60)  # qn-ty-node1, qn-ty-mon1
     assert rows[0]["metric"]["monitor"] == "qn-ty-mon1"
     wait_for("federated up count", aggregate(province, "site:targets_up:sum", 1), 30)  # one stands for a dead host
-    # only aggregates cross: no raw series of the district reached the province
-    assert query(province, '{monitor="qn-ty-mon1", __name__!~"site:.+"}') == []
+    # only aggregates cross, and whether the district can deliver its alerts (it cannot say so itself)
+    raw = query(province, '{monitor="qn-ty-mon1", __name__!~"site:.+"}')
+    assert {r["metric"]["__name__"] for r in raw} == {"prometheus_notifications_alertmanagers_discovered"}, raw
+    assert {r["metric"]["instance"] for r in raw} == {"qn-ty-mon1"}
+
+
+def test_every_generated_rule_evaluates_on_real_servers(two_servers: dict[str, str]) -> None:
+    """Both real Prometheus servers load the generated rules and evaluate every one without error;
+    the Watchdog fires on each and reaches the Alertmanager."""
+    def rules(server: str) -> list[dict[str, Any]]:
+        return [{**r, "group": g["name"]} for g in get_json(f"{server}/api/v1/rules")["data"]["groups"]
+                for r in g["rules"]]
+
+    for server in (two_servers["province"], two_servers["district"]):
+        assert {"egov-aggregates", "egov-alerts", "egov-node", "egov-self", "egov-expected"} <= {
+            r["group"] for r in rules(server)}
+        # a never-evaluated rule's lastEvaluation is year 0001
+        wait_for("a round of evaluations", partial(lambda s: all(
+            r["lastEvaluation"].startswith("2") for r in rules(s)), server), 30, 1)
+        assert [(r["group"], r["name"], r["lastError"]) for r in rules(server) if r["health"] != "ok"] == []
+    # its first send, at the first evaluation, can precede the Alertmanager's discovery (counted in
+    # prometheus_notifications_dropped_total); Prometheus resends firing alerts every minute
+    wait_for("the Watchdog at the Alertmanager", lambda: [
+        a for a in get_json(f"{two_servers['alertmanager']}/api/v2/alerts") if a["labels"]["alertname"] == "Watchdog"],
+        120)
 
 
 def egov(*args: str) -> subprocess.CompletedProcess[str]:

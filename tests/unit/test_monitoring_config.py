@@ -113,7 +113,7 @@ def test_district_server_is_federated_by_the_province(fed_inv) -> None:
     assert _sd(district, "federate") == []
     job = next(j for j in yaml.safe_load(province["prometheus.yml"])["scrape_configs"] if j["job_name"] == "federate")
     assert job["honor_labels"] is True and job["params"]["match[]"] == [
-        '{__name__=~"site:.+"}', '{__name__="prometheus_notifications_alertmanagers_discovered"}']
+        '{__name__=~"site:.+"}', '{__name__="prometheus_notifications_alertmanagers_discovered",job="prometheus"}']
     # both evaluate the aggregates; alerts go to the province's Alertmanager only
     dconf = yaml.safe_load(district["prometheus.yml"])
     assert dconf["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
