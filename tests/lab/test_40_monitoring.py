@@ -191,14 +191,14 @@ def egov(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=120, cwd=REPO, check=False)
 
 
-def test_status_on_real_servers_shows_the_dead_district_host_and_exits_1(two_servers: dict[str, str]) -> None:
+def test_status_on_real_servers_shows_the_dead_district_host_and_exits_2(two_servers: dict[str, str]) -> None:
     """The district's HostDown reaches the province Alertmanager; the province's view shows it."""
     am = two_servers["alertmanager"]
     wait_for("HostDown at the Alertmanager", lambda: [
         a for a in get_json(f"{am}/api/v2/alerts") if a["labels"]["alertname"] == "HostDown"], 90)
     proc = egov("monitor", "status", "-i", str(FEDERATED), "--prometheus", two_servers["province"],
                 "--alertmanager", am, "--json")
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 2, proc.stderr  # CRITICAL, as a Nagios check
     report = json.loads(proc.stdout)
     assert report["critical"] is True
     sites = {s["site"]: s for s in report["sites"]}
@@ -324,7 +324,7 @@ def test_a_stopped_host_is_reported_down_and_pages(deployed: Any) -> None:
             code, report = _status(inv.path)
             sites = {s["site"]: s for s in report["sites"]}
             paged = [a for a in report["alerts"] if a["alertname"] == "HostDown" and a["instance"] == victim]
-            if code == 1 and paged and any(d.startswith(victim) for d in sites[site]["down"]):
+            if code == 2 and paged and any(d.startswith(victim) for d in sites[site]["down"]):
                 return report
             return None
 
@@ -332,7 +332,7 @@ def test_a_stopped_host_is_reported_down_and_pages(deployed: Any) -> None:
         alert = next(a for a in report["alerts"] if a["instance"] == victim)
         assert alert["severity"] == "critical" and alert["site"] == site
         table = egov("monitor", "status", "-i", str(inv.path), "--site", site)
-        assert table.returncode == 1 and victim in table.stdout
+        assert table.returncode == 2 and victim in table.stdout
     finally:
         deployed.start_node(victim)
     wait_for(f"{victim} up again", lambda: victim not in _down_names(_status(inv.path)[1]), 180, 5)
