@@ -84,8 +84,9 @@ def _servers(inventory_path: str, site: str | None, prometheus: str | None,
         from egov.connection import require_lab_up
 
         require_lab_up(inv)  # the servers' addresses come from the inventory
-    top = build_plan(inv).top[0]
-    return inv, prometheus or top.url(), alertmanager or top.alertmanager_url()
+        top = build_plan(inv).top[0]
+        prometheus, alertmanager = prometheus or top.url(), alertmanager or top.alertmanager_url()
+    return inv, prometheus or "", alertmanager
 
 
 prometheus_option = click.option("--prometheus", default=None, metavar="URL",
@@ -115,9 +116,7 @@ def status_cmd(inventory_path: str, site: str | None, prometheus: str | None, al
         error: Unreachable | None = None
         try:
             last = collect_status(prometheus, alertmanager, site=site, order=order)
-        except Unreachable as exc:
-            if not watch:
-                raise
+        except Unreachable as exc:  # UNKNOWN (exit 3), said like any other state; --watch carries on
             error = exc
         if watch and not as_json:
             click.clear()

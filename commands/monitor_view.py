@@ -37,8 +37,7 @@ def clock(stamp: float) -> str:
     return dt.datetime.fromtimestamp(stamp).astimezone().strftime("%H:%M:%S %Z")
 
 
-def _names(sites: list[SiteStatus]) -> str:
-    names = [s.site for s in sites]
+def _names(names: list[str]) -> str:
     return ", ".join(names[:FOLDED_NAMES]) + (f", ... ({len(names) - FOLDED_NAMES} more)"
                                               if len(names) > FOLDED_NAMES else "")
 
@@ -73,7 +72,7 @@ def _show_alerts(report: StatusReport, site: str | None, folded: set[str]) -> No
     if hidden:
         sites = sorted({a.site for a in hidden})
         click.echo(f"  + {len(hidden)} alerts of {len(sites)} sites inhibited by their parent's "
-                   f"(egov monitor status --site S): {', '.join(sites)}")
+                   f"(egov monitor status --site S): {_names(sites)}")
 
 
 def show_status(report: StatusReport | None, site: str | None, error: Unreachable | None) -> None:
@@ -96,7 +95,7 @@ def show_status(report: StatusReport | None, site: str | None, error: Unreachabl
         rows.append(_site_row(s))
         if s.site in covered:
             rows.append(["", f"  + {len(covered[s.site])} sites below", "", "", "", "inhibited by it",
-                         _names(covered[s.site])])
+                         _names([c.site for c in covered[s.site]])])
     if site:
         rows += [_site_row(s) for s in report.sites if s.state == "ok"]
     title = f"{report.state.upper()} at {clock(report.read_at)}, from {report.prometheus}"

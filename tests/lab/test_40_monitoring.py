@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,44 +24,15 @@ import yaml
 
 from inventory import load_inventory
 from monitoring.config import generate, write_tree
+from tests.support.real_monitoring import free_port, get_json, ready, wait_for
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 FEDERATED = REPO / "tests" / "fixtures" / "monitoring" / "federated.yml"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.load(resp)
-
-
-def ready(base: str) -> bool:
-    with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as resp:
-        return bool(resp.status == 200)
-
-
 def query(base: str, expr: str) -> list[dict[str, Any]]:
     return list(get_json(f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))["data"]["result"])
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 2.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except OSError as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 def _local(files: dict[str, str], directory: Path, rewrite: Callable[[str, list[dict[str, Any]]], list[dict[str, Any]]],

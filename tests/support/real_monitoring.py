@@ -37,7 +37,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 0.5) -> Any:
+def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 2.0) -> Any:
     """Poll ``check`` until it returns something true; AssertionError naming ``what`` otherwise."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -107,7 +107,7 @@ class Servers:
 
     def start_prometheus(self) -> None:
         self._procs["prometheus"] = self._start_prometheus()
-        wait_for(f"{self.prometheus} ready", lambda: _ready(self.prometheus), 30, 0.2)
+        wait_for(f"{self.prometheus} ready", lambda: ready(self.prometheus), 30, 0.2)
 
     def expire_silences(self) -> None:
         for s in get_json(f"{self.alertmanager}/api/v2/silences"):
@@ -116,7 +116,8 @@ class Servers:
                 urllib.request.urlopen(req, timeout=5).close()
 
 
-def _ready(base: str) -> bool:
+def ready(base: str) -> bool:
+    """Prometheus' and Alertmanager's readiness endpoint answers 200."""
     with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as resp:
         return bool(resp.status == 200)
 
@@ -164,26 +165,28 @@ def real_servers(rules: dict[str, Any], alertmanager: dict[str, Any],
     prom_url = f"http://127.0.0.1:{ports['prometheus']}"
     am_url = f"http://127.0.0.1:{ports['alertmanager']}"
 
+    def start(argv: list[str], log: str) -> subprocess.Popen[bytes]:
+        with (directory / log).open("ab") as out:  # the child keeps its own descriptor
+            return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+
     def start_prometheus() -> subprocess.Popen[bytes]:
-        log = (directory / "prometheus.log").open("ab")
-        return subprocess.Popen(["prometheus", f"--config.file={directory / 'prometheus.yml'}",
-                                 f"--storage.tsdb.path={directory / 'prom-data'}",
-                                 f"--web.listen-address=127.0.0.1:{ports['prometheus']}"],
-                                stdout=log, stderr=subprocess.STDOUT)
+        return start(["prometheus", f"--config.file={directory / 'prometheus.yml'}",
+                      f"--storage.tsdb.path={directory / 'prom-data'}",
+                      f"--web.listen-address=127.0.0.1:{ports['prometheus']}"], "prometheus.log")
 
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        procs["alertmanager"] = subprocess.Popen(
+        procs["alertmanager"] = start(
             ["prometheus-alertmanager", f"--config.file={directory / 'alertmanager.yml'}",
              f"--storage.path={directory / 'am-data'}", f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
-             f"--cluster.listen-address=127.0.0.1:{ports['cluster']}"],
-            stdout=(directory / "alertmanager.log").open("wb"), stderr=subprocess.STDOUT)
+             f"--cluster.listen-address=127.0.0.1:{ports['cluster']}"], "alertmanager.log")
         servers = Servers(prom_url, am_url, fleet, directory, start_prometheus, procs)
         servers.start_prometheus()
-        wait_for(f"{am_url} ready", lambda: _ready(am_url), 30, 0.2)
+        wait_for(f"{am_url} ready", lambda: ready(am_url), 30, 0.2)
         yield servers
     finally:
         for proc in procs.values():
             _stop(proc)
         http.shutdown()
+        http.server_close()
         shutil.rmtree(directory, ignore_errors=True)

@@ -71,7 +71,7 @@ def servers() -> Iterator[Servers]:
             got = {(a["labels"]["alertname"], a["labels"].get("site")) for a in alerts}
             inhibited = [a for a in alerts if a["status"]["inhibitedBy"]]
             return got == EXPECTED and len(inhibited) >= 5
-        wait_for("the fleet's alerts at Alertmanager, inhibitions applied", settled, 60)
+        wait_for("the fleet's alerts at Alertmanager, inhibitions applied", settled, 60, 0.5)
         yield s
 
 
@@ -135,7 +135,7 @@ def test_silence_and_ack_through_alertmanager(servers: Servers) -> None:
             result = egov(servers, "status", "--site", "dam-ha", "--json")
             report = json.loads(result.output)
             return (result, report) if report["alerts"] and report["alerts"][0]["silenced"] else None
-        result, report = wait_for("the alert silenced", silenced, 20)
+        result, report = wait_for("the alert silenced", silenced, 20, 0.5)
         assert result.exit_code == 0
         assert report["alerts"][0]["silenced_by"][0].startswith(f"{sid} by alice: postgres upgrade")
 
@@ -148,7 +148,7 @@ def test_silence_and_ack_through_alertmanager(servers: Servers) -> None:
         def acked() -> Any:
             report = json.loads(egov(servers, "status", "--site", "tien-yen", "--json").output)
             return [a for a in report["alerts"] if a["alertname"] == "HostDown" and a["silenced"]]
-        wait_for("HostDown acknowledged", acked, 20)
+        wait_for("HostDown acknowledged", acked, 20, 0.5)
         # acknowledged, but tien-yen is still cut off: still critical
         assert egov(servers, "status", "--site", "tien-yen").exit_code == 2
     finally:
@@ -187,7 +187,7 @@ def test_watch_survives_a_prometheus_restart(servers: Servers, monkeypatch: pyte
         elif len(rounds) == 2:
             servers.start_prometheus()
             wait_for("rules evaluated again", lambda: get_json(
-                f"{servers.prometheus}/api/v1/query?query=site:reachable:max")["data"]["result"], 30)
+                f"{servers.prometheus}/api/v1/query?query=site:reachable:max")["data"]["result"], 30, 0.5)
         else:
             raise KeyboardInterrupt
 

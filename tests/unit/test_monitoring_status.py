@@ -179,8 +179,12 @@ def test_unreachable_server_is_unknown_exit_3(api: str) -> None:
         collect_status(dead, api)
     result = CliRunner().invoke(main, ["monitor", "status", "-i", str(INVENTORY), "--prometheus", dead,
                                        "--alertmanager", api])
-    assert result.exit_code == 3 and "error: Prometheus cannot be asked" in result.output
+    assert result.exit_code == 3 and result.output.startswith("UNKNOWN: Prometheus cannot be asked")
     assert "Traceback" not in result.output
+    as_json = CliRunner().invoke(main, ["monitor", "status", "-i", str(INVENTORY), "--prometheus", dead,
+                                        "--alertmanager", api, "--json"])
+    assert as_json.exit_code == 3
+    assert json.loads(as_json.output)["state"] == "unknown" and dead in json.loads(as_json.output)["error"]
 
 
 def test_watch_keeps_the_last_good_read_through_an_outage(cutoff: str, monkeypatch: pytest.MonkeyPatch) -> None:
