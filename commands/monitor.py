@@ -112,30 +112,35 @@ def status_cmd(inventory_path: str, site: str | None, prometheus: str | None, al
     inv, prometheus, alertmanager = _servers(inventory_path, site, prometheus, alertmanager)
     order = list(inv.sites)
     last: StatusReport | None = None
-    while True:
-        error: Unreachable | None = None
-        try:
-            last = collect_status(prometheus, alertmanager, site=site, order=order)
-        except Unreachable as exc:  # UNKNOWN (exit 3), said like any other state; --watch carries on
-            error = exc
-        if watch and not as_json:
-            click.clear()
-        code = EXIT_CODES["unknown"] if error else last.exit_code if last else EXIT_CODES["unknown"]
-        if as_json:
-            common.emit_json({**(last.to_dict() if last else {}), **(
-                {"state": "unknown", "exit_code": code, "error": str(error)} if error else {})})
-        else:
-            from commands.monitor_view import show_status
-
-            show_status(last, site, error)
-        if not watch:
-            break
-        try:
+    code = EXIT_CODES["unknown"]
+    try:
+        while True:
+            error: Unreachable | None = None
+            try:
+                last = collect_status(prometheus, alertmanager, site=site, order=order)
+            except Unreachable as exc:  # UNKNOWN (exit 3), said like any other state; --watch carries on
+                error = exc
+            code = EXIT_CODES["unknown"] if error or last is None else last.exit_code
+            _show(last, site, error, code, watch, as_json)
+            if not watch:
+                break
             time.sleep(interval)
-        except KeyboardInterrupt:
-            break
+    except KeyboardInterrupt:  # the end of --watch
+        pass
     if code:
         raise SystemExit(code)
+
+
+def _show(report: StatusReport | None, site: str | None, error: Any, code: int, watch: bool, as_json: bool) -> None:
+    if as_json:
+        unknown = {"state": "unknown", "exit_code": code, "error": str(error)} if error else {}
+        common.emit_json({**(report.to_dict() if report else {}), **unknown})
+        return
+    from commands.monitor_view import show_status
+
+    if watch:
+        click.clear()
+    show_status(report, site, error)
 
 
 def _matchers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:

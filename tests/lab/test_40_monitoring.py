@@ -306,3 +306,31 @@ def test_a_stopped_host_is_reported_down_and_pages(deployed: Any) -> None:
     finally:
         deployed.start_node(victim)
     wait_for(f"{victim} up again", lambda: victim not in _down_names(_status(inv.path)[1]), 180, 5)
+
+
+def test_blackbox_probes_every_app_and_certificate_and_the_exporter_tells_its_build(deployed: Any) -> None:
+    """The probes the egov exporter no longer runs itself: blackbox's multi-target jobs reach every
+    application's health URL and every TLS port, each series with its target host's labels; the
+    deployed exporter runs the code of this checkout."""
+    from monitoring.exporter.server import revision
+    from monitoring.targets import build_plan, probe_targets
+
+    inv = deployed.inventory
+    top = build_plan(inv).top[0]
+    expected = {(t.job, t.labels["instance"], t.labels.get("app") or t.labels.get("endpoint", ""), t.labels["site"])
+                for t in probe_targets(inv, top) if t.job in ("blackbox_app", "blackbox_tls")}
+    assert {job for job, *_ in expected} == {"blackbox_app", "blackbox_tls"}
+
+    def probed() -> set[tuple[str, str, str, str]]:
+        rows = query(top.url(), 'probe_success{job=~"blackbox_app|blackbox_tls"} == 1')
+        return {(r["metric"]["job"], r["metric"]["instance"], r["metric"].get("app") or r["metric"]["endpoint"],
+                 r["metric"]["site"]) for r in rows}
+
+    wait_for("every application and TLS port probed successfully", lambda: probed() == expected, 120, 5)
+    expiry = {r["metric"]["endpoint"]: float(r["value"][1])
+              for r in query(top.url(), 'probe_ssl_earliest_cert_expiry{job="blackbox_tls"}')}
+    assert set(expiry) == {e for job, _, e, _ in expected if job == "blackbox_tls"}
+    assert all(stamp > time.time() for stamp in expiry.values()), expiry
+    builds = {r["metric"]["instance"]: r["metric"]["revision"] for r in query(top.url(), "egov_exporter_build_info")}
+    assert builds and set(builds.values()) == {revision()}, builds
+    assert query(top.url(), 'process_resident_memory_bytes{job="egov"}')
