@@ -181,6 +181,10 @@ def _show_silence(silence: Any, what: str, as_json: bool) -> None:
         common.emit_json(silence.to_dict())
         return
     click.echo(f"{what} {silence.id} until {silence.ends_at} by {silence.created_by}: {silence.comment}")
+    if silence.covers:
+        click.echo(f"it silences {silence.covers} firing alert(s)")
+    else:
+        click.echo("no firing alert matches it now (a typo? it still holds for alerts to come)", err=True)
     click.echo(silence.id)
 
 

@@ -67,9 +67,11 @@ def query(prometheus: str, expr: str, http: Http = http_json) -> list[dict[str, 
     return list(data["data"]["result"])
 
 
-def alerts(alertmanager: str, http: Http = http_json) -> list[dict[str, Any]]:
-    """Every active alert, silenced and inhibited ones included (each has ``status``)."""
-    params = urllib.parse.urlencode({"active": "true", "silenced": "true", "inhibited": "true"})
+def alerts(alertmanager: str, http: Http = http_json, filters: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every active alert, silenced and inhibited ones included (each has ``status``); ``filters``:
+    Alertmanager's own matchers (``alertname="HostDown"``), every one must match."""
+    params = urllib.parse.urlencode([("active", "true"), ("silenced", "true"), ("inhibited", "true"),
+                                     *(("filter", f) for f in filters or [])])
     raw = _ask(http, "Alertmanager", alertmanager, "GET", f"/api/v2/alerts?{params}")
     if not isinstance(raw, list):
         raise Unreachable("Alertmanager", alertmanager, f"{alertmanager}/api/v2/alerts: not a list")

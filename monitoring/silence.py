@@ -28,10 +28,11 @@ class Silence:
     ends_at: str
     created_by: str
     comment: str
+    covers: int  # firing alerts it silences now (0: a typo, or for alerts still to come)
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "matchers": self.matchers, "startsAt": self.starts_at, "endsAt": self.ends_at,
-                "createdBy": self.created_by, "comment": self.comment}
+                "createdBy": self.created_by, "comment": self.comment, "covers": self.covers}
 
 
 def parse_matcher(text: str) -> dict[str, object]:
@@ -72,7 +73,16 @@ def create_silence(alertmanager: str, matchers: list[str], duration: str, commen
     body: dict[str, Any] = {"matchers": parsed, "startsAt": _stamp(start), "endsAt": _stamp(end), "createdBy": author,
             "comment": comment}
     sid = api.post_silence(alertmanager, body, http)
-    return Silence(sid, parsed, body["startsAt"], body["endsAt"], author, comment)
+    covers = len(api.alerts(alertmanager, http, [_filter(m) for m in parsed]))
+    return Silence(sid, parsed, body["startsAt"], body["endsAt"], author, comment, covers)
+
+
+def _filter(matcher: dict[str, Any]) -> str:
+    """A matcher in Alertmanager's filter syntax (``name=~"value"``)."""
+    op = {(True, False): "=", (True, True): "=~", (False, False): "!=", (False, True): "!~"}[
+        (bool(matcher["isEqual"]), bool(matcher["isRegex"]))]
+    value = str(matcher["value"]).replace("\\", "\\\\").replace('"', '\\"')
+    return f'{matcher["name"]}{op}"{value}"'
 
 
 def acknowledge(alertmanager: str, alertname: str, author: str, duration: str, site: str | None = None,

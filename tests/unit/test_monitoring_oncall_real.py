@@ -126,6 +126,7 @@ def test_silence_and_ack_through_alertmanager(servers: Servers) -> None:
                     "--comment", "postgres upgrade", "--author", "alice", "--json")
         assert made.exit_code == 0, made.output
         sid = json.loads(made.output)["id"]
+        assert json.loads(made.output)["covers"] == 1
         held = {s["id"]: s for s in get_json(f"{servers.alertmanager}/api/v2/silences")}[sid]
         assert held["createdBy"] == "alice" and held["comment"] == "postgres upgrade"
         assert {(m["name"], m["value"]) for m in held["matchers"]} == {("alertname", "ExporterDown"),
@@ -142,6 +143,7 @@ def test_silence_and_ack_through_alertmanager(servers: Servers) -> None:
         ack = egov(servers, "ack", "HostDown", "--site", "tien-yen", "--author", "bob", "--duration", "15m")
         assert ack.exit_code == 0, ack.output
         ack_id = ack.output.strip().splitlines()[-1]
+        assert "it silences 1 firing alert(s)" in ack.output
         held = {s["id"]: s for s in get_json(f"{servers.alertmanager}/api/v2/silences")}[ack_id]
         assert held["createdBy"] == "bob" and held["comment"] == "ack by bob"
 
@@ -151,6 +153,19 @@ def test_silence_and_ack_through_alertmanager(servers: Servers) -> None:
         wait_for("HostDown acknowledged", acked, 20, 0.5)
         # acknowledged, but tien-yen is still cut off: still critical
         assert egov(servers, "status", "--site", "tien-yen").exit_code == 2
+    finally:
+        servers.expire_silences()
+
+
+def test_an_ack_that_matches_nothing_says_so(servers: Servers) -> None:
+    try:
+        ack = egov(servers, "ack", "HostDwon", "--site", "tien-yen", "--author", "bob", "--json")
+        assert ack.exit_code == 0 and json.loads(ack.stdout)["covers"] == 0
+        typo = egov(servers, "ack", "HostDwon", "--author", "bob")
+        assert typo.exit_code == 0 and "no firing alert matches it now" in typo.stderr
+        regex = egov(servers, "silence", "-m", "alertname=~Router.+", "-m", "site!~ty-.+", "--comment", "x",
+                     "--author", "x", "--json")
+        assert json.loads(regex.stdout)["covers"] == 1  # tien-yen's own router, not the communes'
     finally:
         servers.expire_silences()
 
