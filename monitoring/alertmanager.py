@@ -32,10 +32,11 @@ GROUP_BY = ["alertname", "site"]
 # (symptom, causes, labels both carry): the page stands for the tickets it explains.
 SYMPTOM_INHIBITS = [
     ("AppDown", "AppInstanceDown", ["app"]),
-    ("RedundantPairDown", "RedundantHostDown|RouterUnreachable", ["site", "role", "roles"]),
-    ("HostDown|RedundantHostDown", "ExporterDown|AppInstanceDown|PostgresDown", ["instance"]),
+    ("RedundantPairDown", "RedundantHostDown|RouterUnreachable", ["job", "site", "role", "roles"]),
+    ("HostDown|RedundantHostDown", "ExporterDown|AppInstanceDown|PostgresDown|TlsHandshakeFailing", ["instance"]),
     ("DatabasePrimaryDown", "PostgresDown", ["instance"]),
-    ("CertificateExpiryImminent", "CertificateExpiringSoon|PublicCertificateExpiringSoon", ["endpoint", "instance"]),
+    ("CertificateExpiryImminent", "CertificateExpiringSoon|PublicCertificateExpiringSoon",
+     ["job", "instance", "endpoint"]),
 ]
 
 

@@ -24,7 +24,16 @@ from inventory.applications import APPS
 from monitoring.alertmanager import alertmanager_config
 from monitoring.delivery import RECEIVER_CONFIG, receiver_config
 from monitoring.rules import FEDERATE_MATCH, Expected, rule_groups
-from monitoring.targets import MonitoringPlan, Server, build_plan, host_settings, site_labels
+from monitoring.targets import (
+    BLACKBOX_PROBES,
+    MonitoringPlan,
+    Server,
+    Target,
+    build_plan,
+    host_settings,
+    probe_targets,
+    site_labels,
+)
 
 if TYPE_CHECKING:
     from inventory.model import Host, Inventory
@@ -67,6 +76,7 @@ def prometheus_config(inv: Inventory, plan: MonitoringPlan, server: Server) -> d
     jobs.append({"job_name": "egov", "honor_labels": True, "file_sd_configs": [{"files": ["file_sd/egov.json"]}]})
     for job, module in PROBE_MODULES.items():
         jobs.append(_probe_job(job, module, server, [f"file_sd/{job}.json"]))
+    jobs.extend(probe_jobs(server))
     for module in sorted({t.job for t in server.targets if t.job.startswith("blackbox_")}):
         jobs.append(_probe_job(module, module.removeprefix("blackbox_"), server, [f"file_sd/{module}.json"]))
     jobs.append({
@@ -110,8 +120,35 @@ def file_sd(server: Server, inv: Inventory, plan: MonitoringPlan) -> dict[str, l
     return groups
 
 
-def blackbox_config() -> dict[str, Any]:
+def probe_jobs(server: Server) -> list[dict[str, Any]]:
+    """blackbox_exporter's multi-target jobs for applications' health, TLS certificates and the
+    document-exchange platform (``monitoring.targets.probe_targets``), every
+    ``monitoring__collect_interval`` seconds: an application answers the probe, not a scrape."""
+    interval = server.settings.collect_interval
+    jobs = []
+    for job, module in BLACKBOX_PROBES.items():
+        probe = _probe_job(job, module, server, [f"file_sd/{job}.json"])
+        jobs.append({**probe, "scrape_interval": f"{interval}s", "scrape_timeout": f"{min(interval, 10)}s"})
+    return jobs
+
+
+def probe_file_sd(probes: list[Target]) -> dict[str, list[dict[str, Any]]]:
+    """The probe jobs' target files (``probe_targets``: one group per target, each with its own labels)."""
+    groups: dict[str, list[dict[str, Any]]] = {job: [] for job in BLACKBOX_PROBES}
+    for target in probes:
+        groups[target.job].append({"targets": [target.address], "labels": target.labels})
+    return groups
+
+
+def blackbox_config(domain: str) -> dict[str, Any]:
+    """blackbox_exporter's modules; ``domain`` is the name the platform's certificates hold."""
     return {"modules": {
+        "http_health": {"prober": "http", "timeout": "5s", "http": {"preferred_ip_protocol": "ip4"}},
+        # Verification off on purpose: an expired or privately signed certificate must still be
+        # measured (probe_ssl_earliest_cert_expiry), not hidden behind a handshake error.
+        "tls_certificate": {"prober": "tcp", "timeout": "5s", "tcp": {
+            "preferred_ip_protocol": "ip4", "tls": True,
+            "tls_config": {"insecure_skip_verify": True, "server_name": domain}}},
         "icmp": {"prober": "icmp", "timeout": "3s", "icmp": {"preferred_ip_protocol": "ip4"}},
         "http_2xx": {"prober": "http", "timeout": "5s",
                      "http": {"preferred_ip_protocol": "ip4", "fail_if_not_ssl": True}},
@@ -128,8 +165,9 @@ def blackbox_config() -> dict[str, Any]:
 def exporter_config(inv: Inventory, host: Host, plan: MonitoringPlan | None = None) -> dict[str, Any]:
     """The egov exporter's configuration on one host (see monitoring/exporter/config.py).
 
-    Monitoring servers watch the applications, certificates, the document-exchange platform and
-    router drift of their sites; backup hosts report their own backups.
+    Backup hosts report their own backups; monitoring servers the configuration drift of the
+    routers of their sites, each router with its own site, level and zone (the labels its
+    series carry). Applications and certificates are blackbox's (``probe_jobs``).
     """
     settings = host_settings(inv, host)
     conf: dict[str, Any] = {"listen": f"0.0.0.0:{settings.egov_exporter_port}", "interval": settings.collect_interval}
@@ -137,50 +175,33 @@ def exporter_config(inv: Inventory, host: Host, plan: MonitoringPlan | None = No
         conf["backup_status_file"] = settings.backup_status_file
     if "monitoring" in host.roles:
         sites = set((plan or build_plan(inv)).servers[host.name].sites)
-
-        apps, tls = [], []
-        for other in inv.hosts.values():
-            if other.site not in sites:
-                continue
-            other_settings = host_settings(inv, other)
-            ip = str(other.server_ip or other.mgmt_ip)
-            for role in other.roles:
-                if role in APPS:
-                    apps.append({"app": APPS[role].name, "target": other.name,
-                                 "url": f"http://{ip}:{APPS[role].port}{other_settings.app_health_path}"})
-                for port in other_settings.tls_ports.get(role, []):
-                    tls.append({"endpoint": f"{other.name}:{port}", "host": ip, "port": port,
-                                "server_name": inv.province.domain})
-        conf.update(apps=apps, tls=sorted({(t["endpoint"]): t for t in tls}.values(), key=lambda t: str(t["endpoint"])))
-        if settings.docexchange_url:
-            conf["docexchange_url"] = settings.docexchange_url
+        conf["routers"] = [{"router": r.name, **site_labels(inv, r.site)} for r in inv.routers.values()
+                           if r.site in sites]
         if settings.drift_file:
             conf["drift_file"] = settings.drift_file
             conf["drift_interval"] = settings.drift_interval
     return conf
 
 
-def expected(inv: Inventory, server: Server, exporter: dict[str, Any]) -> Expected:
-    """What the server must see, from its targets and its egov exporter's configuration: each
+def expected(inv: Inventory, server: Server, probes: list[Target]) -> Expected:
+    """What the server must see, from its targets and its blackbox probes (``probe_targets``): each
     becomes a rule that fires when its series is bad or missing (monitoring/rules.py)."""
-    def labels(host_or_router: str) -> dict[str, str]:
-        node = inv.hosts.get(host_or_router) or inv.routers[host_or_router]
-        return site_labels(inv, node.site)
-
-    probes = [t for t in server.targets if t.job == "icmp_router" or t.job.startswith("blackbox_")]
     apps: dict[str, dict[str, str]] = {}
-    for app in exporter.get("apps", []):
-        apps.setdefault(app["app"], labels(app["target"]))  # every app runs in one site (the data centre)
+    for probe in probes:
+        if probe.job == "blackbox_app":  # every app runs in one site (the data centre): its first
+            apps.setdefault(probe.labels["app"], site_labels(inv, probe.labels["site"]))
     # the databases the backup role dumps: one per application the inventory places (deploys/db.py)
     databases = [app.name for role, app in APPS.items() if inv.hosts_with_role(role)]
     backup_hosts = [h for h in inv.hosts_with_role("backup") if h.site in server.sites]
     return Expected(
-        routers=[(t.labels["instance"], site_labels(inv, t.labels["site"])) for t in probes if t.job == "icmp_router"],
-        endpoints=[(t.job, t.labels["instance"], site_labels(inv, t.labels["site"]))
-                   for t in probes if t.job != "icmp_router"],
+        routers=[(t.labels["instance"], site_labels(inv, t.labels["site"])) for t in server.targets
+                 if t.job == "icmp_router"],
+        endpoints=[(t.job, t.labels["instance"], site_labels(inv, t.labels["site"])) for t in server.targets
+                   if t.labels.get("role") == "public_endpoint"],
         apps=list(apps.items()),
-        # an endpoint is "<host>:<port>" (exporter_config)
-        tls=[(t["endpoint"], labels(t["endpoint"].rsplit(":", 1)[0])) for t in exporter.get("tls", [])],
+        # `instance`: the host serving it, so the host's own alerts inhibit the endpoint's
+        tls=[(t.labels["endpoint"], {**site_labels(inv, t.labels["site"]), "instance": t.labels["instance"]})
+             for t in probes if t.job == "blackbox_tls"],
         backups=[(h.name, db, site_labels(inv, h.site)) for h in backup_hosts for db in databases],
     )
 
@@ -196,11 +217,12 @@ def generate(inv: Inventory) -> dict[str, GeneratedServer]:
     plan = build_plan(inv)
     out: dict[str, GeneratedServer] = {}
     for server in plan.servers.values():
-        exporter = exporter_config(inv, inv.hosts[server.name], plan)
+        probes = probe_targets(inv, server)
         files = {"prometheus.yml": dump_yaml(prometheus_config(inv, plan, server)),
-                 "rules/egov.yml": dump_yaml(rule_groups(plan.settings, expected(inv, server, exporter))),
-                 "blackbox.yml": dump_yaml(blackbox_config()), "egov-exporter.yml": dump_yaml(exporter)}
-        for job, groups in file_sd(server, inv, plan).items():
+                 "rules/egov.yml": dump_yaml(rule_groups(plan.settings, expected(inv, server, probes))),
+                 "blackbox.yml": dump_yaml(blackbox_config(inv.province.domain)),
+                 "egov-exporter.yml": dump_yaml(exporter_config(inv, inv.hosts[server.name], plan))}
+        for job, groups in {**file_sd(server, inv, plan), **probe_file_sd(probes)}.items():
             files[f"file_sd/{job}.json"] = json.dumps(groups, indent=1, ensure_ascii=False) + "\n"
         if server.top:
             files["alertmanager.yml"] = dump_yaml(alertmanager_config(inv, plan))

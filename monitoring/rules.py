@@ -12,7 +12,7 @@ case in tests/fixtures/monitoring/rules_test.yml. The groups:
 - ``egov-self``: monitoring watching itself, after the Prometheus and Alertmanager mixins, with the
   always-firing ``Watchdog`` (routed to the dead man's switch);
 - ``egov-expected``: one rule per series the inventory says must exist (each router's probe, each
-  public endpoint, each application, each TLS endpoint, each database's backup). Each is
+  public endpoint, each application's and TLS endpoint's blackbox probe, each database's backup). Each is
   staleness-aware: ``value is bad or absent(series)`` on one label set, so evidence that
   disappears keeps the alert firing instead of resolving it.
 """
@@ -27,14 +27,16 @@ from monitoring.settings import Settings
 SITE_LABELS = "site, level, zone"
 # The recorded series a federating server pulls (match[] of /federate), and the one raw series
 # that says whether a district Prometheus can deliver its alerts (it cannot say so itself).
-FEDERATE_MATCH = ['{__name__=~"site:.+"}', '{__name__="prometheus_notifications_alertmanagers_discovered"}']
+FEDERATE_MATCH = ['{__name__=~"site:.+"}',
+                  '{__name__="prometheus_notifications_alertmanagers_discovered",job="prometheus"}']
 PROBE_JOBS = "icmp_.+|blackbox_.+"
 # Scrape jobs that have an alert of their own when down (monitoring/config.py names them).
 OWN_DOWN_ALERT = "node|prometheus|federate|alertmanager|blackbox"
 # Pseudo and read-only-by-design file systems are left out of the file-system alerts.
 FS = 'fstype!~"tmpfs|overlay|squashfs|iso9660"'
-# A host's redundancy group: the hosts of one site with the same roles (dc-app1 and dc-app2).
-GROUP = "site, level, zone, role, roles"
+# A redundancy group: the hosts of one site with the same roles (dc-app1 and dc-app2), or the
+# routers of one site (job tells hosts from routers).
+GROUP = "job, site, level, zone, role, roles"
 REACH = 'up{job="node"} or probe_success{job="icmp_router"}'
 
 
@@ -57,8 +59,8 @@ class Expected:
 
     + routers: (router, its site labels) probed by icmp_router
     + endpoints: (job, name, site labels) of the public endpoints probed by blackbox
-    + apps: (app, site labels of its hosts) whose health the egov exporter reads
-    + tls: (endpoint, site labels) whose certificate the egov exporter reads
+    + apps: (app, site labels of its hosts) whose health blackbox probes (job blackbox_app)
+    + tls: (endpoint, site labels and the serving host's instance) blackbox probes (job blackbox_tls)
     + backups: (backup host, database, site labels) the backup host's exporter reports
     """
 
@@ -124,20 +126,20 @@ def alerts(settings: Settings) -> list[Alert]:
               "WAN link {{ $labels.instance }} is down",
               "The {{ $labels.router }} end of the link to {{ $labels.peer }} does not answer ping."),
         Alert("CertificateExpiringSoon",
-              f"egov_tls_certificate_expiry_timestamp_seconds - time() < {days} * 86400", "10m", "warning",
+              f'probe_ssl_earliest_cert_expiry{{job="blackbox_tls"}} - time() < {days} * 86400', "10m", "warning",
               f"Certificate of {{{{ $labels.endpoint }}}} expires within {days} days",
               "The certificate served at {{ $labels.endpoint }} expires in "
               "{{ $value | humanizeDuration }}; renew it."),
         Alert("PublicCertificateExpiringSoon",
-              f"probe_ssl_earliest_cert_expiry - time() < {days} * 86400", "10m", "warning",
+              f'probe_ssl_earliest_cert_expiry{{role="public_endpoint"}} - time() < {days} * 86400', "10m",
+              "warning",
               f"Certificate of {{{{ $labels.instance }}}} expires within {days} days",
               "The certificate of public endpoint {{ $labels.instance }} expires in "
               "{{ $value | humanizeDuration }}; renew it."),
-        Alert("CertificateExpiryImminent",
-              f"egov_tls_certificate_expiry_timestamp_seconds - time() < {soon} * 86400 "
-              f"or probe_ssl_earliest_cert_expiry - time() < {soon} * 86400", "5m", "critical",
-              "Certificate of {{ $labels.endpoint }}{{ $labels.instance }} has expired or expires within "
-              f"{soon} days",
+        Alert("CertificateExpiryImminent", f"probe_ssl_earliest_cert_expiry - time() < {soon} * 86400", "5m",
+              "critical",
+              "Certificate of {{ if $labels.endpoint }}{{ $labels.endpoint }}{{ else }}{{ $labels.instance }}{{ end }}"
+              f" has expired or expires within {soon} days",
               "{{ $value | humanizeDuration }} left (negative: expired); clients refuse it. Renew it now."),
         Alert("DiskFilling",
               f"node_filesystem_avail_bytes{{{FS}}} / node_filesystem_size_bytes "
@@ -168,13 +170,12 @@ def alerts(settings: Settings) -> list[Alert]:
               "pg_replication_status_replicas < 1 and pg_replication_status_is_primary == 1", "5m", "warning",
               "Primary {{ $labels.instance }} has no streaming replica",
               "No replica is streaming from {{ $labels.instance }}: the database has no N+1."),
-        # `instance` becomes the application's host, so the host's own alerts can inhibit it
-        Alert("AppInstanceDown", 'label_replace(egov_app_up == 0, "instance", "$1", "target", "(.+)")', "2m",
-              "warning",
-              "Application {{ $labels.app }} on {{ $labels.target }} is unhealthy",
+        # `instance` is the application's host: the host's own alerts inhibit it
+        Alert("AppInstanceDown", 'probe_success{job="blackbox_app"} == 0', "2m", "warning",
+              "Application {{ $labels.app }} on {{ $labels.instance }} is unhealthy",
               "The health endpoint {{ $labels.url }} fails or answers an error; the load balancer serves "
               "from the other hosts."),
-        Alert("DocExchangeUnreachable", "egov_docexchange_up == 0", "10m", "warning",
+        Alert("DocExchangeUnreachable", 'probe_success{job="blackbox_docexchange"} == 0', "10m", "warning",
               "The document-exchange platform is unreachable",
               "{{ $labels.url }} does not answer from the monitoring server: documents queue up."),
         Alert("RouterConfigDrift", "egov_router_config_drift_lines > 0", "1h", "warning",
@@ -334,14 +335,14 @@ def expected_alerts(settings: Settings, expected: Expected) -> list[Alert]:
                          down, "critical", f"Public endpoint {name} fails its probe",
                          f"The blackbox probe ({job}) of {name} fails, or is not run.", {**labels, "instance": name}))
     for app, labels in expected.apps:
-        series = _selector("egov_app_up", app=app)
-        out.append(Alert("AppDown", _failing_or_absent(series, "app"), "2m", "critical",
+        series = _selector("probe_success", job="blackbox_app", app=app)
+        out.append(Alert("AppDown", _failing_or_absent(series, "job, app"), "2m", "critical",
                          f"Application {app} is down on every host",
                          f"No health endpoint of {app} answers, or none is reported: users cannot use it.",
                          {**labels, "app": app}))
     for endpoint, labels in expected.tls:
-        series = _selector("egov_tls_up", endpoint=endpoint)
-        out.append(Alert("TlsHandshakeFailing", _failing_or_absent(series, "endpoint"), "5m",
+        series = _selector("probe_success", job="blackbox_tls", endpoint=endpoint)
+        out.append(Alert("TlsHandshakeFailing", _failing_or_absent(series, "job, endpoint"), "5m",
                          "warning", f"TLS on {endpoint} fails",
                          f"No TLS handshake with {endpoint} (or no report of one): its certificate is unknown.",
                          {**labels, "endpoint": endpoint}))

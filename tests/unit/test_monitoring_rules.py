@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from inventory import load_inventory
-from monitoring.config import expected, exporter_config
+from monitoring.config import expected
 from monitoring.rules import Expected, rule_groups
 from monitoring.settings import settings_from
-from monitoring.targets import build_plan
+from monitoring.targets import build_plan, probe_targets
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "monitoring" / "rules_test.yml"
@@ -22,7 +22,7 @@ SETTINGS = settings_from({}, "quangninh.gov.vn")  # the defaults the fixture's e
 DC = {"site": "dc", "level": "province", "zone": "dc"}
 # What the fixture's series stand for (its header says so); the generated rules for it
 EXPECTED = Expected(routers=[("qn-core1", DC)], endpoints=[("blackbox_http_2xx", "portal", DC)],
-                    apps=[("portal", DC)], tls=[("dc-app1:8443", DC)],
+                    apps=[("portal", DC)], tls=[("dc-app1:8443", {**DC, "instance": "dc-app1"})],
                     backups=[("dc-ops1", "docmgmt", DC), ("dc-ops1", "portal", DC)])
 # Always firing: it has no "not yet" (its absence is what the dead man's switch notices)
 ALWAYS = {"Watchdog"}
@@ -109,12 +109,13 @@ def test_expected_series_come_from_the_inventory() -> None:
     inv = load_inventory(ROOT / "inventory" / "lab.yml")
     plan = build_plan(inv)
     (server,) = plan.servers.values()
-    exp = expected(inv, server, exporter_config(inv, inv.hosts[server.name], plan))
+    exp = expected(inv, server, probe_targets(inv, server))
     assert {r for r, _ in exp.routers} == set(inv.routers)
     assert dict(exp.routers)["qn-ty-tien-yen-r1"] == {"site": "ty-tien-yen", "level": "commune", "zone": "tien-yen"}
     assert {a for a, _ in exp.apps} == {"docmgmt", "onestop", "portal", "specdb"}
     # nginx (8443) and HAProxy (443) on both app hosts, IMAPS on the mail host
     assert {t for t, _ in exp.tls} == {"dc-app1:8443", "dc-app1:443", "dc-app2:8443", "dc-app2:443", "dc-ops1:993"}
+    assert dict(exp.tls)["dc-ops1:993"] == {"site": "dc", "level": "province", "zone": "dc", "instance": "dc-ops1"}
     assert {(h, db) for h, db, _ in exp.backups} == {
         ("dc-ops1", db) for db in ("docmgmt", "onestop", "portal", "specdb")}
     assert exp.endpoints == []  # the lab has no public names (inventory/lab.yml)
