@@ -49,9 +49,9 @@ def _site_row(s: SiteStatus) -> list[object]:
             ", ".join(s.down)]
 
 
-def _alert_line(a: AlertView) -> str:
+def _alert_line(a: AlertView, widths: tuple[int, int]) -> str:
     where = f"{a.site} {a.instance}".strip()
-    head = f"  {a.severity:<8} {a.name:<24} {where:<36} for {duration(a.seconds):<6}"
+    head = f"  {a.severity:<8} {a.name:<{widths[0]}} {where:<{widths[1]}} for {duration(a.seconds):<6}"
     if a.silenced:
         return head + "silenced: " + "; ".join(a.silenced_by)
     if a.inhibited:
@@ -67,8 +67,10 @@ def _show_alerts(report: StatusReport, site: str | None, folded: set[str]) -> No
     paging = sum(1 for a in report.alerts if not a.silenced and not a.inhibited)
     click.echo(f"Firing alerts: {paging} paging, {sum(a.inhibited for a in report.alerts)} inhibited, "
                f"{sum(a.silenced for a in report.alerts)} silenced")
+    widths = (max((len(a.name) for a in shown), default=0),
+              max((len(f"{a.site} {a.instance}".strip()) for a in shown), default=0))
     for a in shown:
-        click.echo(_alert_line(a))
+        click.echo(_alert_line(a, widths))
     if hidden:
         sites = sorted({a.site for a in hidden})
         click.echo(f"  + {len(hidden)} alerts of {len(sites)} sites inhibited by their parent's "
@@ -108,5 +110,8 @@ def show_status(report: StatusReport | None, site: str | None, error: Unreachabl
         click.echo(f"{len(ok)} other sites OK" if failing else f"all {len(ok)} sites OK")
     if report.alerts:
         _show_alerts(report, site, {s.site for group in covered.values() for s in group})
+    if error is not None:
+        click.echo(f"UNKNOWN (exit 3): the view above is the last good read ({report.state.upper()})")
+        return
     click.echo({"ok": "OK: nothing fires", "warning": "WARNING", "critical": "CRITICAL",
                 "unknown": "UNKNOWN"}[report.state] + (f" (exit {report.exit_code})" if report.exit_code else ""))

@@ -4,8 +4,9 @@ Metrics (Prometheus naming: ``egov_`` prefix, base units in the name):
 
     egov_backup_last_success_timestamp_seconds{database}     end of the last good backup
     egov_backup_last_size_bytes{database}
-    egov_router_config_drift_lines{router,site,level,zone}    lines that differ, running vs intended
-                                                             (labels: the router's own place)
+    egov_router_config_drift_lines{router,instance,role,site,level,zone}
+                                                             lines that differ, running vs intended
+                                                             (labels: the router's own, as a target)
     egov_collector_up{collector}, egov_collector_duration_seconds{collector},
     egov_collector_last_success_timestamp_seconds{collector}
     egov_exporter_build_info{revision,python_version}        revision: sha1 of the shipped modules

@@ -53,8 +53,8 @@ class EgovCollector:
             return
         drift = GaugeMetricFamily("egov_router_config_drift_lines",
                                   "Lines that differ between the router's running and intended configuration, "
-                                  "labelled with the router's own site, level and zone. " + ON_FAILURE,
-                                  labels=["router", *TARGET_LABELS])
+                                  "labelled as the router's own target (instance, site, level, zone). " + ON_FAILURE,
+                                  labels=["router", "instance", "role", *TARGET_LABELS])
         unknown = []
         for router, lines in sorted(sample.value.items()):
             if router in self.routers:

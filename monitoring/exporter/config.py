@@ -21,7 +21,9 @@ class Router:
     zone: str
 
     def labels(self) -> list[str]:
-        return [self.router, self.site, self.level, self.zone]
+        """router, instance, role, site, level, zone: the router is the target (its own place, and
+        ``instance`` as its ping probe has it), not the exporter's host."""
+        return [self.router, self.router, "router", self.site, self.level, self.zone]
 
 
 @dataclass(frozen=True)

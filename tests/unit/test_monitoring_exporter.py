@@ -78,10 +78,10 @@ def exporter() -> tuple[Exporter, FakeSources]:
 def test_drift_carries_the_routers_own_site_and_backups_their_database(exporter) -> None:
     exp, _ = exporter
     s = scrape(exp.registry)
-    assert value(s, "egov_router_config_drift_lines", router="qn-dh-quang-tan-r1", site="dh-quang-tan",
-                 level="commune", zone="dam-ha") == 4
-    assert value(s, "egov_router_config_drift_lines", router="qn-ty-r1", site="tien-yen", level="district",
-                 zone="tien-yen") == 0
+    assert value(s, "egov_router_config_drift_lines", router="qn-dh-quang-tan-r1", instance="qn-dh-quang-tan-r1",
+                 role="router", site="dh-quang-tan", level="commune", zone="dam-ha") == 4
+    assert value(s, "egov_router_config_drift_lines", router="qn-ty-r1", instance="qn-ty-r1", role="router",
+                 site="tien-yen", level="district", zone="tien-yen") == 0
     assert value(s, "egov_backup_last_success_timestamp_seconds", database="docmgmt") == 1764190800
     assert value(s, "egov_backup_last_size_bytes", database="docmgmt") == 52428800
     assert ("egov_backup_last_size_bytes", (("database", "portal"),)) not in s
@@ -128,7 +128,8 @@ def test_a_failed_collector_drops_its_series_and_says_since_when(exporter) -> No
     s = scrape(exp.registry)
     assert value(s, "egov_collector_up", collector="drift") == 1
     assert [labels for name, labels in s if name == "egov_router_config_drift_lines"] == [
-        (("level", "district"), ("router", "qn-ty-r1"), ("site", "tien-yen"), ("zone", "tien-yen"))]
+        (("instance", "qn-ty-r1"), ("level", "district"), ("role", "router"), ("router", "qn-ty-r1"),
+         ("site", "tien-yen"), ("zone", "tien-yen"))]
 
 
 def test_drift_of_a_router_it_does_not_watch_is_not_charged_to_its_own_site(exporter) -> None:

@@ -206,7 +206,9 @@ def test_watch_keeps_the_last_good_read_through_an_outage(cutoff: str, monkeypat
     assert out.count("UNKNOWN: Prometheus cannot be asked") == 1 and "HTTP 503" in out
     _, _, after = out.partition("UNKNOWN:")
     assert "last good read" in after.splitlines()[0]
-    assert after.count("CRITICAL (exit 2)") == 2  # the last good read shown again, then a fresh one
+    # the last good read shown again, marked as such, then a fresh one
+    assert "UNKNOWN (exit 3): the view above is the last good read (CRITICAL)" in after
+    assert after.count("CRITICAL (exit 2)") == 1
     assert result.exit_code == 2
 
 
