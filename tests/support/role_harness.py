@@ -17,6 +17,7 @@ A case file (``tests/fixtures/roles/<role>/<case>.yml``)::
         path=/etc/unbound/unbound.conf.d/egov.conf: null
       files.Sha1File:
         path=/opt/egov-exporter/egov/errors.py: {sha1_of: egov/errors.py}   # the host holds the repo's file
+        path=/etc/ssl/egov/web.crt: {sha1_of_pki: web.crt}   # ... or the run's lab CA's certificate
     operations:                           # in order: the name pyinfra gives it, and its commands
       - name: DNS | unbound
         commands:
@@ -156,6 +157,9 @@ class RecordedFacts:
         if isinstance(value, dict) and set(value) == {"sha1_of"}:
             # a shipped repository file already in place: its checksum follows the repo, not the case
             return hashlib.sha1((REPO / value["sha1_of"]).read_bytes()).hexdigest()
+        if isinstance(value, dict) and set(value) == {"sha1_of_pki"}:
+            # a certificate this run's lab CA issued, already on the host (the CA is new in every run)
+            return hashlib.sha1((Path(os.environ["EGOV_PKI_DIR"]) / value["sha1_of_pki"]).read_bytes()).hexdigest()
         return _typed(value, cls)
 
     def unused(self) -> list[str]:
