@@ -79,6 +79,8 @@ function drawMap() {
   const svg = document.getElementById("map");
   const pad = 8;
   svg.setAttribute("viewBox", `${-pad} ${-pad} ${page.width + 2 * pad} ${page.height + 2 * pad}`);
+  // drawn at its own size, shrunk to the window when wider (never blown up: a small lab stays readable)
+  svg.setAttribute("width", page.width + 2 * pad);
   const byName = Object.fromEntries(page.sites.map((s) => [s.name, s]));
   const { width: w, height: h, squares_per_line: per } = page.box;
   for (const e of page.edges) {
@@ -94,7 +96,7 @@ function drawMap() {
                         transform: `translate(${s.x},${s.y})`, tabindex: "0" }, "", SVG);
     g.append(el("title", {}, `${s.title} (${s.level})`, SVG));
     g.append(el("rect", { class: "box unknown", width: w, height: h, rx: 6 }, "", SVG));
-    g.append(el("text", { class: "name", x: 8, y: 18 }, shorten(s.title || s.name, 22), SVG));
+    g.append(el("text", { class: "name", x: 8, y: 18 }, shorten(s.title || s.name, 21), SVG));
     g.append(el("text", { class: "detail", x: 8, y: 36 }, s.name, SVG));
     // folded sites: one square each, on a light band so every colour shows on every box
     if (s.folded.length) {
