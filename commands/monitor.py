@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,9 +13,6 @@ from commands import common
 
 if TYPE_CHECKING:
     from monitoring.status import StatusReport
-
-STATUS_HELP = "Per site: targets up and down, firing alerts by severity, WAN reachability. Exit 1 on a critical alert."
-
 
 @click.group("monitor", cls=common.EgovGroup)
 def monitor_group() -> None:
@@ -54,62 +52,186 @@ def config_cmd(inventory_path: str, out_dir: str, check: bool, as_json: bool) ->
     ])
 
 
-@monitor_group.command("status", help=STATUS_HELP)
-@common.inventory_option
-@click.option("--site", default=None, help="Only this site.")
-@click.option("--prometheus", default=None, metavar="URL",
-              help="Prometheus to ask (default: the province's, from the inventory).")
-@click.option("--alertmanager", default=None, metavar="URL", help="Alertmanager to ask (default: the province's).")
-@click.option("--watch", is_flag=True, help="Refresh until interrupted.")
-@click.option("--interval", type=click.FloatRange(1), default=10, show_default=True,
-              help="Seconds between refreshes with --watch.")
-@common.json_option
-def status_cmd(inventory_path: str, site: str | None, prometheus: str | None, alertmanager: str | None,
-               watch: bool, interval: float, as_json: bool) -> None:
+STATUS_HELP = """Each site's state, failing sites first, and every firing alert.
+
+Sites in trouble are listed worst first (sites whose alerts are all inhibited by a failing
+parent are folded under it); every other site is folded into one line. Each alert shows how
+long it has fired, its runbook, and whether it is silenced (by whom) or inhibited (by which
+alert). --site S shows S's own state even when a parent's alert inhibits S's alerts.
+
+\b
+Exit codes (as a Nagios check):
+  0  OK        nothing fires (silenced alerts do not count)
+  1  WARNING   a warning fires, or a target is down with no alert yet
+  2  CRITICAL  a critical alert fires (inhibited ones included), or a site is unreachable
+  3  UNKNOWN   Prometheus or Alertmanager cannot be asked
+
+With --watch the view refreshes until Ctrl-C; when a server cannot be asked it says so and
+keeps showing the last good read with its time, and carries on.
+"""
+
+
+def _servers(inventory_path: str, site: str | None, prometheus: str | None,
+             alertmanager: str | None, need_prometheus: bool = True) -> tuple[Any, str, str]:
+    """The inventory, and the Prometheus and Alertmanager to ask (default: the province's)."""
     from inventory import load_inventory
-    from monitoring.status import collect_status
     from monitoring.targets import build_plan
 
     inv = load_inventory(inventory_path)
     if site and site not in inv.sites:
         raise click.BadParameter(f"no site '{site}' in {inventory_path}", param_hint="--site")
-    if prometheus is None or alertmanager is None:
+    if (need_prometheus and prometheus is None) or alertmanager is None:
         from egov.connection import require_lab_up
 
         require_lab_up(inv)  # the servers' addresses come from the inventory
-    top = build_plan(inv).top[0]
-    prometheus = prometheus or top.url()
-    alertmanager = alertmanager or top.alertmanager_url()
+        top = build_plan(inv).top[0]
+        prometheus, alertmanager = prometheus or top.url(), alertmanager or top.alertmanager_url()
+    return inv, prometheus or "", alertmanager
+
+
+prometheus_option = click.option("--prometheus", default=None, metavar="URL",
+                                 help="Prometheus to ask (default: the province's, from the inventory).")
+alertmanager_option = click.option("--alertmanager", default=None, metavar="URL",
+                                   help="Alertmanager to ask (default: the province's).")
+
+
+@monitor_group.command("status", help=STATUS_HELP)
+@common.inventory_option
+@click.option("--site", default=None, help="Only this site (its own state, even when a parent inhibits it).")
+@prometheus_option
+@alertmanager_option
+@click.option("--watch", is_flag=True, help="Refresh until interrupted; survives a server restart.")
+@click.option("--interval", type=click.FloatRange(1), default=10, show_default=True,
+              help="Seconds between refreshes with --watch.")
+@common.json_option
+def status_cmd(inventory_path: str, site: str | None, prometheus: str | None, alertmanager: str | None,
+               watch: bool, interval: float, as_json: bool) -> None:
+    from monitoring.api import Unreachable
+    from monitoring.status import EXIT_CODES, collect_status
+
+    inv, prometheus, alertmanager = _servers(inventory_path, site, prometheus, alertmanager)
     order = list(inv.sites)
-    while True:
-        report = collect_status(prometheus, alertmanager, site=site, order=order)
-        if watch and not as_json:
-            click.clear()
-        _show(report, as_json)
-        if not watch:
-            break
-        try:
+    last: StatusReport | None = None
+    code = EXIT_CODES["unknown"]
+    try:
+        while True:
+            error: Unreachable | None = None
+            try:
+                last = collect_status(prometheus, alertmanager, site=site, order=order)
+            except Unreachable as exc:  # UNKNOWN (exit 3), said like any other state; --watch carries on
+                error = exc
+            code = EXIT_CODES["unknown"] if error or last is None else last.exit_code
+            _show(last, site, error, code, watch, as_json)
+            if not watch:
+                break
             time.sleep(interval)
-        except KeyboardInterrupt:
-            break
-    common.exit_for(report.critical)
+    except KeyboardInterrupt:  # the end of --watch
+        pass
+    if code:
+        raise SystemExit(code)
 
 
-def _show(report: StatusReport, as_json: bool) -> None:
+def _show(report: StatusReport | None, site: str | None, error: Any, code: int, watch: bool, as_json: bool) -> None:
     if as_json:
-        common.emit_json(report.to_dict())
+        unknown = {"state": "unknown", "exit_code": code, "error": str(error)} if error else {}
+        common.emit_json({**(report.to_dict() if report else {}), **unknown})
         return
-    wan = {True: "up", False: "DOWN", None: "-"}
-    common.table(f"Status from {report.prometheus}", ["site", "level", "up", "down", "critical", "warning", "WAN",
-                                                      "down targets"], [
-        [s.site, s.level, s.targets_up, s.targets_down, s.alerts.get("critical", 0), s.alerts.get("warning", 0),
-         wan[s.wan], ", ".join(s.down)] for s in report.sites
-    ])
-    if report.alerts:
-        common.table("Firing alerts", ["severity", "alert", "site", "instance", "summary"], [
-            [a["severity"], a["alertname"], a["site"], a["instance"], a["summary"]] for a in report.alerts
-        ])
-    click.echo("CRITICAL alerts firing" if report.critical else "no critical alert")
+    from commands.monitor_view import show_status
+
+    if watch:
+        click.clear()
+    show_status(report, site, error)
+
+
+def _matchers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from egov.errors import MonitoringError
+    from monitoring.silence import parse_matcher
+
+    for value in values:
+        try:
+            parse_matcher(value)
+        except MonitoringError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return values
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from egov.errors import MonitoringError
+    from monitoring.silence import parse_duration
+
+    try:
+        parse_duration(value)
+    except MonitoringError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _author() -> str:
+    import getpass
+
+    return os.environ.get("EGOV_ONCALL_NAME") or getpass.getuser()
+
+
+author_option = click.option("--author", default=_author, show_default="$EGOV_ONCALL_NAME or your login name",
+                             help="Who silences (recorded in Alertmanager).")
+
+
+def _show_silence(silence: Any, what: str, as_json: bool) -> None:
+    if as_json:
+        common.emit_json(silence.to_dict())
+        return
+    click.echo(f"{what} {silence.id} until {silence.ends_at} by {silence.created_by}: {silence.comment}")
+    if silence.covers:
+        click.echo(f"it silences {silence.covers} firing alert(s)")
+    else:
+        click.echo("no firing alert matches it now (a typo? it still holds for alerts to come)", err=True)
+    click.echo(silence.id)
+
+
+@monitor_group.command("silence")
+@common.inventory_option
+@alertmanager_option
+@click.option("-m", "--matcher", "matchers", multiple=True, required=True, callback=_matchers,
+              metavar="NAME=VALUE",
+              help="Which alerts: name=value, name!=value, name=~regex, name!~regex (repeatable).")
+@click.option("--duration", default="2h", show_default=True, callback=_duration, help="Like 30m, 2h, 1d.")
+@click.option("--comment", required=True, help="Why (shown beside every silenced alert).")
+@author_option
+@common.json_option
+def silence_cmd(inventory_path: str, alertmanager: str | None, matchers: tuple[str, ...],
+                duration: str, comment: str, author: str, as_json: bool) -> None:
+    """Silence the alerts the matchers select, through Alertmanager's API; prints the silence id.
+
+    Exit 3 when Alertmanager cannot be asked.
+    """
+    from monitoring.silence import create_silence
+
+    _, _, alertmanager = _servers(inventory_path, None, None, alertmanager, need_prometheus=False)
+    _show_silence(create_silence(alertmanager, list(matchers), duration, comment, author), "silence", as_json)
+
+
+@monitor_group.command("ack")
+@click.argument("alertname")
+@common.inventory_option
+@alertmanager_option
+@click.option("--site", default=None, help="Only this site's alert.")
+@click.option("--instance", default=None, help="Only this instance's alert.")
+@click.option("--duration", default="1h", show_default=True, callback=_duration,
+              help="How long the acknowledgement holds (a short silence).")
+@click.option("--comment", default="", help="What you are doing about it.")
+@author_option
+@common.json_option
+def ack_cmd(alertname: str, inventory_path: str, alertmanager: str | None,
+            site: str | None, instance: str | None, duration: str, comment: str, author: str,
+            as_json: bool) -> None:
+    """Acknowledge ALERTNAME: a short silence in your name ("ack by NAME"); prints its id.
+
+    Exit 3 when Alertmanager cannot be asked.
+    """
+    from monitoring.silence import acknowledge
+
+    _, _, alertmanager = _servers(inventory_path, site, None, alertmanager, need_prometheus=False)
+    _show_silence(acknowledge(alertmanager, alertname, author, duration, site, instance, comment), "ack", as_json)
 
 
 @monitor_group.command("exporter")

@@ -20,10 +20,17 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from egov.errors import MonitoringError
-from inventory.applications import APPS
 from monitoring.alertmanager import alertmanager_config
 from monitoring.rules import FEDERATE_MATCH, rule_groups
-from monitoring.targets import MonitoringPlan, Server, build_plan, host_settings, site_labels
+from monitoring.targets import (
+    BLACKBOX_PROBES,
+    MonitoringPlan,
+    Server,
+    build_plan,
+    host_settings,
+    probe_targets,
+    site_labels,
+)
 
 if TYPE_CHECKING:
     from inventory.model import Host, Inventory
@@ -58,10 +65,14 @@ def prometheus_config(inv: Inventory, plan: MonitoringPlan, server: Server) -> d
                             "labels": {**site_labels(inv, server.site), "instance": server.name,
                                        "role": "monitoring"}}],
     }]
-    for job in ("node", "postgres", "egov"):
+    for job in ("node", "postgres"):
         jobs.append({"job_name": job, "file_sd_configs": [{"files": [f"file_sd/{job}.json"]}]})
+    # The egov exporter labels each finding with the site, level and zone of its target (a district
+    # host's certificate is the district's): those labels win over the exporter host's own.
+    jobs.append({"job_name": "egov", "honor_labels": True, "file_sd_configs": [{"files": ["file_sd/egov.json"]}]})
     for job, module in PROBE_MODULES.items():
         jobs.append(_probe_job(job, module, server, [f"file_sd/{job}.json"]))
+    jobs.extend(probe_jobs(server))
     for module in sorted({t.job for t in server.targets if t.job.startswith("blackbox_")}):
         jobs.append(_probe_job(module, module.removeprefix("blackbox_"), server, [f"file_sd/{module}.json"]))
     jobs.append({
@@ -94,8 +105,35 @@ def file_sd(server: Server, inv: Inventory) -> dict[str, list[dict[str, Any]]]:
     return groups
 
 
-def blackbox_config() -> dict[str, Any]:
+def probe_jobs(server: Server) -> list[dict[str, Any]]:
+    """blackbox_exporter's multi-target jobs for applications' health, TLS certificates and the
+    document-exchange platform (``monitoring.targets.probe_targets``), every
+    ``monitoring__collect_interval`` seconds: an application answers the probe, not a scrape."""
+    interval = server.settings.collect_interval
+    jobs = []
+    for job, module in BLACKBOX_PROBES.items():
+        probe = _probe_job(job, module, server, [f"file_sd/{job}.json"])
+        jobs.append({**probe, "scrape_interval": f"{interval}s", "scrape_timeout": f"{min(interval, 10)}s"})
+    return jobs
+
+
+def probe_file_sd(inv: Inventory, server: Server) -> dict[str, list[dict[str, Any]]]:
+    """The probe jobs' target files (one group per target, each with its own labels)."""
+    groups: dict[str, list[dict[str, Any]]] = {job: [] for job in BLACKBOX_PROBES}
+    for target in probe_targets(inv, server):
+        groups[target.job].append({"targets": [target.address], "labels": target.labels})
+    return groups
+
+
+def blackbox_config(domain: str) -> dict[str, Any]:
+    """blackbox_exporter's modules; ``domain`` is the name the platform's certificates hold."""
     return {"modules": {
+        "http_health": {"prober": "http", "timeout": "5s", "http": {"preferred_ip_protocol": "ip4"}},
+        # Verification off on purpose: an expired or privately signed certificate must still be
+        # measured (probe_ssl_earliest_cert_expiry), not hidden behind a handshake error.
+        "tls_certificate": {"prober": "tcp", "timeout": "5s", "tcp": {
+            "preferred_ip_protocol": "ip4", "tls": True,
+            "tls_config": {"insecure_skip_verify": True, "server_name": domain}}},
         "icmp": {"prober": "icmp", "timeout": "3s", "icmp": {"preferred_ip_protocol": "ip4"}},
         "http_2xx": {"prober": "http", "timeout": "5s",
                      "http": {"preferred_ip_protocol": "ip4", "fail_if_not_ssl": True}},
@@ -112,8 +150,9 @@ def blackbox_config() -> dict[str, Any]:
 def exporter_config(inv: Inventory, host: Host, plan: MonitoringPlan | None = None) -> dict[str, Any]:
     """The egov exporter's configuration on one host (see monitoring/exporter/config.py).
 
-    Monitoring servers watch the applications, certificates, the document-exchange platform and
-    router drift of their sites; backup hosts report their own backups.
+    Backup hosts report their own backups; monitoring servers the configuration drift of the
+    routers of their sites, each router with its own site, level and zone (the labels its
+    series carry). Applications and certificates are blackbox's (``probe_jobs``).
     """
     settings = host_settings(inv, host)
     conf: dict[str, Any] = {"listen": f"0.0.0.0:{settings.egov_exporter_port}", "interval": settings.collect_interval}
@@ -121,23 +160,8 @@ def exporter_config(inv: Inventory, host: Host, plan: MonitoringPlan | None = No
         conf["backup_status_file"] = settings.backup_status_file
     if "monitoring" in host.roles:
         sites = set((plan or build_plan(inv)).servers[host.name].sites)
-
-        apps, tls = [], []
-        for other in inv.hosts.values():
-            if other.site not in sites:
-                continue
-            other_settings = host_settings(inv, other)
-            ip = str(other.server_ip or other.mgmt_ip)
-            for role in other.roles:
-                if role in APPS:
-                    apps.append({"app": APPS[role].name, "target": other.name,
-                                 "url": f"http://{ip}:{APPS[role].port}{other_settings.app_health_path}"})
-                for port in other_settings.tls_ports.get(role, []):
-                    tls.append({"endpoint": f"{other.name}:{port}", "host": ip, "port": port,
-                                "server_name": inv.province.domain})
-        conf.update(apps=apps, tls=sorted({(t["endpoint"]): t for t in tls}.values(), key=lambda t: str(t["endpoint"])))
-        if settings.docexchange_url:
-            conf["docexchange_url"] = settings.docexchange_url
+        conf["routers"] = [{"router": r.name, **site_labels(inv, r.site)} for r in inv.routers.values()
+                           if r.site in sites]
         if settings.drift_file:
             conf["drift_file"] = settings.drift_file
             conf["drift_interval"] = settings.drift_interval
@@ -157,9 +181,9 @@ def generate(inv: Inventory) -> dict[str, GeneratedServer]:
     out: dict[str, GeneratedServer] = {}
     for server in plan.servers.values():
         files = {"prometheus.yml": dump_yaml(prometheus_config(inv, plan, server)), "rules/egov.yml": rules,
-                 "blackbox.yml": dump_yaml(blackbox_config()),
+                 "blackbox.yml": dump_yaml(blackbox_config(inv.province.domain)),
                  "egov-exporter.yml": dump_yaml(exporter_config(inv, inv.hosts[server.name], plan))}
-        for job, groups in file_sd(server, inv).items():
+        for job, groups in {**file_sd(server, inv), **probe_file_sd(inv, server)}.items():
             files[f"file_sd/{job}.json"] = json.dumps(groups, indent=1, ensure_ascii=False) + "\n"
         if server.top:
             files["alertmanager.yml"] = dump_yaml(alertmanager_config(inv, plan))

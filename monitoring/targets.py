@@ -9,6 +9,7 @@ the Alertmanagers of the top-level servers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -128,14 +129,19 @@ def build_plan(inv: Inventory) -> MonitoringPlan:
     return plan
 
 
+def _hosts(inv: Inventory, server: Server) -> Iterator[tuple[Host, Settings]]:
+    """The hosts of the server's sites with their settings, in inventory order (stable output)."""
+    sites = set(server.sites)
+    for host in inv.hosts.values():
+        if host.site in sites:
+            yield host, host_settings(inv, host)
+
+
 def _targets(inv: Inventory, server: Server) -> list[Target]:
     """Every target of the server's sites, in inventory order (stable output)."""
     out: list[Target] = []
     sites = set(server.sites)
-    for host in inv.hosts.values():
-        if host.site not in sites:
-            continue
-        hs = host_settings(inv, host)
+    for host, hs in _hosts(inv, server):
         labels = {**site_labels(inv, host.site), "instance": host.name, "role": host.roles[0] if host.roles else "",
                   "roles": "," + ",".join(host.roles) + ","}
         out.append(Target("node", f"{host.mgmt_ip}:{hs.node_exporter_port}", labels))
@@ -165,4 +171,36 @@ def _targets(inv: Inventory, server: Server) -> list[Target]:
             labels = {**site_labels(inv, dc.name), "instance": endpoint["name"], "role": "public_endpoint",
                       "module": endpoint["module"]}
             out.append(Target("blackbox_" + endpoint["module"], endpoint["target"], labels))
+    return out
+
+
+# What blackbox_exporter probes for a server besides pings and public endpoints (the multi-target
+# pattern: Prometheus passes each target as ?target=), by job, with the blackbox module it uses.
+BLACKBOX_PROBES = {"blackbox_app": "http_health", "blackbox_tls": "tls_certificate",
+                 "blackbox_docexchange": "http_2xx"}
+
+
+def probe_targets(inv: Inventory, server: Server) -> list[Target]:
+    """Each core application's health URL on each host, every TLS port, and the document-exchange
+    platform, of the server's sites. Each is labelled with its own host's site, level and zone
+    (a district's certificate is the district's) and ``instance`` = that host, so the host's own
+    alerts can inhibit it; ``app``/``url`` and ``endpoint`` name what is probed."""
+    from inventory.applications import APPS
+
+    out: list[Target] = []
+    for host, hs in _hosts(inv, server):
+        ip = str(host.server_ip or host.mgmt_ip)
+        for role in host.roles:
+            if role in APPS:
+                url = f"http://{ip}:{APPS[role].port}{hs.app_health_path}"
+                out.append(Target("blackbox_app", url, {**site_labels(inv, host.site), "instance": host.name,
+                                                        "role": role, "app": APPS[role].name, "url": url}))
+        ports = sorted({p for role in host.roles for p in hs.tls_ports.get(role, [])})
+        for port in ports:
+            out.append(Target("blackbox_tls", f"{ip}:{port}", {**site_labels(inv, host.site), "instance": host.name,
+                                                               "role": "tls", "endpoint": f"{host.name}:{port}"}))
+    if server.settings.docexchange_url:
+        url = server.settings.docexchange_url
+        out.append(Target("blackbox_docexchange", url, {**site_labels(inv, server.site), "instance": "docexchange",
+                                                        "role": "docexchange", "url": url}))
     return out

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   docker.io debootstrap apt-cacher-ng iproute2 openssh-client
   graphviz frr
-  prometheus prometheus-alertmanager
+  prometheus prometheus-alertmanager prometheus-blackbox-exporter
   postgresql python3-psycopg2 unbound squid
   chromium
 )

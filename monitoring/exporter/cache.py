@@ -1,4 +1,9 @@
-"""The poll cache: background pollers run the slow sources and keep each one's last result."""
+"""The poll cache: background pollers run the slow sources and keep each one's last outcome.
+
+A failed run replaces the value with nothing: the collector then serves no series for that
+source (never the last good value as if it were current), and says so with
+``egov_collector_up`` 0 and the time of the last success.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,18 +21,18 @@ from monitoring.exporter.sources import Sources, read_drift_file
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sample:
-    """The last outcome of one background collector."""
+    """The last outcome of one background collector (``value`` is None unless ``ok``)."""
 
     value: Any = None
     ok: bool = False
     duration: float = 0.0
-    last_success: float = 0.0
+    last_success: float = 0.0  # unix seconds; 0 when it never succeeded
 
 
 class Cache:
-    """Thread-safe last results by collector name."""
+    """Thread-safe last outcomes by collector name."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -36,23 +40,19 @@ class Cache:
 
     def put(self, name: str, value: Any, ok: bool, duration: float, now: float) -> None:
         with self._lock:
-            previous = self._samples.get(name, Sample())
             if ok:
                 self._samples[name] = Sample(value, True, duration, now)
-            else:  # keep the last good value so one failed round does not blank the metrics
-                self._samples[name] = Sample(previous.value, False, duration, previous.last_success)
+            else:
+                previous = self._samples.get(name, Sample())
+                self._samples[name] = Sample(None, False, duration, previous.last_success)
 
     def items(self) -> list[tuple[str, Sample]]:
         with self._lock:
             return sorted(self._samples.items())
 
-    def get(self, name: str) -> Sample | None:
-        with self._lock:
-            return self._samples.get(name)
-
 
 class Poller:
-    """Runs ``collect()`` every ``interval`` seconds in a daemon thread and caches the result."""
+    """Runs ``collect()`` every ``interval`` seconds in a daemon thread and caches the outcome."""
 
     def __init__(self, name: str, collect: Callable[[], Any], interval: float, cache: Cache,
                  clock: Callable[[], float] = time.time) -> None:
@@ -81,27 +81,12 @@ class Poller:
         self._stop.set()
 
 
-def _parallel(items: list[Any], fn: Callable[[Any], Any], workers: int = 8) -> list[Any]:
-    """Run ``fn`` over items concurrently (slow endpoints must not add up)."""
-    if not items:
-        return []
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        return list(pool.map(fn, items))
-
-
 def pollers(config: ExporterConfig, sources: Sources, cache: Cache) -> list[Poller]:
-    """The background collectors this configuration needs."""
+    """The background collectors this configuration needs: backup status, router drift."""
     out: list[Poller] = []
-    timeout = config.timeout
-    if config.apps:
-        out.append(Poller("apps", lambda: _parallel(config.apps, lambda a: (a, *sources.http(a.url, timeout))),
-                          config.interval, cache))
-    if config.tls:
-        out.append(Poller("tls", lambda: _parallel(config.tls, lambda e: (e, sources.cert(e, timeout))),
-                          config.interval, cache))
-    if config.docexchange_url:
-        url = config.docexchange_url
-        out.append(Poller("docexchange", lambda: sources.http(url, timeout), config.interval, cache))
+    if config.backup_status_file:
+        out.append(Poller("backup", functools.partial(sources.backup, config.backup_status_file), config.interval,
+                          cache))
     drift = sources.drift
     if drift is None and config.drift_file:
         drift = functools.partial(read_drift_file, config.drift_file)

@@ -9,20 +9,20 @@ import yaml
 
 from egov.errors import MonitoringError
 
-
-@dataclass(frozen=True)
-class App:
-    app: str
-    target: str
-    url: str
+# The labels every finding about a target carries: the target's place in the inventory, not the
+# exporter host's (a commune router's drift goes to that commune's IT).
+TARGET_LABELS = ("site", "level", "zone")
 
 
 @dataclass(frozen=True)
-class TlsEndpoint:
-    endpoint: str
-    host: str
-    port: int
-    server_name: str
+class Router:
+    router: str
+    site: str
+    level: str
+    zone: str
+
+    def labels(self) -> list[str]:
+        return [self.router, self.site, self.level, self.zone]
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,11 @@ class ExporterConfig:
     """The exporter's configuration file (generated per host by ``egov monitor config``)."""
 
     listen: str = "0.0.0.0:9200"
-    interval: float = 30.0
-    timeout: float = 5.0
-    apps: list[App] = field(default_factory=list)
-    tls: list[TlsEndpoint] = field(default_factory=list)
+    interval: float = 30.0  # how often the backup status file is read
     backup_status_file: str | None = None
-    docexchange_url: str | None = None
     drift_file: str | None = None
     drift_interval: float = 900.0
+    routers: list[Router] = field(default_factory=list)  # whose drift this exporter reports, with their labels
 
 
 def load_config(path: str | Path) -> ExporterConfig:
@@ -57,12 +54,10 @@ def load_config(path: str | Path) -> ExporterConfig:
     if unknown:
         raise MonitoringError(f"{path}: unknown keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     try:
-        apps = [App(str(a["app"]), str(a["target"]), str(a["url"])) for a in data.pop("apps", [])]
-        tls = [TlsEndpoint(str(t["endpoint"]), str(t["host"]), int(t["port"]), str(t.get("server_name", t["host"])))
-               for t in data.pop("tls", [])]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MonitoringError(f"{path}: apps/tls entries need app, target, url / endpoint, host, port: {exc}") from None
+        routers = [Router(str(r["router"]), *(str(r[k]) for k in TARGET_LABELS)) for r in data.pop("routers", [])]
+    except (KeyError, TypeError) as exc:
+        raise MonitoringError(f"{path}: routers entries need router, {', '.join(TARGET_LABELS)}: {exc}") from None
     try:
-        return ExporterConfig(apps=apps, tls=tls, **data)
+        return ExporterConfig(routers=routers, **data)
     except TypeError as exc:
         raise MonitoringError(f"{path}: {exc}") from None

@@ -1,11 +1,15 @@
-"""The running exporter: sources, cache, pollers and the collector wired into a registry, served over HTTP."""
+"""The running exporter: sources, cache, pollers and the collectors wired into a registry, served over HTTP."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import platform
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
+from prometheus_client import PlatformCollector, ProcessCollector
 from prometheus_client.registry import CollectorRegistry
 
 from monitoring.exporter.cache import Cache, Poller, pollers
@@ -14,6 +18,16 @@ from monitoring.exporter.config import ExporterConfig
 from monitoring.exporter.sources import Sources
 
 log = logging.getLogger(__name__)
+PACKAGE = Path(__file__).resolve().parent
+
+
+def revision(package: Path = PACKAGE) -> str:
+    """sha1 over the package's modules (names and bytes): the same on the host as in the repo
+    commit it was deployed from, so build_info tells which code runs."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for path in sorted(package.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 @dataclass
@@ -30,13 +44,20 @@ class Exporter:
             poller.stop()
 
 
-def build(config: ExporterConfig, sources: Sources | None = None,
-          registry: CollectorRegistry | None = None) -> Exporter:
-    """Wire sources, cache, pollers and the collector into a registry (not started)."""
+def build(config: ExporterConfig, sources: Sources | None = None, registry: CollectorRegistry | None = None,
+          proc: str = "/proc") -> Exporter:
+    """Wire sources, cache, pollers and the collectors into a registry (not started).
+
+    Besides ours, prometheus_client's own process (``process_*``: CPU, memory, open files, from
+    ``proc``) and platform (``python_info``) collectors.
+    """
     sources = sources or Sources()
     registry = registry if registry is not None else CollectorRegistry()
     cache = Cache()
-    registry.register(EgovCollector(config, cache, sources))
+    ProcessCollector(registry=registry, proc=proc)
+    PlatformCollector(registry=registry)
+    registry.register(EgovCollector(config, cache, {"revision": revision(),
+                                                    "python_version": platform.python_version()}))
     return Exporter(registry, pollers(config, sources, cache))
 
 

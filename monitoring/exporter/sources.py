@@ -1,54 +1,16 @@
-"""What the exporter reads: plain functions, each returns what it could read."""
+"""What the exporter reads: plain functions, each returns what it could read or raises.
+
+HTTP health and TLS certificates are not here: Prometheus has blackbox_exporter probe them
+(the multi-target pattern, ``monitoring.config.probe_jobs``); this exporter reads only what no
+stock exporter can, two files the platform's own jobs write.
+"""
 
 from __future__ import annotations
 
 import json
-import socket
-import ssl
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
-
-from monitoring.exporter.config import TlsEndpoint
-
-
-def probe_http(url: str, timeout: float) -> tuple[bool, float]:
-    """(answered 2xx, seconds taken). Never raises for network trouble."""
-    start = time.monotonic()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            ok = 200 <= resp.status < 300
-    except (urllib.error.URLError, OSError, ValueError):
-        ok = False
-    return ok, time.monotonic() - start
-
-
-def cert_not_after(endpoint: TlsEndpoint, timeout: float) -> float | None:
-    """notAfter (unix seconds) of the certificate served at the endpoint; None when no handshake.
-
-    Verification is off on purpose: an expired or privately signed certificate must still be
-    measured, not hidden behind a handshake error.
-    """
-    from cryptography import x509
-
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    try:
-        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as sock, \
-                ctx.wrap_socket(sock, server_hostname=endpoint.server_name) as tls:
-            der = tls.getpeercert(binary_form=True)
-    except (OSError, ssl.SSLError):
-        return None
-    if not der:
-        return None
-    cert = x509.load_der_x509_certificate(der)
-    not_after = getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after.replace(tzinfo=UTC)
-    return not_after.timestamp()
 
 
 def read_backup_status(path: str) -> dict[str, dict[str, float]]:
@@ -69,9 +31,9 @@ def read_backup_status(path: str) -> dict[str, dict[str, float]]:
 
 
 def read_drift_file(path: str) -> dict[str, int]:
-    """Router -> number of differing lines, as written by a periodic ``egov net diff --json``."""
+    """Router -> number of differing lines, as written by a periodic ``egov monitor drift``."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not all(isinstance(v, int) for v in data.values()):
+    if not isinstance(data, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in data.values()):
         raise ValueError(f"{path}: must be a JSON object of router -> number of differing lines")
     return {str(k): v for k, v in data.items()}
 
@@ -80,7 +42,5 @@ def read_drift_file(path: str) -> dict[str, int]:
 class Sources:
     """What the exporter reads; replace any of these in tests."""
 
-    http: Callable[[str, float], tuple[bool, float]] = probe_http
-    cert: Callable[[TlsEndpoint, float], float | None] = cert_not_after
     backup: Callable[[str], dict[str, dict[str, float]]] = read_backup_status
     drift: Callable[[], dict[str, int]] | None = None

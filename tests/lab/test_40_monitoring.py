@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,44 +24,15 @@ import yaml
 
 from inventory import load_inventory
 from monitoring.config import generate, write_tree
+from tests.support.real_monitoring import free_port, get_json, ready, wait_for
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 FEDERATED = REPO / "tests" / "fixtures" / "monitoring" / "federated.yml"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.load(resp)
-
-
-def ready(base: str) -> bool:
-    with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as resp:
-        return bool(resp.status == 200)
-
-
 def query(base: str, expr: str) -> list[dict[str, Any]]:
     return list(get_json(f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))["data"]["result"])
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float, every: float = 2.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except OSError as exc:
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 def _local(files: dict[str, str], directory: Path, rewrite: Callable[[str, list[dict[str, Any]]], list[dict[str, Any]]],
@@ -191,14 +161,14 @@ def egov(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=120, cwd=REPO, check=False)
 
 
-def test_status_on_real_servers_shows_the_dead_district_host_and_exits_1(two_servers: dict[str, str]) -> None:
+def test_status_on_real_servers_shows_the_dead_district_host_and_exits_2(two_servers: dict[str, str]) -> None:
     """The district's HostDown reaches the province Alertmanager; the province's view shows it."""
     am = two_servers["alertmanager"]
     wait_for("HostDown at the Alertmanager", lambda: [
         a for a in get_json(f"{am}/api/v2/alerts") if a["labels"]["alertname"] == "HostDown"], 90)
     proc = egov("monitor", "status", "-i", str(FEDERATED), "--prometheus", two_servers["province"],
                 "--alertmanager", am, "--json")
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == 2, proc.stderr  # CRITICAL, as a Nagios check
     report = json.loads(proc.stdout)
     assert report["critical"] is True
     sites = {s["site"]: s for s in report["sites"]}
@@ -324,7 +294,7 @@ def test_a_stopped_host_is_reported_down_and_pages(deployed: Any) -> None:
             code, report = _status(inv.path)
             sites = {s["site"]: s for s in report["sites"]}
             paged = [a for a in report["alerts"] if a["alertname"] == "HostDown" and a["instance"] == victim]
-            if code == 1 and paged and any(d.startswith(victim) for d in sites[site]["down"]):
+            if code == 2 and paged and any(d.startswith(victim) for d in sites[site]["down"]):
                 return report
             return None
 
@@ -332,7 +302,35 @@ def test_a_stopped_host_is_reported_down_and_pages(deployed: Any) -> None:
         alert = next(a for a in report["alerts"] if a["instance"] == victim)
         assert alert["severity"] == "critical" and alert["site"] == site
         table = egov("monitor", "status", "-i", str(inv.path), "--site", site)
-        assert table.returncode == 1 and victim in table.stdout
+        assert table.returncode == 2 and victim in table.stdout
     finally:
         deployed.start_node(victim)
     wait_for(f"{victim} up again", lambda: victim not in _down_names(_status(inv.path)[1]), 180, 5)
+
+
+def test_blackbox_probes_every_app_and_certificate_and_the_exporter_tells_its_build(deployed: Any) -> None:
+    """The probes the egov exporter no longer runs itself: blackbox's multi-target jobs reach every
+    application's health URL and every TLS port, each series with its target host's labels; the
+    deployed exporter runs the code of this checkout."""
+    from monitoring.exporter.server import revision
+    from monitoring.targets import build_plan, probe_targets
+
+    inv = deployed.inventory
+    top = build_plan(inv).top[0]
+    expected = {(t.job, t.labels["instance"], t.labels.get("app") or t.labels.get("endpoint", ""), t.labels["site"])
+                for t in probe_targets(inv, top) if t.job in ("blackbox_app", "blackbox_tls")}
+    assert {job for job, *_ in expected} == {"blackbox_app", "blackbox_tls"}
+
+    def probed() -> set[tuple[str, str, str, str]]:
+        rows = query(top.url(), 'probe_success{job=~"blackbox_app|blackbox_tls"} == 1')
+        return {(r["metric"]["job"], r["metric"]["instance"], r["metric"].get("app") or r["metric"]["endpoint"],
+                 r["metric"]["site"]) for r in rows}
+
+    wait_for("every application and TLS port probed successfully", lambda: probed() == expected, 120, 5)
+    expiry = {r["metric"]["endpoint"]: float(r["value"][1])
+              for r in query(top.url(), 'probe_ssl_earliest_cert_expiry{job="blackbox_tls"}')}
+    assert set(expiry) == {e for job, _, e, _ in expected if job == "blackbox_tls"}
+    assert all(stamp > time.time() for stamp in expiry.values()), expiry
+    builds = {r["metric"]["instance"]: r["metric"]["revision"] for r in query(top.url(), "egov_exporter_build_info")}
+    assert builds and set(builds.values()) == {revision()}, builds
+    assert query(top.url(), 'process_resident_memory_bytes{job="egov"}')

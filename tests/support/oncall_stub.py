@@ -27,17 +27,24 @@ TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": 
 
 @dataclass
 class World:
-    """What the stand-in servers report: site -> (targets, up, reachable), and alerts (v2 shape)."""
+    """What the stand-in servers report: site -> (targets, up, reachable), each site's WAN (absent:
+    no router probed), the alerts (v2 shape) and silences."""
 
     sites: dict[str, tuple[int, int, bool]]
     alerts: list[dict[str, Any]] = field(default_factory=list)
     silences: list[dict[str, Any]] = field(default_factory=list)
+    wan: dict[str, bool] = field(default_factory=dict)
     failing: bool = False  # both servers answer 503, as an unreachable upstream behind nginx does
 
     def vector(self, expr: str) -> list[dict[str, Any]]:
-        pick = {"site:targets:count": lambda t: t[0], "site:targets_up:sum": lambda t: t[1],
-                "site:reachable:max": lambda t: int(t[2])}[expr]
-        return [{"metric": {"site": s, "job": "node"}, "value": [0, str(pick(t))]} for s, t in self.sites.items()]
+        """The ``site:`` aggregates; any other query (the CLI's list of down targets) finds nothing."""
+        values: dict[str, dict[str, float]] = {
+            "site:targets:count": {s: t[0] for s, t in self.sites.items()},
+            "site:targets_up:sum": {s: t[1] for s, t in self.sites.items()},
+            "site:reachable:max": {s: int(t[2]) for s, t in self.sites.items()},
+            "site:wan_reachable:max": {s: int(up) for s, up in self.wan.items()},
+        }
+        return [{"metric": {"site": s, "job": "node"}, "value": [0, str(v)]} for s, v in values.get(expr, {}).items()]
 
 
 def alert(name: str, severity: str, site: str, state: str = "active", **extra: Any) -> dict[str, Any]:

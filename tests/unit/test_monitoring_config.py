@@ -154,13 +154,15 @@ def test_an_inventory_without_monitoring_host_is_an_error(lab_inv, monkeypatch) 
         build_plan(lab_inv)
 
 
-def test_exporter_config_lists_apps_certs_and_backups(lab_inv) -> None:
+def test_exporter_config_lists_routers_with_their_own_labels_and_backups(lab_inv) -> None:
     conf = yaml.safe_load(generate(lab_inv)["dc-ops1"].files["egov-exporter.yml"])
     assert conf["listen"] == "0.0.0.0:9200"
-    assert {(a["app"], a["target"]) for a in conf["apps"]} == {
-        (app, host) for app in ("docmgmt", "onestop", "portal", "specdb") for host in ("dc-app1", "dc-app2")}
-    assert {"dc-app1:8443", "dc-app1:443", "dc-app2:8443", "dc-app2:443", "dc-ops1:993"} == {
-        t["endpoint"] for t in conf["tls"]}
+    routers = {r["router"]: r for r in conf["routers"]}
+    assert set(routers) == set(lab_inv.routers)
+    for name, r in routers.items():  # each router's own place, not the monitoring host's
+        site = lab_inv.sites[lab_inv.routers[name].site]
+        assert (r["site"], r["level"]) == (site.name, site.level)
+    assert "apps" not in conf and "tls" not in conf  # blackbox probes those (test_monitoring_probes.py)
     assert conf["backup_status_file"] == "/var/lib/egov/backup-status.json"
 
 

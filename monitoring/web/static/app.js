@@ -6,7 +6,7 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const WORST = ["critical", "warning", "ok", "unknown"];  // worst first
+const SEVERITIES = ["critical", "warning", "unknown", "ok"];  // worst first, as status.py's STATES
 const PAGED = new Set(["critical", "warning"]);  // other severities (the Watchdog's "none") are no incident
 
 let page = null;
@@ -34,37 +34,34 @@ async function query(expr) {
 
 // --- state -----------------------------------------------------------------------------------
 
-function worst(states) {
-  return WORST.find((s) => states.includes(s)) || "unknown";
-}
-
-// A site is critical when a critical alert of its own fires (silenced or inhibited ones too: they
-// hide the page, not the fact) or it is unreachable; warning on a warning alert or a target down;
-// ok when it has targets and all are up; unknown when Prometheus has nothing of it.
-function siteStates(reach, count, up, alerts) {
+// Each site's state by the rules of `egov monitor status` (monitoring/status.py, SiteStatus.state),
+// so the page and the CLI never disagree: the site's own alerts count even when inhibited (its
+// district's alert holds back the page, not the fact); a silenced one does not (someone said "I
+// know"; it stays listed); an unreachable site is critical; a target or the WAN down with no alert
+// yet is a warning; a site of which Prometheus has no series and no alert is unknown.
+function siteStates(rows, alerts) {
   const st = {};
-  for (const s of page.sites) st[s.name] = { targets: 0, up: 0, reachable: null, alerts: [] };
-  const add = (rows, key) => {
-    for (const r of rows) {
+  for (const s of page.sites) st[s.name] = { targets: 0, up: 0, reachable: null, wan: null, seen: false, alerts: [] };
+  const each = (result, fn) => {
+    for (const r of result) {
       const s = st[r.metric.site];
-      if (s) s[key] += Number(r.value[1]);
+      if (s) { s.seen = true; fn(s, Number(r.value[1])); }
     }
   };
-  add(count, "targets");
-  add(up, "up");
-  for (const r of reach) {
-    const s = st[r.metric.site];
-    if (s) s.reachable = Math.max(s.reachable ?? 0, Number(r.value[1]));
-  }
+  each(rows.count, (s, v) => { s.targets += v; });
+  each(rows.up, (s, v) => { s.up += v; });
+  each(rows.reach, (s, v) => { s.reachable = Boolean(s.reachable) || v > 0; });
+  each(rows.wan, (s, v) => { s.wan = v > 0; });
   for (const a of alerts) {
     const s = st[a.labels.site];
-    if (s && PAGED.has(a.labels.severity)) s.alerts.push(a);
+    if (s) s.alerts.push(a);
   }
   for (const s of Object.values(st)) {
-    const sev = s.alerts.map((a) => a.labels.severity);
-    if (sev.includes("critical") || s.reachable === 0) s.state = "critical";
-    else if (sev.includes("warning") || s.up < s.targets) s.state = "warning";
-    else s.state = s.targets > 0 ? "ok" : "unknown";
+    const live = s.alerts.filter((a) => !(a.status.silencedBy || []).length);
+    const states = live.map((a) => a.labels.severity).filter((sev) => SEVERITIES.includes(sev));
+    if (s.reachable === false) states.push("critical");
+    if (!s.alerts.length && (s.up < s.targets || s.wan === false)) states.push("warning");
+    s.state = !s.seen && !s.alerts.length ? "unknown" : SEVERITIES.find((x) => states.includes(x)) || "ok";
   }
   return st;
 }
@@ -117,7 +114,7 @@ function drawMap() {
 }
 
 function setState(node, state) {
-  for (const s of WORST) node.classList.remove(s);
+  for (const s of SEVERITIES) node.classList.remove(s);
   node.classList.add(state);
 }
 
@@ -169,6 +166,10 @@ function alertItem(a, byFingerprint, silences) {
 
 let latest = null;
 
+function held(alert, by) {
+  return (alert.status[by] || []).length ? 1 : 0;
+}
+
 function render() {
   if (!latest) return;
   const { states, alerts, silences } = latest;
@@ -197,23 +198,25 @@ function render() {
     `${byName[n].title || n}: ${states[n].state}`)));
   const byFingerprint = Object.fromEntries(alerts.map((a) => [a.fingerprint, a]));
   const firing = alerts.filter((a) => PAGED.has(a.labels.severity) && (!shown || shown.includes(a.labels.site)))
-    .sort((x, y) => (x.labels.severity !== "critical") - (y.labels.severity !== "critical") ||
-      (x.status.state !== "active") - (y.status.state !== "active") ||
+    // as `egov monitor status` lists them: what pages first, then what is inhibited, silenced last
+    .sort((x, y) => held(x, "silencedBy") - held(y, "silencedBy") || held(x, "inhibitedBy") - held(y, "inhibitedBy") ||
+      SEVERITIES.indexOf(x.labels.severity) - SEVERITIES.indexOf(y.labels.severity) ||
       (x.labels.site || "").localeCompare(y.labels.site || "") || x.labels.alertname.localeCompare(y.labels.alertname));
   const items = firing.map((a) => alertItem(a, byFingerprint, silences));
   document.getElementById("alerts").replaceChildren(...(items.length ? items : [el("li", {}, "nothing fires")]));
-  const counts = WORST.map((s) => [s, Object.values(states).filter((x) => x.state === s).length]);
+  const counts = SEVERITIES.map((s) => [s, Object.values(states).filter((x) => x.state === s).length]);
   document.getElementById("summary").textContent = counts.filter(([, n]) => n).map(([s, n]) => `${n} ${s}`).join(" · ");
 }
 
 async function refresh() {
   try {
-    const [reach, count, up, alerts, silences] = await Promise.all([
+    const [reach, count, up, wan, alerts, silences] = await Promise.all([
       query("site:reachable:max"), query("site:targets:count"), query("site:targets_up:sum"),
+      query("site:wan_reachable:max"),
       getJSON(`${page.api.alertmanager}?active=true&silenced=true&inhibited=true&unprocessed=true`),
       getJSON(page.api.silences),
     ]);
-    latest = { states: siteStates(reach, count, up, alerts), alerts,
+    latest = { states: siteStates({ reach, count, up, wan }, alerts), alerts,
                silences: Object.fromEntries(silences.map((s) => [s.id, s])) };
     lastGood = new Date();
     document.body.classList.remove("stale");
