@@ -18,6 +18,9 @@ Target: under 1 s.
 
 Then: generation time of every monitoring server's files for inventory/quangninh.yml (cold:
 first call in a fresh process, which includes imports; warm: median of further calls).
+
+Then the on-call page's first paint for the whole province in headless chromium
+(``page_bench``; target: every site coloured within 2 s).
 """
 
 from __future__ import annotations
@@ -228,12 +231,47 @@ def generation_bench(runs: int = 5) -> dict[str, float]:
             "generate_cold_s": round(data["cold_s"], 3), "generate_warm_s": round(data["warm_s"], 3)}
 
 
+def page_bench(loads: int = 5) -> dict[str, Any]:
+    """The on-call page's first paint for the whole province (inventory/quangninh.yml), in Debian's
+    chromium (headless), against loopback stand-ins of the two APIs (tests/support/oncall_stub.py)
+    answering for every site: first contentful paint (the page's frame) and the first paint with
+    every site coloured (the page's ``egov-states`` mark), each load in a fresh tab of one browser."""
+    from monitoring.targets import build_plan
+    from monitoring.web.site import site_files
+    from tests.support.cdp import Browser
+    from tests.support.oncall_stub import World, alert, serve
+
+    inv = load_inventory(ROOT / "inventory" / "quangninh.yml")
+    files = site_files(inv, build_plan(inv).top[0])
+    sites = {name: (4, 4, True) for name in inv.sites}
+    communes = [s.name for s in inv.sites.values() if s.level == "commune"]
+    for name in communes[::10]:  # one commune in ten cut off, each with its alerts
+        sites[name] = (1, 0, False)
+    alerts = [alert(a, "critical", n, instance=f"{n}-r1") for n in communes[::10]
+              for a in ("SiteUnreachable", "RouterUnreachable")]
+    fcp, states = [], []
+    with serve(files, World(sites, alerts)) as url, Browser() as browser:
+        for _ in range(loads):
+            browser.goto("about:blank")
+            browser.goto(url)
+            browser.wait_for("performance.getEntriesByName('egov-states').length", 30, 0.02)
+            fcp.append(browser.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime"))
+            states.append(browser.evaluate("performance.getEntriesByName('egov-states')[0].startTime"))
+    return {"inventory": "inventory/quangninh.yml", "sites": len(inv.sites), "loads": loads, "alerts": len(alerts),
+            "page_json_kb": round(len(files["page.json"].encode()) / 1024, 1),
+            "first_contentful_paint_ms": round(statistics.median(fcp)),
+            "states_painted_ms_median": round(statistics.median(states)),
+            "states_painted_ms_max": round(max(states))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scrapes", type=int, default=2000)
+    parser.add_argument("--page-loads", type=int, default=5)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = {"exporter": exporter_bench(args.scrapes), "status": status_bench(), "generation": generation_bench()}
+    result = {"exporter": exporter_bench(args.scrapes), "status": status_bench(), "generation": generation_bench(),
+              "page": page_bench(args.page_loads)}
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -248,6 +286,11 @@ def main() -> None:
     print(f"config generation for {g['inventory']} ({g['sites']} sites, {g['hosts']} hosts, {g['routers']} routers, "
           f"{g['links']} links): cold {g['generate_cold_s']} s, warm {g['generate_warm_s']} s "
           f"(inventory load {g['load_s']} s)")
+    p = result["page"]
+    print(f"on-call page for {p['inventory']} ({p['sites']} sites, {p['alerts']} alerts, "
+          f"page.json {p['page_json_kb']} KB), {p['loads']} loads in chromium:")
+    print(f"  first contentful paint {p['first_contentful_paint_ms']} ms, every site coloured "
+          f"{p['states_painted_ms_median']} ms median, {p['states_painted_ms_max']} ms max   (target < 2000 ms)")
 
 
 if __name__ == "__main__":

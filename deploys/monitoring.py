@@ -17,16 +17,19 @@ from __future__ import annotations
 from functools import lru_cache
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
-from deploys import host_name, render
+from deploys import data, host_name, render
 from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 from deploys.pki import issuer_of, trust
+
+if TYPE_CHECKING:
+    from monitoring.targets import Server
 
 ETC = "/etc/prometheus"
 PACKAGES = ["prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"]
@@ -110,6 +113,8 @@ def apply() -> None:
         _delivery(server.files)
     for service in services:
         systemd.service(name=f"{service} running", service=service, running=True, enabled=True)
+    if me_server.top:
+        oncall_web(me_server)
 
 
 def _delivery(files_of_server: dict[str, str]) -> None:
@@ -132,3 +137,35 @@ def _delivery(files_of_server: dict[str, str]) -> None:
     systemd.service(name="alert receiver restarted on change", service=RECEIVER_SERVICE, restarted=True,
                     daemon_reload=True, _if=any_changed(script, config, unit))
     systemd.service(name="alert receiver running", service=RECEIVER_SERVICE, running=True, enabled=True)
+
+
+WEB_ROOT = "/var/www/egov-oncall"
+
+
+def oncall_web(server: Server) -> None:
+    """The on-call web page (``monitoring/web/``) of a top-level server: its files under
+    ``WEB_ROOT``, served by nginx with TLS on ``monitoring__web_port`` to the NOC networks only,
+    with GET-only paths to this host's Prometheus and Alertmanager (the page's only way to them).
+    The certificate is ``monitoring__cert_file``/``monitoring__key_file``, or the lab CA's for
+    ``monitoring.<domain>``, the host's name and its management address."""
+    from deploys.pki import certificate, install
+    from deploys.web import nginx
+    from monitoring.web.site import page_json, proxies, static_files
+
+    inv = deploy_context().inventory
+    me = inv.hosts[server.name]
+    names = [f"monitoring.{inv.province.domain}", me.name, str(me.mgmt_ip)]
+    issued = certificate("monitoring", names, prefix="monitoring")
+    nginx()
+    cert, key = install(issued, "monitoring")
+    files.directory(name="on-call page directory", path=WEB_ROOT, mode="755")
+    for rel, path in static_files().items():
+        files.put(name=f"on-call page {rel}", src=str(path), dest=f"{WEB_ROOT}/{rel}", mode="644")
+    files.put(name="on-call page data", src=StringIO(page_json(inv, server)), dest=f"{WEB_ROOT}/page.json",
+              mode="644")
+    site = render("monitoring", "web-site.conf.j2", port=data("monitoring__web_port"), server_names=names[:2],
+                  cert=cert, key=key, root=WEB_ROOT, allow=[str(n) for n in inv.noc_networks],
+                  proxies=proxies(server))
+    checked_file(name="nginx: on-call page for the NOC", path="/etc/nginx/sites-enabled/egov-oncall.conf",
+                 content=site, check="nginx -t -q", reload="systemctl reload-or-restart nginx")
+    systemd.service(name="nginx running", service="nginx", running=True, enabled=True)

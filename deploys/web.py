@@ -23,13 +23,9 @@ def server_names() -> list[str]:
     return [domain, *(f"{n}.{domain}" for n in SERVICE_NAMES)]
 
 
-@deploy("Web")
-def apply() -> None:
-    from deploys.apps import upstreams
-
-    names = server_names()
-    address = vip(deploy_context().inventory)
-    issued = certificate("web", names + ([address] if address else []), prefix="web")
+def nginx() -> None:
+    """nginx from Debian's package, TLS 1.2+ only, without the package's default site (also the
+    monitoring role's, for the on-call page)."""
     apt.packages(name="nginx", packages=["nginx"])
     # Debian's nginx.conf still offers TLS 1.0 and 1.1 to every server without its own setting
     protocols = files.line(name="nginx: TLS 1.2 and 1.3 only", path="/etc/nginx/nginx.conf",
@@ -38,6 +34,16 @@ def apply() -> None:
                  _if=protocols.did_change)
     # nginx's package enables a default site on port 80, which the load balancer owns
     files.link(name="nginx: no default site", path="/etc/nginx/sites-enabled/default", present=False)
+
+
+@deploy("Web")
+def apply() -> None:
+    from deploys.apps import upstreams
+
+    names = server_names()
+    address = vip(deploy_context().inventory)
+    issued = certificate("web", names + ([address] if address else []), prefix="web")
+    nginx()
     cert, key = install(issued, "web")
     apps = [{"name": app.name, "title": app.title, "path": app.path, "backends": backends}
             for app, backends in upstreams()]

@@ -75,7 +75,8 @@ TABLE: tuple[Role, ...] = (
     Role("district_node", ("tcp/53", "udp/53", f"tcp/{DISTRICT_PROXY_PORT}", "tcp/80", "tcp/443")),
     Role("monitoring", ("tcp/{monitoring__prometheus_port}", "tcp/{monitoring__alertmanager_port}",
                         "tcp/{monitoring__alertmanager_cluster_port}", "udp/{monitoring__alertmanager_cluster_port}",
-                        "tcp/{monitoring__blackbox_port}", "tcp/{monitoring__alert_receiver_port}")),
+                        "tcp/{monitoring__blackbox_port}", "tcp/{monitoring__alert_receiver_port}",
+                        "tcp/{monitoring__web_port}")),
 )
 BY_NAME: dict[str, Role] = {role.name: role for role in TABLE}
 ORDER = tuple(role.name for role in TABLE)

@@ -7,12 +7,14 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: the lab engine (docker.io, debootstrap, apt-cacher-ng); the validators the
 # unit tests run on rendered configs (frr's vtysh -C, promtool, amtool, unbound-checkconf,
-# squid -k parse); PostgreSQL for the reference application's tests; graphviz for topology SVGs.
+# squid -k parse); PostgreSQL for the reference application's tests; graphviz for topology SVGs;
+# chromium for the on-call page's browser tests (headless, tests/support/cdp.py).
 APT_PACKAGES=(
   docker.io debootstrap apt-cacher-ng iproute2 openssh-client
   graphviz frr
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
   postgresql python3-psycopg2 unbound squid
+  chromium
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -17,7 +17,7 @@ A case file (``tests/fixtures/roles/<role>/<case>.yml``)::
         path=/etc/unbound/unbound.conf.d/egov.conf: null
       files.Sha1File:
         path=/opt/egov-exporter/egov/errors.py: {sha1_of: egov/errors.py}   # the host holds the repo's file
-        path=/usr/local/share/ca-certificates/egov-lab-ca.crt: {lab_ca: true}  # the host trusts the lab CA
+        path=/etc/ssl/egov/web.crt: {sha1_of_pki: web.crt}   # ... or a file of the run's lab CA (ca.crt: the CA)
     operations:                           # in order: the name pyinfra gives it, and its commands
       - name: DNS | unbound
         commands:
@@ -158,11 +158,9 @@ class RecordedFacts:
         if isinstance(value, dict) and set(value) == {"sha1_of"}:
             # a shipped repository file already in place: its checksum follows the repo, not the case
             return hashlib.sha1((REPO / value["sha1_of"]).read_bytes()).hexdigest()
-        if value == {"lab_ca": True}:
-            # the lab CA already trusted: it is made afresh in each test's directory
-            from deploys.pki import Pki
-
-            return hashlib.sha1(Pki(Path(os.environ["EGOV_PKI_DIR"])).ca_pem().encode()).hexdigest()
+        if isinstance(value, dict) and set(value) == {"sha1_of_pki"}:
+            # a file of this run's lab CA (its certificate, or one it issued) on the host: the CA is new every run
+            return hashlib.sha1((Path(os.environ["EGOV_PKI_DIR"]) / value["sha1_of_pki"]).read_bytes()).hexdigest()
         return _typed(value, cls)
 
     def unused(self) -> list[str]:

@@ -12,8 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 CORE = ("egov",)
 MODEL = (*CORE, "inventory")
 LAYERS = ("lab", "deploys", "network", "monitoring", "verify")
-# deploys ship monitoring's generated configuration; nothing else of monitoring
-MONITORING_GENERATORS = ("monitoring.config", "monitoring.targets", "monitoring.delivery")
+# deploys ship monitoring's generated configuration, delivery settings and on-call page; nothing else
+MONITORING_GENERATORS = ("monitoring.config", "monitoring.targets", "monitoring.delivery", "monitoring.web")
 
 # package -> (what it may import besides itself, the rule as ARCHITECTURE.md says it)
 RULES: dict[str, tuple[tuple[str, ...], str]] = {
