@@ -241,6 +241,43 @@ def node_alerts(settings: Settings) -> list[Alert]:
               "15m", "warning",
               "The connection-tracking table of {{ $labels.instance }} is filling",
               "{{ $value | humanizePercentage }} of the conntrack table is used: new connections will be dropped."),
+        Alert("FileDescriptorLimit", "node_filefd_allocated / node_filefd_maximum > 0.7", "15m", "warning",
+              "{{ $labels.instance }} uses most of the kernel's file handles",
+              "{{ $value | humanizePercentage }} of fs.file-max is allocated: opening files and sockets will fail."),
+        # 30m, not the mixin's 15m: a first deploy of a host runs apt at full CPU for longer than 15m
+        Alert("CpuHighUsage",
+              'sum without (mode) (avg without (cpu) (rate(node_cpu_seconds_total{mode!~"idle|iowait"}[5m]))) '
+              "> 0.9", "30m", "warning",
+              "The CPUs of {{ $labels.instance }} are busy",
+              "{{ $value | humanizePercentage }} of the CPU time of {{ $labels.instance }} has been busy for "
+              "30 minutes."),
+        Alert("SystemSaturation",
+              'node_load1 / count without (cpu, mode) (node_cpu_seconds_total{mode="idle"}) > 2', "30m", "warning",
+              "{{ $labels.instance }} is saturated",
+              "The load per core of {{ $labels.instance }} is {{ $value | humanize }} (above 2 for 30 minutes): "
+              "work waits for CPU or disk and the host answers slowly."),
+        Alert("MemoryMajorPageFaults", "rate(node_vmstat_pgmajfault[5m]) > 500", "15m", "warning",
+              "{{ $labels.instance }} reads memory pages back from disk",
+              "{{ $value | humanize }} major page faults a second on {{ $labels.instance }}: it is short of "
+              "memory and thrashing."),
+        Alert("DiskIOSaturation", "rate(node_disk_io_time_weighted_seconds_total[5m]) > 10", "30m", "warning",
+              "Disk {{ $labels.device }} of {{ $labels.instance }} is saturated",
+              "The I/O queue of {{ $labels.device }} averages {{ $value | humanize }} requests (above 10 for "
+              "30 minutes): I/O waits."),
+        # a unit restarting every few seconds never reaches "failed" (its start limit is not hit)
+        Alert("SystemdServiceCrashlooping", "increase(node_systemd_service_restart_total[5m]) > 2", "15m",
+              "warning",
+              "Service {{ $labels.name }} keeps restarting on {{ $labels.instance }}",
+              "systemd restarted {{ $labels.name }} {{ $value | humanize }} times in 5 minutes: "
+              "`journalctl -u {{ $labels.name }}`."),
+        Alert("TextfileCollectorScrapeError", "node_textfile_scrape_error == 1", "15m", "warning",
+              "node_exporter cannot read a metrics file on {{ $labels.instance }}",
+              "A file in node_exporter's textfile directory does not parse: its series are missing."),
+        Alert("NetworkInterfaceFlapping", 'changes(node_network_up{device!~"veth.+"}[5m]) > 2', "10m",
+              "warning",
+              "Interface {{ $labels.device }} of {{ $labels.instance }} goes up and down",
+              "{{ $labels.device }} changed state {{ $value | humanize }} times in 5 minutes: cabling, the switch "
+              "port or the NIC."),
     ]
 
 
