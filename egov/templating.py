@@ -65,3 +65,7 @@ def render(directory: Path, name: str, context: Mapping[str, Any], error: type[E
         raise error(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
     except jinja2.TemplateError as exc:
         raise error(f"{_location(exc, directory, name)}: rendering {what}: {exc.message or exc}") from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, ArithmeticError) as exc:
+        # raised by an expression or a filter given the wrong kind of value (``None | int`` in a loop's
+        # range, ``"x" + 1``): the data is wrong, so the message names the template line that used it
+        raise error(f"{_location(exc, directory, name)}: rendering {what}: {type(exc).__name__}: {exc}") from None

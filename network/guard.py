@@ -10,7 +10,8 @@ Two readings, both through the platform's driver:
    - SSH or VTY access (the SSH server, the VTY lines' transport);
    - the console (its line, root authentication on Junos).
    The rules are the driver's ``guard_rules``: regular expressions over a change's path, with
-   ``{user}``, ``{vrf}`` and ``{mgmt}`` filled in from this session and the running configuration.
+   ``{user}``, ``{vrf}`` and ``{mgmt}`` filled in from this session, the running configuration and
+   the router (its model's management interface, ``Router.mgmt_interface``).
 2. **What results** (``Remediation.result``: the running configuration with the change applied),
    against the ranges that must keep managing the device (the push's own address and every NOC
    network): the SSH server stays enabled; SSH stays permitted by the management ACL or filter;
@@ -35,10 +36,13 @@ def protected_ranges(source: IPv4Address, noc_networks: list[IPv4Network]) -> li
     return [own, *(net for net in sorted(noc_networks) if net != own)]
 
 
-def sent_problems(driver: type[Driver], remediation: Remediation, running: str, user: str) -> list[str]:
-    """The lines of ``remediation`` that would negate or change what management depends on."""
-    facts = {"user": re.escape(user), "mgmt": re.escape(driver.mgmt_interface)}
-    vrf = driver.mgmt_vrf(running)
+def sent_problems(driver: type[Driver], remediation: Remediation, running: str, user: str,
+                  mgmt: str | None = None) -> list[str]:
+    """The lines of ``remediation`` that would negate or change what management depends on
+    (``mgmt``: the router's management interface, else the platform's default)."""
+    mgmt = mgmt or driver.mgmt_interface
+    facts = {"user": re.escape(user), "mgmt": re.escape(mgmt)}
+    vrf = driver.mgmt_vrf(running, mgmt)
     problems = []
     for change in remediation.changes:
         path = " / ".join(change)
@@ -53,8 +57,9 @@ def sent_problems(driver: type[Driver], remediation: Remediation, running: str, 
 
 
 def lockout_problems(driver: type[Driver], result: str, source: IPv4Address,
-                     noc_networks: list[IPv4Network]) -> list[str]:
+                     noc_networks: list[IPv4Network], mgmt: str | None = None) -> list[str]:
     """Why the configuration ``result`` (the device's after the change) would lock management out."""
+    mgmt = mgmt or driver.mgmt_interface
     ranges = protected_ranges(source, noc_networks)
     problems = []
     if not driver.ssh_enabled(result):
@@ -66,8 +71,8 @@ def lockout_problems(driver: type[Driver], result: str, source: IPv4Address,
             allowed = ", ".join(str(n) for n in sources) or "nothing"
             problems.append(f"SSH would be refused from {', '.join(map(str, refused))} "
                             f"(the management ACL permits {allowed})")
-    if driver.mgmt_interface in driver.shutdown_interfaces(result):
-        problems.append(f"the management interface {driver.mgmt_interface} would be shut down")
+    if mgmt in driver.shutdown_interfaces(result):
+        problems.append(f"the management interface {mgmt} would be shut down")
     for prefix, via in driver.static_routes(result):
         captured = [r for r in ranges if prefix.prefixlen > 0 and prefix.overlaps(r)]
         if captured:
@@ -80,9 +85,10 @@ def lockout_problems(driver: type[Driver], result: str, source: IPv4Address,
 
 
 def guard(driver: type[Driver], remediation: Remediation, running: str, user: str, source: IPv4Address,
-          noc_networks: list[IPv4Network]) -> list[str]:
-    """Every reason to refuse ``remediation`` on a device running ``running`` (empty: safe to send)."""
+          noc_networks: list[IPv4Network], mgmt: str | None = None) -> list[str]:
+    """Every reason to refuse ``remediation`` on a device running ``running`` (empty: safe to send);
+    ``mgmt`` is the router's management interface (its model's), else the platform's default."""
     if not remediation.lines:
         return []
-    return [*sent_problems(driver, remediation, running, user),
-            *lockout_problems(driver, remediation.result, source, noc_networks)]
+    return [*sent_problems(driver, remediation, running, user, mgmt),
+            *lockout_problems(driver, remediation.result, source, noc_networks, mgmt)]

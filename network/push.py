@@ -39,7 +39,7 @@ from network.drivers import driver_class
 from network.drivers.base import Driver, Remediation
 from network.guard import guard
 from network.render import render
-from network.session import connect, open_driver, router_scope
+from network.session import connect, mgmt_interface, open_driver, router_scope
 
 NO_CHANGES = "no changes"
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def assess(driver: type[Driver], router: Router, running: str, intended: str, us
     guard has to refuse them (a push from ``source`` logged in as ``user``)."""
     scope = router_scope(router, driver)
     remediation = driver.remediate(running, intended, scope.widened() if restoring else scope)
-    problems = guard(driver, remediation, running, user, source, noc_networks)
+    problems = guard(driver, remediation, running, user, source, noc_networks, mgmt_interface(router, driver))
     problems += [f"'{line}' makes the device ask for a confirmation that has no safe answer (never sent)"
                  for line in driver.unanswerable(remediation.lines)]
     return Assessment(remediation.lines, remediation.changes, remediation.result, problems)

@@ -31,9 +31,15 @@ def _login_error(exc: Exception) -> type[NetworkError]:
     return DeviceUnreachable
 
 
+def mgmt_interface(router: Router, driver: type[Driver]) -> str:
+    """The router's management interface: its model's (``Router.mgmt_interface``), else the platform's default."""
+    return router.mgmt_interface if router.mgmt_interface not in ("", "?") else driver.mgmt_interface
+
+
 def router_scope(router: Router, driver: type[Driver]) -> Scope:
-    """The managed scope of ``router`` (``network__scope`` of its configuration language, ``network__full_replace``)."""
-    return Scope.from_vars(f"router {router.name}", driver.syntax, router.vars)
+    """The managed scope of ``router`` (``network__scope`` of its configuration language, ``network__full_replace``),
+    ``{mgmt}`` in its patterns being the router's management interface."""
+    return Scope.from_vars(f"router {router.name}", driver.syntax, router.vars, mgmt_interface(router, driver))
 
 
 def connect(router: Router, connection: Connection, secrets: Secrets, timeout: float = 10.0) -> Driver:

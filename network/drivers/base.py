@@ -106,7 +106,8 @@ class Driver:
     section_exit: ClassVar[str | None] = "exit"
     # the prefix that negates a line
     negation: ClassVar[str] = "no "
-    # the out-of-band management interface (templates name it through the context)
+    # the platform's default out-of-band management interface: a router's own is its model's
+    # (``Router.mgmt_interface``), which the guard and the scope take when there is one
     mgmt_interface: ClassVar[str]
     # the line of the management interface's section that names its VRF (None: the platform has none there)
     mgmt_vrf_line: ClassVar[str | None] = None
@@ -254,9 +255,10 @@ class Driver:
         return []
 
     @classmethod
-    def mgmt_vrf(cls, text: str) -> str | None:
-        """The VRF or routing instance the management interface is in (None: the global table)."""
-        section = cls.parsed(text).get_child(equals=f"interface {cls.mgmt_interface}")
+    def mgmt_vrf(cls, text: str, mgmt: str | None = None) -> str | None:
+        """The VRF or routing instance the management interface (``mgmt``, else the platform's) is in
+        (None: the global table)."""
+        section = cls.parsed(text).get_child(equals=f"interface {mgmt or cls.mgmt_interface}")
         line = (section.get_child(startswith=cls.mgmt_vrf_line)
                 if section is not None and cls.mgmt_vrf_line is not None else None)
         return line.text.split()[-1] if line is not None else None

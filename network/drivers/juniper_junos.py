@@ -108,7 +108,7 @@ class JuniperJunosDriver(Driver):
         return routes
 
     @classmethod
-    def mgmt_vrf(cls, text: str) -> str | None:
+    def mgmt_vrf(cls, text: str, mgmt: str | None = None) -> str | None:
         """``system management-instance`` puts the management interface in the instance ``mgmt_junos``."""
         return "mgmt_junos" if "set system management-instance" in cls._sets(text) else None
 

@@ -34,6 +34,7 @@ from egov.errors import NetworkError
 SCOPE_KEY = "network__scope"
 FULL_REPLACE_KEY = "network__full_replace"
 KINDS = ("owned", "owned_when_rendered", "ignored")
+MGMT = "{mgmt}"  # in a pattern: the router's management interface (its model's, else the platform's)
 
 
 def path_of(entry: HConfigChild) -> str:
@@ -51,8 +52,9 @@ class Scope:
     full_replace: bool = False
 
     @classmethod
-    def from_vars(cls, where: str, platform: str, variables: Mapping[str, Any]) -> Scope:
-        """The scope a router's layered variables give its platform; ``where`` names the router in errors."""
+    def from_vars(cls, where: str, platform: str, variables: Mapping[str, Any], mgmt: str) -> Scope:
+        """The scope a router's layered variables give its platform; ``where`` names the router in errors,
+        ``{mgmt}`` in a pattern stands for ``mgmt`` (the router's management interface, as a literal)."""
         table = variables.get(SCOPE_KEY)
         if not isinstance(table, Mapping) or not isinstance(table.get(platform), Mapping):
             raise NetworkError(f"{where}: {SCOPE_KEY} has no entry for platform '{platform}'")
@@ -67,7 +69,7 @@ class Scope:
             if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
                 raise NetworkError(f"{where}: {SCOPE_KEY}.{platform}.{kind} must be a list of regular expressions")
             try:
-                compiled[kind] = tuple(re.compile(p) for p in patterns)
+                compiled[kind] = tuple(re.compile(p.replace(MGMT, re.escape(mgmt))) for p in patterns)
             except re.error as exc:
                 raise NetworkError(f"{where}: {SCOPE_KEY}.{platform}.{kind}: bad regular expression "
                                    f"{exc.pattern!r}: {exc}") from None

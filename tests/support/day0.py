@@ -4,15 +4,20 @@ vendors' documentation) as any router of tests/fixtures/network/platforms.yml wo
 Each fixture is the district router's of its platform (d-ios-r1, d-vrp-r1, d-junos-r1; FRR's is what
 FRR 8.4 printed on the lab). For another router, its name, management address and the management
 gateway (the last address of its management subnet) take the district router's places, as a field
-technician's day-0 set-up would give them: the rest is what the device ships with.
+technician's day-0 set-up would give them, and the fixture's management port (the platform's
+default one) is renamed to the router's model's (an SRX300 has no fxp0: its ge-0/0/7 is management);
+the rest is what the device ships with.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from network.drivers import driver_class
 
 RUNNING = Path(__file__).resolve().parents[1] / "fixtures" / "network" / "running"
 DISTRICT = {"cisco_ios": "d-ios-r1", "huawei_vrp": "d-vrp-r1", "huawei_vrpv8": "d-vrp-r1",
@@ -59,6 +64,9 @@ def day0(inv: Any, name: str) -> str:
     old, new = _facts(inv, DISTRICT[router.platform]), _facts(inv, name)
     for spelling in ("{ip} {mask}", "{ip}/{len}", " {gateway}", " {name}"):
         text = text.replace(spelling.format(**old), spelling.format(**new))
+    port = driver_class(router.platform).mgmt_interface
+    if router.mgmt_interface not in ("", "?", port):
+        text = re.sub(rf"(?<![\w/.-]){re.escape(port)}(?![\w/.-])", router.mgmt_interface, text)
     return text
 
 

@@ -21,7 +21,8 @@ from network.drivers.scope import FULL
 from network.guard import guard, lockout_problems
 from network.push import assess
 from network.render import render
-from tests.support.day0 import DISTRICT, RUNNING, day0, fixture, speaking
+from network.session import mgmt_interface
+from tests.support.day0 import DISTRICT, RUNNING, day0, speaking
 
 CORES = {"frr": "core-frr", "cisco_ios": "core-ios", "huawei_vrp": "core-vrp", "juniper_junos": "core-junos"}
 OUTSIDE = IPv4Address("192.0.2.10")
@@ -93,7 +94,8 @@ def _refusals(inv: Any, platform: str, old: str, new: str) -> list[str]:
     cls = driver_class(platform)
     remediation = cls.remediate(running, running.replace(old, new, 1), FULL)
     assert remediation.lines, "the edit changes nothing"
-    return guard(cls, remediation, running, USER, inv.plan.control_ip, inv.noc_networks)
+    return guard(cls, remediation, running, USER, inv.plan.control_ip, inv.noc_networks,
+                 mgmt_interface(inv.routers[DISTRICT[platform]], cls))
 
 
 LOCKOUTS = [
@@ -137,7 +139,7 @@ LOCKOUTS = [
      "'delete routing-instances mgmt_junos routing-options static route 0.0.0.0/0 next-hop 10.22.144.126'",
      "the management instance"),
     ("juniper_junos", "address 10.22.144.97/27;", "address 10.22.144.98/27;",
-     "'delete interfaces fxp0 unit 0 family inet address 10.22.144.97/27'", "the management interface"),
+     "'delete interfaces ge-0/0/7 unit 0 family inet address 10.22.144.97/27'", "the management interface"),
     ("juniper_junos", "        ssh {\n            root-login deny;\n        }\n", "",
      "'delete system services ssh root-login deny'", "SSH access"),
     ("juniper_junos", "    ports {\n        console log-out-on-disconnect;\n    }\n", "",
@@ -174,7 +176,7 @@ def test_aaa_without_local_fallback_is_refused(inv: Any, platform: str, old: str
 def test_the_first_push_passes_the_guard_on_every_platform(inv: Any) -> None:
     for platform, name in DISTRICT.items():
         with speaking(inv, name, platform) as router:
-            plan = assess(driver_class(platform), router, fixture(platform), render(inv, router), USER,
+            plan = assess(driver_class(platform), router, day0(inv, name), render(inv, router), USER,
                           inv.plan.control_ip, inv.noc_networks)
         assert plan.lines and plan.problems == [], (name, plan.problems)
 
@@ -192,3 +194,62 @@ def test_result_that_drops_ssh_is_refused(inv: Any, platform: str, old: str, new
     assert edited != text
     problems = lockout_problems(DRIVERS[platform], edited, inv.plan.control_ip, inv.noc_networks)
     assert any(expected in p for p in problems), problems
+
+
+# ---- the router's own management port (its model's), not the platform's default ------------------
+
+def _in_port(cls: type[Any], text: str, port: str, line: str) -> str:
+    """``text`` with ``line`` added to the management port's section (IOS) or as a set line (Junos)."""
+    if cls.platform == "cisco_ios":
+        return re.sub(rf"^interface {re.escape(port)}$", f"interface {port}\n {line}", text, count=1,
+                      flags=re.MULTILINE)
+    return text + f"set interfaces {port} {line}\n"
+
+
+@pytest.mark.parametrize(("name", "port", "shut"), [
+    ("c-ios-r1", "Vlan1", "shutdown"),          # ISR1111: no GigabitEthernet0, management is Vlan1
+    ("c-junos-r1", "ge-0/0/7", "disable"),      # SRX300: no fxp0, management is ge-0/0/7
+])
+def test_a_models_management_port_is_guarded(inv: Any, name: str, port: str, shut: str) -> None:
+    router = inv.routers[name]
+    cls = driver_class(router.platform)
+    assert router.mgmt_interface == port and cls.mgmt_interface != port
+    running = day0(inv, name)
+    # what is sent: any change inside the model's management port is refused, naming the port
+    edited = re.sub(r"(?<=[ \n])10\.22\.\d+\.(\d+)(?=/| 255)", lambda m: m.group(0)[:-len(m.group(1))]
+                    + str(int(m.group(1)) + 1), running, count=1)
+    remediation = cls.remediate(running, edited, FULL)
+    problems = guard(cls, remediation, running, USER, inv.plan.control_ip, inv.noc_networks,
+                     mgmt_interface(router, cls))
+    assert any(port in problem and problem.endswith("would touch the management interface")
+               for problem in problems), problems
+    # the platform's default port would have let it through: the model's port is what protects it
+    assert not any("management interface" in problem for problem in
+                   guard(cls, remediation, running, USER, inv.plan.control_ip, inv.noc_networks))
+    # what results: the model's port shut down
+    result = _in_port(cls, _result_of(inv, name), port, shut)
+    assert f"the management interface {port} would be shut down" in lockout_problems(
+        cls, result, inv.plan.control_ip, inv.noc_networks, port)
+
+
+def _result_of(inv: Any, name: str) -> str:
+    router = inv.routers[name]
+    cls = driver_class(router.platform)
+    return assess(cls, router, day0(inv, name), render(inv, router), USER, inv.plan.control_ip,
+                  inv.noc_networks).result
+
+
+@pytest.mark.parametrize(("name", "port"), [("c-ios-r1", "Vlan1"), ("c-junos-r1", "ge-0/0/7")])
+def test_the_scope_never_owns_a_models_management_port(inv: Any, name: str, port: str) -> None:
+    """A line on the model's management port that the templates do not render is never negated
+    (the scope's {mgmt} is the router's port), while the same line on a rendered WAN port is."""
+    router = inv.routers[name]
+    cls = driver_class(router.platform)
+    running = day0(inv, name)
+    extra = "ip nat outside" if cls.platform == "cisco_ios" else "unit 0 family inet filter input DAY0"
+    unwanted = ("no ip nat outside" if cls.platform == "cisco_ios"
+                else f"delete interfaces {port} unit 0 family inet filter input DAY0")
+    plan = assess(cls, router, _in_port(cls, running, port, extra), render(inv, router), USER,
+                  inv.plan.control_ip, inv.noc_networks)
+    assert not any(line.strip() == unwanted for line in plan.lines), plan.lines
+    assert plan.problems == [], plan.problems

@@ -278,5 +278,6 @@ def test_a_bad_scope_names_the_router_and_the_key(value: Any, message: str) -> N
     from network.drivers.scope import Scope
 
     with pytest.raises(NetworkError) as caught:
-        Scope.from_vars("router d-ios-r1", "cisco_ios", {"network__scope": value, "network__full_replace": False})
+        Scope.from_vars("router d-ios-r1", "cisco_ios", {"network__scope": value, "network__full_replace": False},
+                        "GigabitEthernet0")
     assert str(caught.value).startswith("router d-ios-r1: ") and message in str(caught.value)
