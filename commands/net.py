@@ -57,6 +57,12 @@ def _report(title: str, result: Any, as_json: bool, show_diff: bool = False) -> 
                     click.echo("+++ lock-out guard: " + ("REFUSED" if problems else "ok"))
                     for problem in problems:
                         click.echo(f"+++   {problem}")
+                write_only = r.data.get("write_only") or []
+                if write_only:
+                    click.echo(f"+++ {name}: sent only if absent on the device "
+                               "(write-only: the device does not print it):")
+                    for line in write_only:
+                        click.echo(f"+++   {line}")
         rows = [(name, r.data.get("status", "failed" if r.failed else "ok"), r.data.get("lines", ""),
                  r.data.get("seconds", ""), r.error or r.data.get("detail") or r.data.get("backup", ""))
                 for name, r in result.items()]

@@ -77,6 +77,8 @@ class ScopeRules(Strict):
     owned: Regexes
     owned_when_rendered: Regexes
     ignored: Regexes
+    # lines the device never prints (IOS's snmp-server user): sent only where its own report lacks them
+    write_only: Regexes = []
 
 
 class Scope(Strict):

@@ -79,6 +79,8 @@ class _Device:
     backup: Path | None = None
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # write-only lines an offline diff could not ask the device about (sent only if absent there)
+    write_only: list[str] = field(default_factory=list)
     full_before: set[str] = field(default_factory=set)
     applied_at: float = 0.0
     started: float = field(default_factory=time.monotonic)
@@ -89,15 +91,21 @@ class _Device:
                       diff=redact("\n".join(self.lines)),
                       data={"status": status, "seconds": round(time.monotonic() - self.started, 2),
                             "lines": len(self.lines), "backup": str(self.backup) if self.backup else "",
-                            "guard": [redact(problem) for problem in self.problems], **data})
+                            "guard": [redact(problem) for problem in self.problems],
+                            **({"write_only": [redact(line) for line in self.write_only]} if self.write_only else {}),
+                            **data})
 
     def assess(self, driver: type[Driver], user: str, source: IPv4Address, noc_networks: list[IPv4Network],
-               dry_run: bool, restoring: bool = False) -> Result | None:
+               dry_run: bool, restoring: bool = False, absent: Callable[[list[str]], list[str]] | None = None,
+               ) -> Result | None:
         """Compute what a push sends to this device and judge it: the one decision the push, the live
-        diff and the offline diff share. A Result ends the device's run (no changes, refused, dry run)."""
+        diff and the offline diff share. A Result ends the device's run (no changes, refused, dry run).
+        ``absent`` asks the device which write-only lines it lacks; without it (offline) they are listed apart."""
         remediation = assess(driver, self.router, self.running, self.intended, user, source, noc_networks,
-                             restoring)
+                             restoring, absent)
         self.lines, self.problems = remediation.lines, remediation.problems
+        if remediation.write_only:
+            self.write_only = remediation.write_only
         if not self.lines:
             return self.result(NO_CHANGES)
         if self.problems:
@@ -121,16 +129,22 @@ class Assessment(Remediation):
 
 
 def assess(driver: type[Driver], router: Router, running: str, intended: str, user: str, source: IPv4Address,
-           noc_networks: list[IPv4Network], restoring: bool = False) -> Assessment:
+           noc_networks: list[IPv4Network], restoring: bool = False,
+           absent: Callable[[list[str]], list[str]] | None = None) -> Assessment:
     """The exact lines a push would send to ``router`` running ``running``, within its managed scope
     (widened when ``intended`` is a saved configuration being restored), and every reason the lock-out
-    guard has to refuse them (a push from ``source`` logged in as ``user``)."""
+    guard has to refuse them (a push from ``source`` logged in as ``user``). The write-only lines (which
+    the running configuration never shows) are sent where ``absent``, the device's own report, says it
+    lacks them; without ``absent`` (offline: no device to ask) they stay apart in ``write_only``."""
     scope = router_scope(router, driver)
     remediation = driver.remediate(running, intended, scope.widened() if restoring else scope)
+    if remediation.write_only and absent is not None:
+        remediation.lines += absent(remediation.write_only)
+        remediation.write_only = []
     problems = guard(driver, remediation, running, user, source, noc_networks, mgmt_interface(router, driver))
     problems += [f"'{line}' makes the device ask for a confirmation that has no safe answer (never sent)"
                  for line in driver.unanswerable(remediation.lines)]
-    return Assessment(remediation.lines, remediation.changes, remediation.result, problems)
+    return Assessment(remediation.lines, remediation.changes, remediation.result, remediation.write_only, problems)
 
 
 def routers_for(inv: Inventory, limits: Iterable[str]) -> list[Router]:
@@ -201,7 +215,8 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
         if not dry_run:
             device.backup = opts.backups.save(device.router.name, device.running)
         verdict = device.assess(type(device.driver), device.driver.login_user(), device.driver.source_address(),
-                                inv.noc_networks, dry_run, restoring=intended is not None)
+                                inv.noc_networks, dry_run, restoring=intended is not None,
+                                absent=device.driver.absent_write_only)
         if verdict is not None:
             return verdict
         device.full_before = {rid for rid, state in device.driver.neighbours().items() if state == "full"}

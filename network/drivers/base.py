@@ -21,7 +21,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import ClassVar
 
@@ -71,6 +71,9 @@ class Remediation:
     lines: list[str]
     changes: list[tuple[str, ...]]
     result: str
+    # intended lines the device never prints (the scope's ``write_only``): not in ``lines``; sent only where
+    # the device's own report says they are absent (``Driver.absent_write_only``)
+    write_only: list[str] = field(default_factory=list)
 
 # the confirmation questions devices ask in the middle of a command
 CONFIRM_PROMPT = r"(\[confirm\]|\[yes/no\]|\[Y/N\]|\[y/n\]|\[Y\(yes\)/N\(no\)(/C\(cancel\))?\])\s*:?\s*$"
@@ -180,6 +183,7 @@ class Driver:
     def remediate(cls, running: str, intended: str, scope: Scope = FULL) -> Remediation:
         """What a push sends to turn ``running`` into ``intended`` within ``scope``, and what it changes."""
         running_config, intended_config = cls.hconfig(running), cls.hconfig(intended)
+        write_only = scope.take_write_only(running_config, intended_config)
         whole = running_config.deep_copy()
         scope.limit(running_config, intended_config)
         workflow = WorkflowRemediation(running_config, intended_config)
@@ -189,7 +193,8 @@ class Driver:
         lines = cls.adjust(cls.to_lines(workflow.remediation_config), running)
         for pattern, replacement in cls.rewrites:
             lines = [re.sub(pattern, replacement, line) for line in lines]
-        return Remediation(cls._with_secrets(lines, running, intended), changes, "\n".join(result.lines()) + "\n")
+        return Remediation(cls._with_secrets(lines, running, intended), changes, "\n".join(result.lines()) + "\n",
+                           cls._with_secrets(write_only, running, intended))
 
     @classmethod
     def remediation(cls, running: str, intended: str, scope: Scope = FULL) -> list[str]:
@@ -384,6 +389,11 @@ class Driver:
         lines = self.remediation(self.running(), backup, self.scope.widened())
         if lines:
             self.apply(lines)
+        return lines
+
+    def absent_write_only(self, lines: list[str]) -> list[str]:
+        """Hook: of the write-only ``lines`` (which the running configuration never shows), those the device's
+        own report says it lacks. Without a report to ask, every one is sent."""
         return lines
 
     def neighbours(self) -> dict[str, str]:

@@ -171,3 +171,29 @@ class CiscoIosDriver(IosLikeDriver):
     def missing_routes(self, prefixes: Iterable[IPv4Network]) -> list[IPv4Network]:
         return [prefix for prefix in prefixes
                 if "not in table" in self.send(f"show ip route {prefix.network_address}")]
+
+    @staticmethod
+    def snmp_users(report: str) -> dict[str, str]:
+        """``show snmp user``'s report as user -> group ("User name: U" ... "Group-name: G" per user)."""
+        users: dict[str, str] = {}
+        user = None
+        for line in report.splitlines():
+            m = re.match(r"^\s*(User name|Group-name):\s*(\S+)", line)
+            if m and m.group(1) == "User name":
+                user = m.group(2)
+                users[user] = ""
+            elif m and user is not None:
+                users[user] = m.group(2)
+        return users
+
+    def absent_write_only(self, lines: list[str]) -> list[str]:
+        """IOS keeps SNMPv3 users out of the running configuration; ``show snmp user`` lists them: a
+        ``snmp-server user U G v3 ...`` line is sent when U is not listed or is in another group. The key
+        is never shown, so a changed key on an existing user is not seen (docs/network.md)."""
+        users = self.snmp_users(self.send("show snmp user"))
+        out = []
+        for line in lines:
+            words = line.split()
+            if words[:2] != ["snmp-server", "user"] or len(words) < 4 or users.get(words[2]) != words[3]:
+                out.append(line)
+        return out

@@ -10,7 +10,10 @@ sections it sits in, joined by `` / ``; a Junos entry is its whole ``set`` line)
 - ``owned_when_rendered``: entries owned only when the intended configuration renders an entry
   with the same key (the pattern's first group, else its match): an interface the toolkit
   configures is owned whole, a port it does not configure is left as it is;
-- ``ignored``: entries the device generates, never compared on either side.
+- ``ignored``: entries the device generates, never compared on either side;
+- ``write_only``: top-level lines the device takes but never prints in its running configuration
+  (IOS's ``snmp-server user``): never compared, never negated; sent when the device's own report
+  (``Driver.absent_write_only``) says they are absent, listed apart when there is no device to ask.
 
 Every other entry is merge-only: a line the intended configuration has is added when missing, and
 nothing there is ever negated (the local users, the enable secret or root authentication, the
@@ -33,7 +36,7 @@ from egov.errors import NetworkError
 
 SCOPE_KEY = "network__scope"
 FULL_REPLACE_KEY = "network__full_replace"
-KINDS = ("owned", "owned_when_rendered", "ignored")
+KINDS = ("owned", "owned_when_rendered", "ignored", "write_only")
 MGMT = "{mgmt}"  # in a pattern: the router's management interface (its model's, else the platform's)
 
 
@@ -50,6 +53,7 @@ class Scope:
     owned_when_rendered: tuple[re.Pattern[str], ...] = ()
     ignored: tuple[re.Pattern[str], ...] = ()
     full_replace: bool = False
+    write_only: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
     def from_vars(cls, where: str, platform: str, variables: Mapping[str, Any], mgmt: str) -> Scope:
@@ -76,12 +80,13 @@ class Scope:
         full = variables.get(FULL_REPLACE_KEY, False)
         if not isinstance(full, bool):
             raise NetworkError(f"{where}: {FULL_REPLACE_KEY} must be true or false, not {full!r}")
-        return cls(compiled["owned"], compiled["owned_when_rendered"], compiled["ignored"], full)
+        return cls(compiled["owned"], compiled["owned_when_rendered"], compiled["ignored"], full,
+                   compiled["write_only"])
 
     def widened(self) -> Scope:
         """The scope of going back to a saved configuration (a restore, a rollback): every entry the
         toolkit may own is owned, rendered now or not (what the push being undone rendered is gone)."""
-        return Scope((*self.owned, *self.owned_when_rendered), (), self.ignored, self.full_replace)
+        return Scope((*self.owned, *self.owned_when_rendered), (), self.ignored, self.full_replace, self.write_only)
 
     # ---- applying it to a pair of configurations ------------------------------------------------
 
@@ -101,6 +106,18 @@ class Scope:
                     if t is not None and (t.group(1) if pattern.groups else t.group(0)) == key:
                         return True
         return False
+
+    def take_write_only(self, running: HConfig, intended: HConfig) -> list[str]:
+        """Take the write-only entries (lines the device never prints) out of both configurations: the
+        running one cannot show them, so they are never compared; the intended ones, returned as lines,
+        are sent only where the device's own report says they are absent."""
+        taken: list[str] = []
+        for config, keep in ((running, False), (intended, True)):
+            for entry in [e for e in config.children if any(p.search(path_of(e)) for p in self.write_only)]:
+                if keep:
+                    taken.append(entry.text)
+                entry.delete()
+        return taken
 
     def limit(self, running: HConfig, intended: HConfig) -> None:
         """Cut both configurations down to what is compared: ignored entries go from both; from

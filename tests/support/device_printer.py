@@ -108,6 +108,9 @@ class IosDevice:
     PRINTED_NEGATIONS: ClassVar[tuple[str, ...]] = (r"^no ip domain lookup$", r"^no ip http ", r"^no service ",
                                                     r"^no cdp enable$", r"^no lldp (transmit|receive)$")
     HEADER: ClassVar[tuple[str, ...]] = (r"^Building configuration", r"^Current configuration", r"^!", r"^end$")
+    # lines the device takes but never prints: SNMPv3 users are kept apart ("show snmp user" lists them),
+    # per Cisco's SNMP configuration guide
+    UNSHOWN: ClassVar[tuple[str, ...]] = (r"^snmp-server user ",)
 
     def __init__(self, text: str) -> None:
         self.root = Node("")
@@ -199,6 +202,8 @@ class IosDevice:
         text = node.text
         if any(re.search(p, text) for p in self.DEFAULTS) or text == "no shutdown":
             return None
+        if any(re.search(p, text) for p in self.UNSHOWN):
+            return None
         for pattern, form in self.SECRETS:
             m = re.search(pattern, text)
             if m and not m.group("secret").startswith("$"):
@@ -277,6 +282,7 @@ class FrrDevice(IosDevice):
     DEFAULTS = (r"^ip ospf hello-interval 10$", r"^ip ospf dead-interval 40$", r"^timers throttle spf 0 50 5000$",
                 r"^auto-cost reference-bandwidth 100000$")
     PRINTED_NEGATIONS = (r"^no ipv6 forwarding$",)
+    UNSHOWN = ()
     HEADER = (*IosDevice.HEADER, r"^\s*exit$", r"^frr (version|defaults) ")
     # FRR prints OSPF MD5 keys as given (`ip ospf message-digest-key 1 md5 KEY`, seen on FRR 8.4.4 in
     # the lab): only `password` lines are encrypted, and only with `service password-encryption`
@@ -296,6 +302,7 @@ class VrpDevice(IosDevice):
 
     NEGATION = "undo "
     EXIT = ("quit",)
+    UNSHOWN = ()  # VRP prints its SNMPv3 users (`snmp-agent usm-user v3 ...`, keys encrypted)
     END = ("return",)
     SECTIONS = (
         r"^interface \S+$", r"^ospf \d+( router-id \S+)?$", r"^ospf \d+( router-id \S+)? / area \S+$", r"^aaa$",

@@ -300,6 +300,14 @@ def test_offline_diff_prints_what_a_push_would_send_without_connecting(tmp_path:
     text = CliRunner().invoke(main, ["net", "diff", "-i", str(PLATFORMS), "--running", str(tmp_path / "running"),
                                      "--user", "egovadmin", "--limit", "d-vrp"])
     assert "+++ lock-out guard: ok" in text.output and "d-vrp-r1: " in text.output
+    # IOS never prints its SNMPv3 user: offline, it is listed apart, after the lines, and in --json's write_only
+    assert [line.split()[:3] for line in report["d-ios-r1"]["data"]["write_only"]] == [
+        ["snmp-server", "user", "egov-mon"]]
+    assert "snmp-server user" not in report["d-ios-r1"]["diff"] and "write_only" not in report["d-vrp-r1"]["data"]
+    ios = CliRunner().invoke(main, ["net", "diff", "-i", str(PLATFORMS), "--running", str(tmp_path / "running"),
+                                    "--user", "egovadmin", "--limit", "d-ios"]).output
+    listed = ios.index("+++ d-ios-r1: sent only if absent on the device (write-only: the device does not print it):")
+    assert ios.index("+++ lock-out guard: ok") < listed < ios.index("+++   snmp-server user egov-mon EGOV-MON v3 ")
 
 
 def test_offline_diff_names_a_missing_or_wrong_file_and_the_guard_refusal(tmp_path: Path) -> None:

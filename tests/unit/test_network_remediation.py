@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -260,11 +261,15 @@ def test_scope_is_data_overridable_per_router(platforms_inv: Any) -> None:
     assert "no ntp server 192.0.2.123" in _push(platforms_inv, "d-ios-r1", running).lines
     scope = {platform: dict(entry) for platform, entry in router.vars["network__scope"].items()}
     scope["cisco_ios"]["owned"] = [p for p in scope["cisco_ios"]["owned"] if p != "^ntp server "]
+    before = router.layers.values.get("network__scope")  # the merged layers' value: put back as it was
     router.layers.values["network__scope"] = scope
     try:
         assert "no ntp server 192.0.2.123" not in _push(platforms_inv, "d-ios-r1", running).lines
     finally:
-        del router.layers.values["network__scope"]
+        if before is None:
+            del router.layers.values["network__scope"]
+        else:
+            router.layers.values["network__scope"] = before
 
 
 @pytest.mark.parametrize(("value", "message"), [
@@ -281,3 +286,62 @@ def test_a_bad_scope_names_the_router_and_the_key(value: Any, message: str) -> N
         Scope.from_vars("router d-ios-r1", "cisco_ios", {"network__scope": value, "network__full_replace": False},
                         "GigabitEthernet0")
     assert str(caught.value).startswith("router d-ios-r1: ") and message in str(caught.value)
+
+
+# ---- write-only lines: IOS never prints its SNMPv3 users (Cisco's SNMP configuration guide) -------
+
+SHOW_SNMP_USER = _fixture("show/cisco_ios/show_snmp_user.txt")  # as IOS XE's command reference prints it
+
+
+def _ios_push(inv: Any, name: str, running: str, report: str | None) -> Any:
+    """``_push`` with the device's ``show snmp user`` answering ``report`` (None: offline, nothing to ask)."""
+    router = inv.routers[name]
+    session = SimpleNamespace(send_command=lambda command, **kwargs: report if command == "show snmp user" else "")
+    absent = CiscoIosDriver(session).absent_write_only if report is not None else None  # type: ignore[arg-type]
+    return assess(CiscoIosDriver, router, running, render(inv, router), "egovadmin", inv.plan.control_ip,
+                  inv.noc_networks, absent=absent)
+
+
+def _snmp_user(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("snmp-server user ")]
+
+
+@pytest.mark.parametrize("name", LEVELS["cisco_ios"])
+def test_ios_snmp_user_is_sent_when_absent_and_the_round_trip_sends_nothing(platforms_inv: Any, name: str) -> None:
+    """A day-0 router has no SNMPv3 user (``show snmp user`` prints nothing): the user is sent. The device
+    then prints no ``snmp-server user`` line; with ``show snmp user`` listing it, a second push is empty."""
+    with speaking(platforms_inv, name, "cisco_ios"):
+        first = _ios_push(platforms_inv, name, day0(platforms_inv, name), "")
+        assert [line.split()[:4] for line in _snmp_user(first.lines)] == [
+            ["snmp-server", "user", "egov-mon", "EGOV-MON"]], name
+        printed = after_push("cisco_ios", day0(platforms_inv, name), first.lines)
+        assert "snmp-server user" not in printed and "snmp-server group EGOV-MON" in printed
+        again = _ios_push(platforms_inv, name, printed, SHOW_SNMP_USER)
+        missing = _ios_push(platforms_inv, name, printed, SHOW_SNMP_USER.replace("egov-mon", "someone-else"))
+    assert again.lines == [] and again.write_only == [], f"{name}: second push would send {again.lines}"
+    assert [line.split()[2] for line in missing.lines] == ["egov-mon"], name  # listed no more: sent again
+
+
+def test_ios_snmp_user_in_another_group_is_sent(platforms_inv: Any) -> None:
+    with speaking(platforms_inv, "d-ios-r1", "cisco_ios"):
+        printed = after_push("cisco_ios", day0(platforms_inv, "d-ios-r1"),
+                             _ios_push(platforms_inv, "d-ios-r1", day0(platforms_inv, "d-ios-r1"), "").lines)
+        moved = _ios_push(platforms_inv, "d-ios-r1", printed, SHOW_SNMP_USER.replace("Group-name: EGOV-MON",
+                                                                                     "Group-name: NOC-RO"))
+    assert [line.split()[:4] for line in moved.lines] == [["snmp-server", "user", "egov-mon", "EGOV-MON"]]
+
+
+def test_show_snmp_user_is_read_as_the_device_prints_it() -> None:
+    assert CiscoIosDriver.snmp_users(SHOW_SNMP_USER) == {"egov-mon": "EGOV-MON", "noc-ro": "NOC-RO"}
+    assert CiscoIosDriver.snmp_users("") == {}
+
+
+def test_offline_the_write_only_line_is_listed_apart_never_compared(platforms_inv: Any) -> None:
+    """With nothing to ask, the SNMPv3 user is neither in the lines nor taken as missing: it is listed apart;
+    a running configuration that somehow shows one is never negated."""
+    with speaking(platforms_inv, "d-ios-r1", "cisco_ios"):
+        plan = _ios_push(platforms_inv, "d-ios-r1", day0(platforms_inv, "d-ios-r1"), None)
+        printed = after_push("cisco_ios", day0(platforms_inv, "d-ios-r1"), plan.lines)
+        stray = _ios_push(platforms_inv, "d-ios-r1", printed + "snmp-server user old OLD v3\n", None)
+    assert _snmp_user(plan.lines) == [] and [line.split()[2] for line in plan.write_only] == ["egov-mon"]
+    assert stray.lines == [] and len(stray.write_only) == 1
