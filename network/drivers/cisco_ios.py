@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from ipaddress import IPv4Network
 
 from hier_config import Platform
+from netmiko import ConfigInvalidException
 from netmiko.cisco.cisco_ios import CiscoIosSSH
 
-from network.drivers.base import Driver, ipv4_network
+from egov.errors import LineRefused
+from network.drivers.base import Driver, ipv4_network, session_errors
 
 
 class IosLikeDriver(Driver):
@@ -171,6 +173,27 @@ class CiscoIosDriver(IosLikeDriver):
     def missing_routes(self, prefixes: Iterable[IPv4Network]) -> list[IPv4Network]:
         return [prefix for prefix in prefixes
                 if "not in table" in self.send(f"show ip route {prefix.network_address}")]
+
+    def send_lines(self, lines: list[str], exit_config_mode: bool = True) -> None:
+        """A banner ("banner login ^", its text, "^": one remediation line) makes IOS print "Enter TEXT
+        message.  End with the character '^'." and no prompt until the delimiter, so netmiko's check of
+        each line's echo and prompt would wait out its read timeout: each banner goes in one write of its
+        own (``cmd_verify=False``, as netmiko sends banners), the lines around it as usual."""
+        start = 0
+        for i, line in enumerate(lines):
+            if not line.startswith("banner "):
+                continue
+            if lines[start:i]:
+                super().send_lines(lines[start:i], exit_config_mode=False)
+            with session_errors():
+                try:
+                    self.conn.send_config_set([line], cmd_verify=False, error_pattern=self.error_pattern,
+                                              read_timeout=30, exit_config_mode=False)
+                except ConfigInvalidException as exc:
+                    self.leave_refused()
+                    raise LineRefused(f"the device refused a line: {exc}") from None
+            start = i + 1
+        super().send_lines(lines[start:], exit_config_mode)  # no banner: every line as every platform sends
 
     @staticmethod
     def snmp_users(report: str) -> dict[str, str]:

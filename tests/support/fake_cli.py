@@ -28,9 +28,13 @@ class FakeCli:
     to its reply in any mode; ``enter``/``leave`` are the lines that enter and leave configuration mode."""
 
     def __init__(self, prompts: dict[str, str], enter: dict[str, tuple[str, str]], leave: set[str],
-                 replies: list[tuple[str, Reply]], mode: str = "exec") -> None:
+                 replies: list[tuple[str, Reply]], mode: str = "exec", text_entry: str | None = None) -> None:
         self.prompts, self.enter, self.leave, self.replies = prompts, enter, leave, replies
         self.mode = mode
+        # a line (regular expression, the delimiter its group 1) that starts free text ended by the delimiter
+        self.text_entry = text_entry
+        self.delimiter: str | None = None  # inside free text: no prompt until the delimiter
+        self.texts: list[list[str]] = []  # each free text the device took, line by line
         self.buffer = ""
         self.received: list[str] = []
         self.question: dict[str, str] | None = None
@@ -41,6 +45,16 @@ class FakeCli:
 
     def answer(self, line: str) -> str:
         """What the device prints after ``line`` (before its next prompt or question)."""
+        if self.delimiter is not None:
+            if self.delimiter in line:
+                self.delimiter = None
+            else:
+                self.texts[-1].append(line)
+            return ""
+        if self.text_entry is not None and (m := re.search(self.text_entry, line)):
+            self.delimiter = m.group(1)
+            self.texts.append([])
+            return f"Enter TEXT message.  End with the character '{self.delimiter}'."
         if self.question is not None:
             question, self.question = self.question, None
             self.answered.append((self.received[-2] if line else self.received[-1], line))
@@ -68,7 +82,8 @@ class FakeCli:
             asked = self.question is not None
             text = self.answer(line) if line or asked else ""
             echo = f"{line}\n" if line else "\n"
-            end = "" if self.question is not None else self.prompt()  # a question waits for its answer
+            # a question waits for its answer, free text for its delimiter
+            end = "" if self.question is not None or self.delimiter is not None else self.prompt()
             self.buffer += echo + (f"{text}\n" if text and not text.endswith(" ") else text) + end
 
     def read_channel(self) -> str:
@@ -89,7 +104,8 @@ def connection(netmiko_class: Callable[..., BaseConnection], cli: FakeCli, base_
 
 
 def ios(running: str, privileged: bool = True, replies: list[tuple[str, Reply]] | None = None) -> FakeCli:
-    """Cisco IOS XE: ``r1#`` (``r1>`` in user EXEC), ``r1(config)#``."""
+    """Cisco IOS XE: ``r1#`` (``r1>`` in user EXEC), ``r1(config)#``; ``banner login ^`` prints "Enter TEXT
+    message.  End with the character '^'." and no prompt until a line with the delimiter."""
     return FakeCli(
         {"exec": "r1#" if privileged else "r1>", "config": "r1(config)#"},
         {"configure terminal": ("config", "Enter configuration commands, one per line.  End with CNTL/Z.")},
@@ -105,7 +121,8 @@ def ios(running: str, privileged: bool = True, replies: list[tuple[str, Reply]] 
          (r"^ip address \S+$", "% Incomplete command."),
          (r"^ip address 10\.0\.0\.1 255\.255\.255\.255 secondary$", "% Bad mask /32 for address 10.0.0.1"),
          (r"^sh$", '% Ambiguous command:  "sh"'),
-         (r"^copy ", "%Error opening tftp://192.0.2.9/x (Timed out)")])
+         (r"^copy ", "%Error opening tftp://192.0.2.9/x (Timed out)")],
+        text_entry=r"^banner (?:login|motd|exec|incoming) (\S)$")
 
 
 def vrp(running: str, v8: bool = False, replies: list[tuple[str, Reply]] | None = None,

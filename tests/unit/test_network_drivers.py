@@ -114,6 +114,30 @@ def test_ios_confirmation_is_answered_and_the_push_goes_on() -> None:
     assert "ntp server 10.22.176.10" in cli.received and cli.received[-1] == "end"
 
 
+BANNER = "banner login ^\nAuthorised access only\n# monitored #\n^"  # one remediation line, as rendered
+
+
+def test_ios_banner_goes_in_one_write_and_the_push_goes_on() -> None:
+    """Inside a banner IOS prints "Enter TEXT message.  End with the character '^'." and no prompt until
+    the delimiter: the banner is typed whole, the lines after it are checked line by line as before."""
+    import time
+
+    driver, cli = _ios()
+    started = time.monotonic()
+    driver.apply(["ip ssh authentication-retries 3", BANNER, "line vty 0 15", "exec-timeout 10 0", "exit"])
+    assert time.monotonic() - started < 10  # netmiko's per-line echo and prompt wait would sit out 30 s
+    assert cli.texts == [["Authorised access only", "# monitored #"]]
+    assert cli.received[-4:] == ["line vty 0 15", "exec-timeout 10 0", "exit", "end"] and cli.mode == "exec"
+
+
+def test_ios_refusal_after_a_banner_stops_the_push() -> None:
+    driver, cli = _ios()
+    with pytest.raises(LineRefused, match="Invalid input"):
+        driver.apply([BANNER, "bogus x", "description never sent"])
+    assert cli.texts == [["Authorised access only", "# monitored #"]]
+    assert "description never sent" not in cli.received and cli.received[-1] == "end"
+
+
 def test_a_line_without_a_safe_answer_is_never_sent() -> None:
     driver, cli = _ios()
     with pytest.raises(LineRefused, match="crypto key generate rsa modulus 2048"):
