@@ -124,11 +124,15 @@ def mermaid(inv: Inventory) -> str:
     def node_id(name: str) -> str:
         return name.replace("-", "_")
 
+    def label(text: str) -> str:
+        # inside a quoted label Mermaid ends the string at '"' and reads '<' as HTML: its entity codes keep them text
+        return text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+
     out = ["flowchart TD"]
     for site in inv.sites.values():
         if not site.routers:
             continue
-        out.append(f'  subgraph {node_id("s_" + site.name)}["{site.title} ({site.level})"]')
+        out.append(f'  subgraph {node_id("s_" + site.name)}["{label(site.title)} ({site.level})"]')
         for name in site.routers:
             out.append(f'    {node_id(name)}["{name}<br/>{inv.routers[name].loopback}"]')
         out.append("  end")

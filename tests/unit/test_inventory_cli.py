@@ -66,3 +66,18 @@ def test_graph_svg(tmp_path: Path) -> None:
     run("graph", "--format", "svg", "-o", str(out))
     svg = out.read_text()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "10.22.168.48/31" in svg
+
+
+def test_mermaid_labels_keep_quotes_and_markup_as_text(tmp_path: Path) -> None:
+    """A site title with '"', '<' or '#' would end Mermaid's quoted label or be read as HTML: Mermaid's
+    entity codes (``#quot;``, ``#lt;``, ``#35;``: its flowchart syntax page) keep them as text."""
+    text = Path(LAB).read_text(encoding="utf-8")
+    assert "title: Huyện Tiên Yên" in text
+    hostile = tmp_path / "lab.yml"
+    hostile.write_text(text.replace("title: Huyện Tiên Yên", "title: 'Huyện \"Tiên\" <b>Yên</b> #1'"),
+                       encoding="utf-8")
+    result = CliRunner().invoke(main, ["inventory", "graph", "--format", "mermaid", "-i", str(hostile)])
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "Tiên" in line)
+    assert line.endswith('["Huyện #quot;Tiên#quot; #lt;b#gt;Yên#lt;/b#gt; #35;1 (district)"]')
+    assert line.count('"') == 2

@@ -278,3 +278,23 @@ def test_blackbox_tls_module_measures_even_an_expired_certificate(blackbox: str,
     assert value(got, "probe_ssl_earliest_cert_expiry") == not_after.timestamp()
     closed = probe(blackbox, "tls_certificate", f"127.0.0.1:{free_port()}")
     assert value(closed, "probe_success") == 0 and "probe_ssl_earliest_cert_expiry" not in names(closed)
+
+
+def test_status_files_are_read_bounded(tmp_path: Path) -> None:
+    """A FIFO, a directory or an oversized file is refused at once, never read until memory or time runs out."""
+    import os
+
+    from egov.errors import InputError
+    from monitoring.exporter.sources import MAX_STATUS_BYTES, read_backup_status
+
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.json"
+    big.write_text('{"qn-core1": 0' + " " * MAX_STATUS_BYTES + "}")
+    for path, problem in ((fifo, "FIFO"), (tmp_path, "directory"), (big, "larger than the limit")):
+        for reader in (read_drift_file, read_backup_status):
+            with pytest.raises(InputError, match=problem):
+                reader(str(path))
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not JSON"):
+        read_drift_file(str(tmp_path / "bad.json"))
