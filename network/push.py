@@ -299,7 +299,7 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
         except Exception as exc:  # noqa: BLE001 - nothing was sent: report it, nothing to restore
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             return device.result("failed", failed=True,
-                                 error=redact(f"apply: {report_name(exc)}: {first}; nothing was sent"))
+                                 error=redact(f"apply: {report_name(exc)}: {first}; the change was not sent"))
         try:
             device.driver.apply(device.lines)
         except Exception as exc:  # noqa: BLE001 - any failure (refusal, timeout, lost session) gets a restore attempt

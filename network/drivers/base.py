@@ -494,7 +494,7 @@ class Driver:
         timer, which has nothing left to do; returns the lines sent."""
         lines = self.remediation(self.running(), backup, self.scope.widened())
         if lines:
-            self.send_lines(lines)
+            self.apply(lines)
         if self.armed is not None:
             try:
                 self.disarm()

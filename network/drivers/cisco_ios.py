@@ -204,6 +204,9 @@ class CiscoIosDriver(IosLikeDriver):
         """Enter configuration mode under the revert timer (the lines that follow are typed in it)."""
         if "Archive feature not enabled" in self.send("show archive"):
             self.send_lines(list(self.archive))
+        elif self.pending():  # another session's change waits for its confirmation: not ours to confirm
+            raise NetworkError("a Rollback Confirmed Change is pending on the device already (another session's): "
+                               "'show archive config rollback timer' names its user")
         command = f"configure terminal revert timer {seconds // 60}"
         with session_errors():
             try:

@@ -193,7 +193,11 @@ class HuaweiVrpV8Driver(HuaweiVrpDriver):
     trial_running = r"Trial Status\s*:\s*Running"
 
     def arm(self, seconds: int) -> None:
-        """Nothing to send: the lines go to the candidate, and the trial starts with ``commit trial`` in ``apply``."""
+        """Nothing to arm yet: the lines go to the candidate, and the trial starts with ``commit trial`` in
+        ``apply``; another session's trial running is not ours to confirm."""
+        if self.pending():
+            raise NetworkError("a trial configuration is running on the device already (another session's): "
+                               "'display configuration trial status'")
 
     def apply(self, lines: list[str]) -> None:
         self.send_lines(lines, exit_config_mode=False)

@@ -66,6 +66,8 @@ class JuniperJunosDriver(Driver):
     pending_row = r"^\s*0\s+.*commit confirmed, rollback in \d+\s*mins?"
     # "configure exclusive" held by another session: "error: configuration database locked by: ..."
     locked_pattern = r"error: configuration database (locked|modified)"
+    # our change is committed on the device (confirmed or not): only then does a restore commit anything
+    committed = False
 
     @classmethod
     def printed(cls, text: str) -> str:
@@ -197,6 +199,7 @@ class JuniperJunosDriver(Driver):
                 self.armed.start()
             else:
                 self._commit_command("commit", "commit complete")
+            self.committed = True
         except (LineRefused, CommitFailed):
             self._discard()
             raise
@@ -222,9 +225,9 @@ class JuniperJunosDriver(Driver):
 
     def restore(self, backup: str) -> list[str]:
         """Take our change back. Nothing committed yet: discard the candidate (``rollback 0``), never
-        ``rollback 1``, which would undo the router's previous, unrelated commit. Our confirmed commit
-        running (and still pending, which ``abort`` checked): ``rollback 1`` + ``commit``."""
-        if self.armed is None or not self.armed.started:
+        ``rollback 1``, which would undo the router's previous, unrelated commit. Our commit running (its
+        timer still pending, which ``abort`` checked, or confirmed already): ``rollback 1`` + ``commit``."""
+        if not self.committed:
             self._discard()
             return ["rollback 0"]
         self._exclusive()

@@ -284,9 +284,6 @@ def junos(running: str, replies: list[tuple[str, Reply]] | None = None, timer: R
         [*(replies or []),
          (r"^(configure exclusive|commit( check| confirmed \d+)?|(run )?show system commit)$", _junos_commit),
          (r"^show configuration", running),
-         (r"^commit confirmed \d+", "commit confirmed will be automatically rolled back in 5 minutes unless confirmed\n"
-                                    "commit complete"),
-         (r"^commit", "commit complete"),
          (r"^rollback \d+$", "load complete"),
          (r"^set bogus", "                    ^\nsyntax error."),
          (r"^set interfaces \S+ unit 0 family inet address 300", "error: invalid value: 300.0.0.1/31")],

@@ -60,15 +60,12 @@ def test_ios_without_an_archive_gets_one_before_the_timer() -> None:
     assert cli.timer.state == "pending"
 
 
-def test_ios_timer_that_fired_is_never_confirmed_nor_saved() -> None:
-    driver, cli = _ios()
-    driver.begin(120)
-    driver.apply([NTP])
-    cli.timer.expire()  # "%No Rollback Confirmed Change pending": the device rolled back by itself
-    with pytest.raises(RevertExpired, match=r"revert timer \(120 s\) fired before the change was confirmed"):
-        driver.confirm()
-    assert "configure confirm" not in cli.received and "write mem" not in cli.received
-    assert driver.abort("") == EXPIRED
+@pytest.mark.parametrize("make", [lambda: _ios(state="pending", value=5), lambda: _v8(state="pending", value=300)])
+def test_another_sessions_pending_change_is_not_ours_to_confirm(make: Any) -> None:
+    driver, cli = make()
+    with pytest.raises(NetworkError, match=r"pending on the device already|running on the device already"):
+        driver.begin(120)
+    assert driver.armed is None and cli.timer.value in (5, 300)
 
 
 def test_ios_restore_is_the_devices_own_revert() -> None:
@@ -132,17 +129,14 @@ def test_junos_restore_of_our_pending_commit_is_rollback_1() -> None:
     assert cli.received[-4:] == ["run show system commit", "rollback 1", "commit", "exit configuration-mode"]
 
 
-def test_junos_expired_commit_is_reported_and_not_undone_again() -> None:
-    """The device rolled back by itself: its own rollback is commit 0, ours commit 1; "rollback 1" now
-    would put our change back. Nothing is sent."""
+def test_junos_restore_after_a_confirmed_commit_takes_it_back() -> None:
+    """The confirmation committed, then the session failed: our commit is permanent, so rollback 1 + commit."""
     driver, cli = _junos()
-    driver.begin(60)
+    driver.begin(150)
     driver.apply(["set system ntp server 10.22.176.10"])
-    cli.timer.expire()
-    with pytest.raises(RevertExpired):
-        driver.confirm()
-    assert driver.abort("") == EXPIRED
-    assert "rollback 1" not in cli.received and cli.received.count("commit") == 0
+    driver.confirm()
+    assert driver.abort("") == REVERTED
+    assert cli.received[-4:] == ["configure exclusive", "rollback 1", "commit", "exit configuration-mode"]
 
 
 # ---- Huawei VRP V8: commit trial N / commit / abort trial; V5: none ------------------------------------------
@@ -155,22 +149,14 @@ def _v8(**timer: Any) -> tuple[HuaweiVrpV8Driver, fake_cli.FakeCli]:
 def test_vrp_v8_trial_commit_then_commit_and_save() -> None:
     driver, cli = _v8()
     driver.begin(30)  # commit trial takes 60 to 65535 s
-    assert cli.received == [] and driver.armed is not None and driver.armed.seconds == 60
+    # only the check that no other session's trial runs: the candidate changes nothing before the trial commit
+    assert cli.received == ["display configuration trial status"]
+    assert driver.armed is not None and driver.armed.seconds == 60
     driver.apply(["ntp-service unicast-server 10.22.176.10"])
     assert cli.received[-1] == "commit trial 60" and cli.timer.state == "pending"
     driver.confirm()
     assert _after(cli.received, "display configuration trial status", "commit")
     assert cli.received[-3:] == ["return", "save", "y"] and cli.timer.state == "confirmed"
-
-
-def test_vrp_v8_trial_that_expired_is_reported() -> None:
-    driver, cli = _v8()
-    driver.begin(120)
-    driver.apply(["ntp-service unicast-server 10.22.176.10"])
-    cli.timer.expire()
-    with pytest.raises(RevertExpired):
-        driver.confirm()
-    assert "save" not in cli.received
 
 
 def test_vrp_v8_restore_is_abort_trial() -> None:
@@ -210,19 +196,6 @@ def test_frr_arms_over_the_session_then_cancels_and_saves() -> None:
     assert cli.received[-1] == "write memory"
 
 
-def test_frr_timer_that_fired_is_never_saved() -> None:
-    """egov-revert's cancel exits 4 "expired: ..." once its timer has put the snapshot back."""
-    driver, cli, ssh = _frr()
-    driver.begin(60)
-    driver.apply(["ip route 192.0.2.0/24 blackhole"])
-    ssh.timer.expire()
-    with pytest.raises(RevertExpired):
-        driver.confirm()
-    assert "write memory" not in cli.received
-    assert driver.abort(FRR_DAY0) == EXPIRED  # nothing more is sent
-    assert ssh.commands[-1] == "egov-revert status"
-
-
 def test_frr_second_push_is_refused_by_the_pending_timer() -> None:
     driver, _, _ = _frr(state="pending", value=80)
     with pytest.raises(NetworkError, match=r"already pending \(80 s left\): another push holds this router"):
@@ -246,3 +219,37 @@ def test_frr_lost_connection_is_unreachable_not_pending() -> None:
     ssh.alive = False
     with pytest.raises(DeviceUnreachable):
         driver.pending()
+
+
+# ---- every platform: a timer that fired before the confirmation ------------------------------------------------
+
+def _devices() -> dict[str, tuple[Any, fake_cli.FakeCli, fake_cli.RevertTimer, str]]:
+    """Each platform's driver, CLI, timer and a line to apply."""
+    ios, ios_cli = _ios()
+    junos, junos_cli = _junos()
+    v8, v8_cli = _v8()
+    frr, frr_cli, ssh = _frr()
+    return {"cisco_ios": (ios, ios_cli, ios_cli.timer, NTP),
+            "juniper_junos": (junos, junos_cli, junos_cli.timer, "set system ntp server 10.22.176.10"),
+            "huawei_vrpv8": (v8, v8_cli, v8_cli.timer, "ntp-service unicast-server 10.22.176.10"),
+            "frr": (frr, frr_cli, ssh.timer, "ip route 192.0.2.0/24 blackhole")}
+
+
+# what would confirm, save or undo the change again once the device has reverted it itself: never sent. Junos's
+# own rollback is commit 0 and ours commit 1, so "rollback 1" would put our change back.
+NEVER = {"cisco_ios": {"configure confirm", "write mem", "configure revert now"},
+         "juniper_junos": {"commit", "rollback 1"}, "huawei_vrpv8": {"commit", "save", "abort trial"},
+         "frr": {"write memory"}}
+
+
+@pytest.mark.parametrize("platform", sorted(NEVER))
+def test_a_timer_that_fired_first_is_reported_never_confirmed_saved_or_undone(platform: str) -> None:
+    driver, cli, timer, line = _devices()[platform]
+    driver.begin(120)
+    driver.apply([line])
+    sent = len(cli.received)
+    timer.expire()  # the device put its previous configuration back by itself
+    with pytest.raises(RevertExpired, match=r"revert timer \(120 s\) fired before the change was confirmed"):
+        driver.confirm()
+    assert driver.abort(FRR_DAY0) == EXPIRED
+    assert not NEVER[platform] & set(cli.received[sent:]), cli.received[sent:]
