@@ -164,17 +164,25 @@ def diff_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | No
 @click.option("--dry-run", is_flag=True, help="Stop after the diff and the lock-out guard; send nothing.")
 @click.option("--check-timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
               help="Seconds the OSPF neighbours have to come up Full before the change is rolled back.")
+@click.option("--revert-window", type=click.FloatRange(10, 86400), default=None,
+              help="Seconds each device's own revert timer (its dead man's switch) waits for the confirmation "
+                   "(default: sized to the run: 30 s per round of workers, the OSPF settle, --check-timeout "
+                   "and 60 s; IOS and Junos round it up to whole minutes).")
+@click.option("--allow-no-revert", is_flag=True,
+              help="Push to a platform without a revert timer (VRP V5) a change that touches its management "
+                   "path (refused otherwise: a mistake there would need a console).")
 @common.json_option
 def push_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
              connect_timeout: float, backup_dir: Path | None, dry_run: bool, check_timeout: float,
-             as_json: bool) -> None:
-    """Push the intended configuration safely: backup, remediation only, lock-out guard,
-    post-checks, automatic restore on failure, save only when the checks pass."""
+             revert_window: float | None, allow_no_revert: bool, as_json: bool) -> None:
+    """Push the intended configuration safely: backup, remediation only, lock-out guard, each
+    device's revert timer armed before the first line, post-checks, automatic restore on failure,
+    confirm and save only when the checks pass."""
     from network.push import push, routers_for
 
     inv = _load(inventory_path)
     opts = _options(inv, secrets_path, backup_dir, workers=workers, connect_timeout=connect_timeout,
-                    check_timeout=check_timeout)
+                    check_timeout=check_timeout, revert_window=revert_window, allow_no_revert=allow_no_revert)
     result = push(inv, routers_for(inv, limit), opts, dry_run=dry_run)
     _report("egov net push" + (" (dry run)" if dry_run else ""), result, as_json, show_diff=dry_run)
 

@@ -76,6 +76,11 @@ class CommitFailed(NetworkError):
     """The router refused to commit the candidate configuration (Junos ``commit``)."""
 
 
+class RevertExpired(NetworkError):
+    """The device's own revert timer (its dead man's switch) fired before the change was confirmed:
+    the device has already put its previous configuration back."""
+
+
 class UnexpectedOutput(NetworkError):
     """The router answered, but not as asked: a configuration read that is no configuration (an error
     message, a session without privilege), a save or commit that did not report success."""

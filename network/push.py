@@ -7,12 +7,16 @@ one thread per connection, bounded workers), with the sessions kept open between
    managed scope; no lines means "no changes" and the device is left alone (configuration mode is
    never entered); the lock-out guard refuses lines that would cut management off (``assess``,
    which the offline diff ``diff_offline`` shares);
-2. apply: send only the remediation, stopping at the first line the device refuses (then restore);
+2. apply: arm the device's own revert timer (its dead man's switch: ``Driver.begin``), then send only
+   the remediation, stopping at the first line the device refuses;
 3. verify: wait until every OSPF neighbour the inventory implies is Full (those that were Full
-   before, and those being pushed in this run that did not fail); then save, else restore the
-   backup. Nothing is saved before the checks pass, so a device that is lost mid-way comes back
-   from its saved configuration on reload: commit-confirmed semantics on every platform (Junos
-   uses its native ``commit confirmed``).
+   before, and those being pushed in this run that did not fail); then confirm (the timer read back
+   and cancelled) and save. Nothing is saved before the checks pass.
+
+Any failure in apply or verify (a refused line, a failed check or commit, a read timeout, a lost
+session) gets a restore attempt (``_restore``: on the session, else on a new one); one that fails is
+reported as such: left to the device's revert timer, which reverts it without us, or, on a platform
+without one, needing a console. Each result says how its transaction ended (``data["transaction"]``).
 
 The barrier between apply and verify lets neighbours configured in the same run come up together.
 A device that fails or cannot be reached is reported; the others carry on.
@@ -21,6 +25,7 @@ A device that fails or cannot be reached is reported; the others carry on.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,7 +33,7 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 from egov.connection import Connection, connection_for, require_lab_up
-from egov.errors import CommitFailed, LineRefused, NetworkError, report_name
+from egov.errors import NetworkError, RevertExpired, report_name
 from egov.parallel import run_parallel
 from egov.results import Result, RunResult
 from egov.secrets import Secrets, redact
@@ -36,7 +41,7 @@ from inventory.model import Inventory, Router
 from network.archive import Backups, default_root
 from network.context import expected_peers, settle_seconds
 from network.drivers import driver_class
-from network.drivers.base import Driver, Remediation
+from network.drivers.base import CONFIRMED, EXPIRED, NEEDS_CONSOLE, Driver, Remediation, left_to_timer
 from network.guard import guard
 from network.render import render
 from network.session import connect, mgmt_interface, open_driver, router_scope
@@ -55,6 +60,10 @@ class Options:
     workers: int = 20
     connect_timeout: float = 10.0
     check_timeout: float = 60.0
+    # seconds each device's revert timer waits for the confirmation (None: sized to the run, ``revert_window``)
+    revert_window: float | None = None
+    # push to a platform without a revert timer (VRP V5) a change that touches its management path
+    allow_no_revert: bool = False
     on_done: Callable[[Result], None] | None = None
 
     @classmethod
@@ -78,6 +87,7 @@ class _Device:
     running: str = ""
     backup: Path | None = None
     lines: list[str] = field(default_factory=list)
+    changes: list[tuple[str, ...]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     # write-only lines an offline diff could not ask the device about (sent only if absent there)
     write_only: list[str] = field(default_factory=list)
@@ -103,7 +113,7 @@ class _Device:
         ``absent`` asks the device which write-only lines it lacks; without it (offline) they are listed apart."""
         remediation = assess(driver, self.router, self.running, self.intended, user, source, noc_networks,
                              restoring, absent)
-        self.lines, self.problems = remediation.lines, remediation.problems
+        self.lines, self.changes, self.problems = remediation.lines, remediation.changes, remediation.problems
         if remediation.write_only:
             self.write_only = remediation.write_only
         if not self.lines:
@@ -154,15 +164,66 @@ def routers_for(inv: Inventory, limits: Iterable[str]) -> list[Router]:
     return routers
 
 
-def _restore(device: _Device) -> str:
-    """Restore the backup after a failed apply or check; says how it went, for the error message."""
+# a device's apply: the longest a send waits for its lines (the drivers' read timeout); the revert timer's margin
+APPLY_SECONDS = 30.0
+REVERT_MARGIN = 60.0
+
+
+def revert_window(opts: Options, settle: float, devices: int) -> float:
+    """How long a device's revert timer waits for its confirmation (``opts.revert_window`` unless None): the rest
+    of the apply phase after the device armed (its share of the run's devices through the workers), the settle
+    before the post-check, the post-check itself, and a margin for the confirmation."""
+    if opts.revert_window is not None:
+        return opts.revert_window
+    return APPLY_SECONDS * math.ceil(devices / max(1, opts.workers)) + settle + opts.check_timeout + REVERT_MARGIN
+
+
+def _restore(device: _Device, opts: Options) -> tuple[str, str]:
+    """Take a failed change back: on the device's session, else on a new one. Returns the transaction's end
+    (``REVERTED`` or ``EXPIRED``; a failed restore: left to the device's revert timer, or needing a console
+    where there is none) and the words for the error message."""
     assert device.driver is not None
+    armed = device.driver.armed
+
+    def said(how: str, where: str = "") -> tuple[str, str]:
+        return how, ("the device's revert timer had put the previous configuration back already" if how == EXPIRED
+                     else f"restored {device.backup}{where}")
+
     try:
-        device.driver.restore(device.running)
-    except Exception as exc:  # noqa: BLE001 - the restore's own failure must be reported, not raised over
-        return (f"restoring {device.backup} FAILED ({redact(str(exc))}); the saved configuration is unchanged, "
-                "a reload brings it back")
-    return f"restored {device.backup}"
+        return said(device.driver.abort(device.running))
+    except Exception as exc:  # noqa: BLE001 - a restore that fails is reported, never raised over the device's result
+        first = exc
+    device.close()
+    try:
+        device.driver = connect(device.router, opts.connection, opts.secrets, opts.connect_timeout)
+        device.driver.armed = armed
+        return said(device.driver.abort(device.running), " (on a new session)")
+    except Exception:  # noqa: BLE001 - as above; the first failure says why
+        words = redact(str(first)).strip().splitlines()
+        failed = f"restoring {device.backup} FAILED ({report_name(first)}: {words[0] if words else ''})"
+    if armed is not None:
+        left = armed.left()
+        return left_to_timer(left), (f"{failed}; left to the device's revert timer, which puts the previous "
+                                      f"configuration back by itself in {left} s")
+    return NEEDS_CONSOLE, (f"{failed}; this platform has no revert timer: nothing was saved, so a reload brings "
+                           "the saved configuration back, but it needs a console")
+
+
+def _ended(device: _Device, how: str, error: str) -> Result:
+    """A failed device's result, its status saying how its transaction ended (``how``)."""
+    status = {EXPIRED: "reverted by device", NEEDS_CONSOLE: "needs a console"}.get(
+        how, "left to revert timer" if how.startswith("left to") else "rolled back")
+    return device.result(status, failed=True, transaction=how, error=redact(error))
+
+
+def _failed(device: _Device, phase: str, exc: Exception, opts: Options) -> Result:
+    """A device whose apply or verify failed (``exc``): restore attempted, reported by how it ended."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, RevertExpired):  # the device's timer fired first: it has put its configuration back
+        how, done = EXPIRED, "nothing to restore"
+    else:
+        how, done = _restore(device, opts)
+    return _ended(device, how, f"{phase}: {report_name(exc)}: {first}; {done}")
 
 
 def _run_phase(devices: dict[str, _Device], work: Callable[[_Device], Result | None], opts: Options,
@@ -219,15 +280,30 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
                                 absent=device.driver.absent_write_only)
         if verdict is not None:
             return verdict
+        driver = type(device.driver)
+        if driver.revert_range is None and not opts.allow_no_revert and not dry_run:
+            touched = driver.management_changes(device.changes, mgmt_interface(device.router, driver))
+            if touched:
+                return device.result("refused", failed=True, error=(
+                    f"{driver.platform} has no revert timer (no dead man's switch) and the change touches the "
+                    f"management path ({touched[0]}{' ...' if len(touched) > 1 else ''}): a mistake there "
+                    "would need a console; pass --allow-no-revert to push it anyway"))
         device.full_before = {rid for rid, state in device.driver.neighbours().items() if state == "full"}
         return None
 
     def apply(device: _Device) -> Result | None:
         assert device.driver is not None
+        window = revert_window(opts, settle_seconds(inv, device.router), len(routers))
+        try:
+            device.driver.begin(window)  # the dead man's switch, before the first line
+        except Exception as exc:  # noqa: BLE001 - nothing was sent: report it, nothing to restore
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            return device.result("failed", failed=True,
+                                 error=redact(f"apply: {report_name(exc)}: {first}; the change was not sent"))
         try:
             device.driver.apply(device.lines)
-        except (LineRefused, CommitFailed) as exc:  # the device said no: take back what it took
-            return device.result("rolled back", failed=True, error=f"{exc}; {_restore(device)}")
+        except Exception as exc:  # noqa: BLE001 - any failure (refusal, timeout, lost session) gets a restore attempt
+            return _failed(device, "apply", exc, opts)
         device.applied_at = time.monotonic()
         return None
 
@@ -251,17 +327,21 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
                     if (name in healthy or rid in device.full_before) and name not in failing}
 
         missing: set[str] = set()
-        if verify:
-            # an adjacency the change broke stays Full until a dead interval has passed: judge after that
-            time.sleep(max(0.0, device.applied_at + settle_seconds(inv, device.router) - time.monotonic()))
-            missing = _wait_full(device.driver, required, opts.check_timeout)
+        try:
+            if verify:
+                # an adjacency the change broke stays Full until a dead interval has passed: judge after that
+                time.sleep(max(0.0, device.applied_at + settle_seconds(inv, device.router) - time.monotonic()))
+                missing = _wait_full(device.driver, required, opts.check_timeout)
+            if not missing:
+                device.driver.confirm()
+        except Exception as exc:  # noqa: BLE001 - any failure (timeout, lost session, save, expiry) gets a restore
+            return _failed(device, "verify", exc, opts)
         if missing:
             names = ", ".join(sorted(peer for peer, rid in peers.items() if rid in missing))
-            return device.result("rolled back", failed=True,
-                                 error=f"post-check failed: OSPF neighbours not Full within {opts.check_timeout:g}s: "
-                                       f"{names}; {_restore(device)}")
-        device.driver.confirm()
-        return device.result("changed", changed=True, neighbours_full=len(required()))
+            how, done = _restore(device, opts)
+            return _ended(device, how, f"post-check failed: OSPF neighbours not Full within {opts.check_timeout:g}s: "
+                                       f"{names}; {done}")
+        return device.result("changed", changed=True, transaction=CONFIRMED, neighbours_full=len(required()))
 
     _run_phase(devices, finish, opts, results, failing)
     log.debug("verify: %.2f s", time.monotonic() - started)

@@ -12,13 +12,20 @@ A driver knows two things about its platform:
 - the session (methods on an open netmiko connection): read the running configuration (privileged,
   and checked to be one), send lines stopping at the first one the device rejects and answering the
   confirmations it asks for, save (checked), restore, and read OSPF neighbours and routes.
-  netmiko's failures on the session become NetworkError subclasses (``session_errors``).
+  netmiko's failures on the session become NetworkError subclasses (``session_errors``);
+- the transaction (the dead man's switch): ``begin`` arms the device's own revert timer before the
+  first line, ``apply`` sends the lines, ``confirm`` (after the post-checks) reads the timer back,
+  cancels it and saves, ``abort`` takes the change back now; each platform says it in its own words
+  (IOS ``configure terminal revert timer``, Junos ``commit confirmed``, VRP V8 ``commit trial``, FRR
+  the router's ``egov-revert``), and one that has no timer (VRP V5) says so (``revert_range`` None).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +36,7 @@ from hier_config import HConfig, Platform, WorkflowRemediation, get_hconfig
 from netmiko import BaseConnection, ConfigInvalidException, NetmikoTimeoutException, ReadTimeout
 from paramiko.ssh_exception import SSHException
 
-from egov.errors import DeviceTimeout, DeviceUnreachable, LineRefused, NetworkError, UnexpectedOutput
+from egov.errors import DeviceTimeout, DeviceUnreachable, LineRefused, NetworkError, RevertExpired, UnexpectedOutput
 from network.drivers.scope import FULL, Scope
 
 log = logging.getLogger(__name__)
@@ -74,6 +81,36 @@ class Remediation:
     # intended lines the device never prints (the scope's ``write_only``): not in ``lines``; sent only where
     # the device's own report says they are absent (``Driver.absent_write_only``)
     write_only: list[str] = field(default_factory=list)
+
+
+# how a device's transaction ended, as a push reports it
+CONFIRMED = "confirmed and saved"
+REVERTED = "reverted by egov"
+EXPIRED = "reverted by the device's revert timer"
+NEEDS_CONSOLE = "needs a console"
+
+
+def left_to_timer(seconds: int) -> str:
+    return f"left to the device's revert timer ({seconds} s)"
+
+
+@dataclass
+class Armed:
+    """The device's dead man's switch, armed: it reverts by itself ``seconds`` after ``at`` (monotonic)
+    unless the change is confirmed. ``started``: the timer counts (IOS, FRR: from ``begin``; Junos and
+    VRP V8: from the confirmed or trial commit that makes the candidate running, before which nothing
+    has changed on the device)."""
+
+    seconds: int
+    started: bool = True
+    at: float = field(default_factory=time.monotonic)
+
+    def start(self) -> None:
+        self.started, self.at = True, time.monotonic()
+
+    def left(self) -> int:
+        return max(0, math.ceil(self.at + self.seconds - time.monotonic()))
+
 
 # the confirmation questions devices ask in the middle of a command
 CONFIRM_PROMPT = r"(\[confirm\]|\[yes/no\]|\[Y/N\]|\[y/n\]|\[Y\(yes\)/N\(no\)(/C\(cancel\))?\])\s*:?\s*$"
@@ -122,6 +159,17 @@ class Driver:
     # the OSPF neighbour table: the show command, and a row's pattern naming the groups "rid" and "state"
     neighbour_command: ClassVar[str]
     neighbour_row: ClassVar[str]
+    # the device's own revert timer: the unit it counts in (seconds; IOS and Junos count minutes) and its
+    # range in that unit; None: the platform has none (a change there has no dead man's switch)
+    revert_unit: ClassVar[int] = 1
+    revert_range: ClassVar[tuple[int, int] | None] = (10, 86400)
+    # the timer starts with ``begin`` (False: with the commit that makes the candidate running)
+    revert_starts_at_begin: ClassVar[bool] = True
+    # where there is no timer: what management depends on, as regular expressions over a change's path ({mgmt}:
+    # the management interface); a change there needs the operator's consent (``egov net push --allow-no-revert``)
+    mgmt_path: ClassVar[tuple[str, ...]] = ()
+    # the timer armed on this session's device (None: not armed, or the platform has none)
+    armed: Armed | None = None
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -380,15 +428,78 @@ class Driver:
         if not re.search(self.saved_marker, output):
             raise UnexpectedOutput(f"the device did not confirm the save: {output.strip()[-200:]!r}")
 
+    # ---- the transaction: the device's own dead man's switch ----------------------------------
+
+    @classmethod
+    def management_changes(cls, changes: list[tuple[str, ...]], mgmt: str | None = None) -> list[str]:
+        """The changes (their paths, ``a / b``) that touch the management path (``mgmt_path``)."""
+        patterns = [re.compile(p.replace("{mgmt}", re.escape(mgmt or cls.mgmt_interface))) for p in cls.mgmt_path]
+        paths = [" / ".join(change) for change in changes]
+        return [path for path in paths if any(pattern.search(path) for pattern in patterns)]
+
+    @classmethod
+    def revert_seconds(cls, window: float) -> int:
+        """The timer a run that needs ``window`` seconds arms: rounded up to the device's unit, within its range."""
+        low, high = cls.revert_range or (0, 0)
+        return min(max(math.ceil(window / cls.revert_unit), low), high) * cls.revert_unit
+
+    def begin(self, window: float) -> None:
+        """Arm the device's revert timer for (at least) ``window`` seconds, before the first line is sent.
+        A platform without one arms nothing (``armed`` stays None)."""
+        if self.revert_range is None:
+            return
+        seconds = self.revert_seconds(window)
+        self.arm(seconds)
+        self.armed = Armed(seconds, started=self.revert_starts_at_begin)
+
+    def arm(self, seconds: int) -> None:
+        """Hook: start the device's revert timer."""
+        raise NotImplementedError
+
+    def pending(self) -> bool:
+        """Hook: whether the device's revert timer still runs, by the device's own report."""
+        raise NotImplementedError
+
+    def disarm(self) -> None:
+        """Hook: cancel the device's revert timer, keeping the change (RevertExpired if it already fired)."""
+        raise NotImplementedError
+
+    def expired(self) -> RevertExpired:
+        seconds = self.armed.seconds if self.armed is not None else 0
+        return RevertExpired(f"the device's revert timer ({seconds} s) fired before the change was confirmed: "
+                             "the device has put its previous configuration back")
+
     def confirm(self) -> None:
-        """Make the applied configuration permanent (save it)."""
+        """After the post-checks passed: read the revert timer back (RevertExpired when the device has
+        reverted already), cancel it, then save the configuration."""
+        if self.armed is not None:
+            if self.armed.started and not self.pending():
+                raise self.expired()
+            self.disarm()
+            self.armed = None
         self.save()
 
+    def abort(self, backup: str) -> str:
+        """Take the change back now; says how it ended (``REVERTED``, or ``EXPIRED`` when the device's
+        own timer did it first)."""
+        if self.armed is not None and self.armed.started and not self.pending():
+            self.armed = None
+            return EXPIRED
+        self.restore(backup)
+        self.armed = None
+        return REVERTED
+
     def restore(self, backup: str) -> list[str]:
-        """Bring the running configuration back to ``backup`` (within the scope); returns the lines sent."""
+        """Bring the running configuration back to ``backup`` (within the scope), then cancel the revert
+        timer, which has nothing left to do; returns the lines sent."""
         lines = self.remediation(self.running(), backup, self.scope.widened())
         if lines:
             self.apply(lines)
+        if self.armed is not None:
+            try:
+                self.disarm()
+            except RevertExpired:
+                pass  # the device put the same configuration back itself
         return lines
 
     def absent_write_only(self, lines: list[str]) -> list[str]:

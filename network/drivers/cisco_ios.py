@@ -10,7 +10,7 @@ from hier_config import Platform
 from netmiko import ConfigInvalidException
 from netmiko.cisco.cisco_ios import CiscoIosSSH
 
-from egov.errors import LineRefused
+from egov.errors import LineRefused, NetworkError
 from network.drivers.base import Driver, ipv4_network, session_errors
 
 
@@ -30,7 +30,16 @@ class IosLikeDriver(Driver):
 
 
 class CiscoIosDriver(IosLikeDriver):
-    """Cisco IOS / IOS XE (``show running-config`` as IOS XE 17 prints it)."""
+    """Cisco IOS / IOS XE (``show running-config`` as IOS XE 17 prints it).
+
+    The transaction is Cisco's Configuration Rollback Confirmed Change (IOS XE "Managing Configuration
+    Files": "Configuration Rollback Confirmed Change", "Configuration Archive"): ``configure terminal
+    revert timer M`` copies the running configuration to the archive and opens configuration mode; unless
+    ``configure confirm`` comes within M minutes the device puts that copy back by itself; ``configure
+    revert now`` does it at once; ``show archive config rollback timer`` reports it ("%No Rollback
+    Confirmed Change pending" once confirmed or reverted). It needs the archive: one that ``show archive``
+    reports " Archive feature not enabled" gets ``archive / path flash:egov-archive / maximum 14`` first.
+    """
 
     platform = "cisco_ios"
     netmiko_class = CiscoIosSSH
@@ -76,6 +85,12 @@ class CiscoIosDriver(IosLikeDriver):
     saved_marker = r"\[OK\]"
     neighbour_command = "show ip ospf neighbor"
     neighbour_row = r"^(?P<rid>\d+\.\d+\.\d+\.\d+)\s+\d+\s+(?P<state>[A-Z-]+)/"
+    # "configure terminal revert timer" counts minutes, 1 to 120
+    revert_unit = 60
+    revert_range = (1, 120)
+    # the archive the revert timer keeps its copy in (files flash:egov-archive-<timestamp>-N, the newest 14)
+    archive = ("archive", "path flash:egov-archive", "maximum 14", "exit")
+    no_rollback_pending = "No Rollback Confirmed Change pending"
 
     @classmethod
     def printed(cls, text: str) -> str:
@@ -173,6 +188,47 @@ class CiscoIosDriver(IosLikeDriver):
     def missing_routes(self, prefixes: Iterable[IPv4Network]) -> list[IPv4Network]:
         return [prefix for prefix in prefixes
                 if "not in table" in self.send(f"show ip route {prefix.network_address}")]
+
+    def _exec(self, command: str) -> str:
+        """An EXEC command (configuration mode left first); LineRefused with the device's words if it refuses."""
+        with session_errors():
+            if self.conn.check_config_mode():
+                self.conn.exit_config_mode()
+            output = str(self.conn.send_command(command, read_timeout=60))
+        refusal = self._refusal(output)
+        if refusal:
+            raise LineRefused(f"'{command}': {refusal}")
+        return output
+
+    def arm(self, seconds: int) -> None:
+        """Enter configuration mode under the revert timer (the lines that follow are typed in it)."""
+        if "Archive feature not enabled" in self.send("show archive"):
+            self.send_lines(list(self.archive))
+        elif self.pending():  # another session's change waits for its confirmation: not ours to confirm
+            raise NetworkError("a Rollback Confirmed Change is pending on the device already (another session's): "
+                               "'show archive config rollback timer' names its user")
+        command = f"configure terminal revert timer {seconds // 60}"
+        with session_errors():
+            try:
+                output = str(self.conn.config_mode(config_command=command))
+            except ValueError as exc:  # netmiko: "Failed to enter configuration mode."
+                output = str(exc)
+        refusal = self._refusal(output) or ("" if self.conn.check_config_mode() else output.strip()[-200:])
+        if refusal:
+            raise NetworkError(f"cannot arm the revert timer ('{command}'): {refusal}")
+
+    def pending(self) -> bool:
+        return self.no_rollback_pending not in self._exec("show archive config rollback timer")
+
+    def disarm(self) -> None:
+        self._exec("configure confirm")
+
+    def restore(self, backup: str) -> list[str]:
+        """Under a running revert timer the device's own revert puts its archived copy back at once."""
+        if self.armed is None:
+            return super().restore(backup)
+        self._exec("configure revert now")
+        return ["configure revert now"]
 
     def send_lines(self, lines: list[str], exit_config_mode: bool = True) -> None:
         """A banner ("banner login ^", its text, "^": one remediation line) makes IOS print "Enter TEXT

@@ -3,6 +3,10 @@
 FRR has no netmiko driver and no hier-config platform: ``FrrVtyshSSH`` drives vtysh as a login
 shell, and FRR's text is normalised (``exit``/``end``/``!`` lines and version stamps dropped)
 so hier-config's Cisco IOS rules compute its remediation.
+
+Its dead man's switch is the router's own ``egov-revert`` (lab/images/router): armed over an exec
+channel of the push's SSH connection, it snapshots the running configuration and, unless cancelled,
+puts it back (``frr-reload.py``) from a transient systemd timer, whatever becomes of the session.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from netmiko.cisco.cisco_ios import CiscoIosBase
 
 from egov.errors import NetworkError
-from network.drivers.base import Driver
+from network.drivers.base import Driver, session_errors
 from network.drivers.cisco_ios import IosLikeDriver
 
 
@@ -76,6 +80,54 @@ class FrrDriver(IosLikeDriver):
             else:
                 out += [section.text, *(f"no {child.text}" for child in section.children), "exit"]
         return out
+
+    # egov-revert's words (lab/images/router/egov-revert): "armed: revert in N s", "pending N",
+    # "cancelled", "expired: reverted at T", "none"; exit 4 when the timer had already fired
+    revert_command = "egov-revert"
+    revert_expired_rc = 4
+
+    def _revert(self, *args: str) -> tuple[int, str]:
+        """Run the router's ``egov-revert ARGS`` over an exec channel of this session's SSH connection
+        (the login shell hands it to the script, not to vtysh); its exit code and output."""
+        with session_errors():
+            transport = self.conn.remote_conn_pre.get_transport()  # type: ignore[union-attr]
+            if transport is None or not transport.is_active():
+                raise EOFError("the SSH connection is closed")
+            channel = transport.open_session(timeout=10)
+            try:
+                channel.settimeout(30)
+                channel.exec_command(" ".join((self.revert_command, *args)))
+                output = channel.makefile("rb").read().decode(errors="replace")
+                rc = channel.recv_exit_status()
+            finally:
+                channel.close()
+        return rc, output.strip()
+
+    def arm(self, seconds: int) -> None:
+        rc, output = self._revert("arm", str(seconds))
+        if rc != 0 or not output.startswith("armed"):
+            raise NetworkError(f"cannot arm the router's revert timer: {output or f'exit {rc}'}")
+
+    def pending(self) -> bool:
+        rc, output = self._revert("status")
+        if rc != 0:
+            raise NetworkError(f"cannot read the router's revert timer: {output or f'exit {rc}'}")
+        return output.startswith("pending")
+
+    def disarm(self) -> None:
+        rc, output = self._revert("cancel")
+        if rc == self.revert_expired_rc:
+            raise self.expired()
+        if rc != 0:
+            raise NetworkError(f"cannot cancel the router's revert timer: {output or f'exit {rc}'}")
+
+    def confirm(self) -> None:
+        """``egov-revert cancel`` is the pending check and the cancel at once (under the script's lock),
+        so a timer that fires between the two cannot revert a change reported confirmed."""
+        if self.armed is not None:
+            self.disarm()
+            self.armed = None
+        self.save()
 
     def neighbours(self) -> dict[str, str]:
         data = self._json("show ip ospf neighbor json")

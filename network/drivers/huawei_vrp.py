@@ -1,17 +1,23 @@
 """Huawei VRP: every quirk of the platform lives in ``HuaweiVrpDriver`` (VRP V5, one stage: a line
 takes effect when typed) and ``HuaweiVrpV8Driver`` (VRP V8, two stages: lines go to a candidate
-that ``commit`` makes running)."""
+that ``commit`` makes running).
+
+VRP V5 has no trial commit, no revert timer: a change there has no dead man's switch (nothing is saved
+before the post-checks, so a reload brings the saved configuration back, but someone must reload).
+The push says so and refuses a change touching the management path (``mgmt_path``) unless the
+operator allows it (``egov net push --allow-no-revert``). VRP V8's is ``commit trial N``."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 from ipaddress import IPv4Network
+from typing import ClassVar
 
 from hier_config import Platform
 from netmiko.huawei.huawei import HuaweiSSH, HuaweiVrpv8SSH
 
-from egov.errors import CommitFailed
+from egov.errors import CommitFailed, NetworkError
 from network.drivers.base import Driver, ipv4_network, session_errors
 
 
@@ -66,6 +72,13 @@ class HuaweiVrpDriver(Driver):
     saved_marker = r"successfully"
     neighbour_command = "display ospf peer brief"
     neighbour_row = r"^\s*\S+\s+\S+\s+(?P<rid>\d+\.\d+\.\d+\.\d+)\s+(?P<state>\w+)\s*$"
+    # V5 has no revert timer
+    revert_range: ClassVar[tuple[int, int] | None] = None
+    # what management depends on (a change's path, {mgmt} the management interface): a change here with no
+    # dead man's switch could lock the device out for good, so it needs the operator's explicit consent
+    mgmt_path = (r"^interface {mgmt}( |$)", r"^(undo )?user-interface ", r"^(undo )?acl number 200[01]( |$)",
+                 r"^(undo )?(stelnet|ssh) ", r"^(undo )?aaa( |$)", r"^(undo )?hwtacacs-server ",
+                 r"^(undo )?ip route-static ", r"^(undo )?ip vpn-instance ")
 
     @classmethod
     def printed(cls, text: str) -> str:
@@ -147,9 +160,9 @@ class HuaweiVrpDriver(Driver):
             return "AAA falls back to local users and the configuration would have none (a 'local-user ... password')"
         return None
 
-    def confirm(self) -> None:
+    def save(self, **kwargs: object) -> None:
         # "Warning: The current configuration will be written to the device. Continue? [Y/N]:" answered y
-        self.save(cmd="save", confirm=True, confirm_response="y")
+        super().save(cmd="save", confirm=True, confirm_response="y")
 
     def missing_routes(self, prefixes: Iterable[IPv4Network]) -> list[IPv4Network]:
         return [prefix for prefix in prefixes
@@ -169,18 +182,83 @@ class HuaweiVrpV8Driver(HuaweiVrpDriver):
     # "!Software Version V800R021C10SPC100" heads its "display current-configuration"
     config_marker = r"^(!Software Version|#|\s*sysname |return$)"
 
+    # the trial (NetEngine 8000 command reference, "commit", "abort trial"): "commit trial N" (60 to 65535 s) prints
+    # "Info: The system enters the trial configuration mode. The system will revert to previous configuration if
+    # the trial configuration is not confirmed in N seconds."; "commit" confirms it; "abort trial" reverts at once
+    revert_range = (60, 65535)
+    revert_starts_at_begin = False
+    trial_started = "enters the trial configuration mode"
+    # "display configuration trial status" (uncertain: the wording is not in the documents at hand): a running
+    # trial reads "Trial Status : Running" with the time left, none "Trial Status : Not running"
+    trial_running = r"Trial Status\s*:\s*Running"
+
+    def arm(self, seconds: int) -> None:
+        """Nothing to arm yet: the lines go to the candidate, and the trial starts with ``commit trial`` in
+        ``apply``; another session's trial running is not ours to confirm."""
+        if self.pending():
+            raise NetworkError("a trial configuration is running on the device already (another session's): "
+                               "'display configuration trial status'")
+
     def apply(self, lines: list[str]) -> None:
         self.send_lines(lines, exit_config_mode=False)
+        command, marker = ((f"commit trial {self.armed.seconds}", self.trial_started) if self.armed is not None
+                           else ("commit", ""))
         with session_errors():
             try:
-                output = str(self.conn.commit())
+                output = str(self.conn.send_command(command, expect_string=r"[>\]]\s*$", read_timeout=120))
             except ValueError as exc:  # netmiko: "Commit failed with following errors"
                 self.leave_refused()
                 raise CommitFailed(f"the device refused the commit: {exc}") from None
         refusal = self._refusal(output)
-        if refusal:
+        if refusal or marker not in output:
             self.leave_refused()
-            raise CommitFailed(f"the device refused the commit: {refusal}")
+            raise CommitFailed(f"the device refused '{command}': {refusal or output.strip()[-200:]}")
+        if self.armed is not None:
+            self.armed.start()
+
+    def _system_view(self, command: str) -> str:
+        """A command typed in system view (where ``commit`` and ``abort trial`` live)."""
+        with session_errors():
+            if not self.conn.check_config_mode():
+                self.conn.config_mode()
+            output = str(self.conn.send_command(command, expect_string=r"[>\]]\s*$", read_timeout=120))
+        refusal = self._refusal(output)
+        if refusal:
+            raise CommitFailed(f"'{command}': {refusal}")
+        return output
+
+    def pending(self) -> bool:
+        return re.search(self.trial_running, self.send("display configuration trial status")) is not None
+
+    def disarm(self) -> None:
+        self._system_view("commit")
+
+    def save(self, **kwargs: object) -> None:
+        with session_errors():
+            if self.conn.check_config_mode():
+                self.conn.exit_config_mode()
+        super().save(**kwargs)
+
+    def restore(self, backup: str) -> list[str]:
+        """Under a running trial the device's own revert (``abort trial``) puts the previous configuration back;
+        before it (the commit failed) the candidate is already discarded and nothing changed."""
+        if self.armed is None:
+            return super().restore(backup)
+        if not self.armed.started:
+            return []
+        # "Warning: The trial configuration will be aborted... Continue? [Y/N]:" (uncertain wording) answered y
+        with session_errors():
+            if not self.conn.check_config_mode():
+                self.conn.config_mode()
+            output = str(self.conn.send_command("abort trial", expect_string=r"\[Y/N\]|[>\]]\s*$",
+                                                strip_prompt=False))
+            if "[Y/N]" in output:
+                output += str(self.conn.send_command("y", expect_string=r"[>\]]\s*$", strip_prompt=False))
+            self.conn.exit_config_mode()
+        refusal = self._refusal(output)
+        if refusal:
+            raise NetworkError(f"'abort trial': {refusal}")
+        return ["abort trial"]
 
     def leave_refused(self) -> None:
         """Discard the uncommitted candidate, then leave system view (no question is left to answer)."""

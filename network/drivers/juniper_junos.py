@@ -5,19 +5,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from ipaddress import IPv4Network
-from typing import ClassVar, cast
 
 from hier_config import Platform
 from netmiko import ConfigInvalidException
 from netmiko.juniper.juniper import JuniperSSH
 
-from egov.errors import CommitFailed, LineRefused
+from egov.errors import CommitFailed, LineRefused, UnexpectedOutput
 from network.drivers.base import Driver, ipv4_network, session_errors
 
 
 class JuniperJunosDriver(Driver):
     """Juniper Junos: a candidate configuration, ``set``/``delete`` lines and a native
-    ``commit confirmed`` that the device rolls back by itself if the confirming commit never comes."""
+    ``commit confirmed`` that the device rolls back by itself if the confirming commit never comes.
+
+    The transaction (Junos CLI User Guide, "Commit the Configuration", "configure exclusive"):
+    ``configure exclusive`` locks the candidate (nobody else's pending edits are committed with ours,
+    and a second push is refused, naming the holder); the lines are loaded, ``commit check`` validates
+    them, ``commit confirmed N`` (minutes) makes them running under the device's own timer; ``commit``
+    confirms, after ``show system commit`` says our confirmed commit is still pending. A refused line or
+    check leaves with ``rollback 0`` (our candidate discarded, nothing committed); a restore sends
+    ``rollback 1`` + ``commit`` only while our confirmed commit is the pending one."""
 
     platform = "juniper_junos"
     netmiko_class = JuniperSSH
@@ -50,7 +57,17 @@ class JuniperJunosDriver(Driver):
     saved_marker = r"commit complete"
     neighbour_command = "show ospf neighbor"
     neighbour_row = r"^\S+\s+\S+\s+(?P<state>\w+)\s+(?P<rid>\d+\.\d+\.\d+\.\d+)\s+\d+"
-    confirm_minutes: ClassVar[int] = 5
+    # commit confirmed counts minutes, 1 to 65535
+    revert_unit = 60
+    revert_range = (1, 65535)
+    revert_starts_at_begin = False
+    # "show system commit": the newest commit is number 0; a confirmed one still waiting for its confirmation reads
+    # "0   2026-12-01 02:14:37 UTC by egovadmin via cli commit confirmed, rollback in 5mins"
+    pending_row = r"^\s*0\s+.*commit confirmed, rollback in \d+\s*mins?"
+    # "configure exclusive" held by another session: "error: configuration database locked by: ..."
+    locked_pattern = r"error: configuration database (locked|modified)"
+    # our change is committed on the device (confirmed or not): only then does a restore commit anything
+    committed = False
 
     @classmethod
     def printed(cls, text: str) -> str:
@@ -131,41 +148,93 @@ class JuniperJunosDriver(Driver):
     def shutdown_interfaces(cls, text: str) -> list[str]:
         return [m.group(1) for line in cls._sets(text) if (m := re.match(r"^set interfaces (\S+) disable$", line))]
 
-    @property
-    def junos(self) -> JuniperSSH:
-        """The session as netmiko's Junos class (which has ``commit``)."""
-        return cast(JuniperSSH, self.conn)
+    def _exclusive(self) -> None:
+        """Enter ``configure exclusive`` (unless in configuration mode already); refused when another
+        session holds the configuration, with the device's words naming the holder."""
+        with session_errors():
+            if self.conn.check_config_mode():
+                return
+            output = str(self.conn.send_command("configure exclusive", expect_string=r"[>#]\s*$",
+                                                strip_prompt=False, strip_command=False))
+        if re.search(self.locked_pattern, output):
+            with session_errors():
+                if self.conn.check_config_mode():
+                    self.conn.exit_config_mode()
+            holder = " ".join(line.strip() for line in output.splitlines() if line.strip() and "configure" not in line)
+            raise LineRefused(f"the configuration is locked by another session: {holder[:200]}")
+        with session_errors():
+            entered = self.conn.check_config_mode()
+        if not entered:  # never fall back to a shared "configure": another session's edits would be committed
+            raise UnexpectedOutput(f"'configure exclusive' did not enter configuration mode: {output.strip()[-200:]!r}")
+
+    def _commit_command(self, command: str, marker: str) -> str:
+        """Send a commit command; CommitFailed with the device's words unless it printed ``marker``."""
+        with session_errors():
+            output = str(self.conn.send_command(command, expect_string=r"[>#]\s*$", strip_prompt=False,
+                                                strip_command=False, read_timeout=120))
+        if marker not in output:
+            refusal = self._refusal(output) or output.strip()[-200:]
+            raise CommitFailed(f"'{command}' failed: {refusal}")
+        return output
+
+    def arm(self, seconds: int) -> None:
+        """Take the configuration lock; the timer itself starts with ``commit confirmed`` in ``apply``,
+        the moment the lines take effect (until then they are a candidate and change nothing)."""
+        self._exclusive()
 
     def apply(self, lines: list[str]) -> None:
-        """Load the set/delete lines into the candidate and commit it confirmed: the device itself
-        rolls back after ``confirm_minutes`` unless ``confirm`` commits again."""
-        with session_errors():
-            try:
-                self.conn.send_config_set(lines, error_pattern=self.error_pattern, exit_config_mode=False)
-                self.junos.commit(confirm=True, confirm_delay=self.confirm_minutes)
-            except (ConfigInvalidException, ValueError) as exc:  # netmiko's commit raises ValueError
-                self.conn.send_config_set(["rollback 0"], exit_config_mode=True)
-                refusal = LineRefused if isinstance(exc, ConfigInvalidException) else CommitFailed
-                raise refusal(f"the device refused the change: {exc}") from None
+        """Load the set/delete lines into the candidate, check it, and commit it confirmed: the device
+        itself rolls back after the armed minutes unless ``confirm`` commits again."""
+        self._exclusive()
+        try:
+            with session_errors():
+                try:
+                    self.conn.send_config_set(lines, error_pattern=self.error_pattern, exit_config_mode=False)
+                except ConfigInvalidException as exc:
+                    raise LineRefused(f"the device refused the change: {exc}") from None
+            self._commit_command("commit check", "configuration check succeeds")
+            if self.armed is not None:
+                self._commit_command(f"commit confirmed {self.armed.seconds // 60}",
+                                     "commit confirmed will be automatically rolled back")
+                self.armed.start()
+            else:
+                self._commit_command("commit", "commit complete")
+            self.committed = True
+        except (LineRefused, CommitFailed):
+            self._discard()
+            raise
 
-    def _commit(self) -> None:
-        """Commit the candidate; the device's refusal keeps netmiko's text (``Commit failed ...``)."""
+    def _discard(self) -> None:
+        """Throw our uncommitted candidate away and leave (``rollback 0``: nothing is committed)."""
         with session_errors():
-            try:
-                output = str(self.junos.commit())
-            except ValueError as exc:
-                raise CommitFailed(str(exc), report_name=type(exc).__name__) from None
+            self.conn.send_config_set(["rollback 0"], exit_config_mode=True)
+
+    def pending(self) -> bool:
+        with session_errors():
+            report = str(self.conn.send_command("run show system commit" if self.conn.check_config_mode()
+                                                else "show system commit"))
+        return re.search(self.pending_row, report, re.MULTILINE) is not None
+
+    def disarm(self) -> None:
+        self._commit_command("commit", "commit complete")
+
+    def save(self, **kwargs: object) -> None:
+        """Junos has no save: a commit is persistent. Leave configuration mode (and its lock)."""
+        with session_errors():
             self.conn.exit_config_mode()
-        if not re.search(self.saved_marker, output):
-            raise CommitFailed(f"the device did not confirm the commit: {output.strip()[-200:]!r}")
-
-    def confirm(self) -> None:
-        self._commit()
 
     def restore(self, backup: str) -> list[str]:
+        """Take our change back. Nothing committed yet: discard the candidate (``rollback 0``), never
+        ``rollback 1``, which would undo the router's previous, unrelated commit. Our commit running (its
+        timer still pending, which ``abort`` checked, or confirmed already): ``rollback 1`` + ``commit``."""
+        if not self.committed:
+            self._discard()
+            return ["rollback 0"]
+        self._exclusive()
         with session_errors():
             self.conn.send_config_set(["rollback 1"], exit_config_mode=False)
-        self._commit()
+        self._commit_command("commit", "commit complete")
+        self.save()
         return ["rollback 1", "commit"]
 
     def missing_routes(self, prefixes: Iterable[IPv4Network]) -> list[IPv4Network]:

@@ -177,8 +177,8 @@ def test_vrp_save_not_done_is_reported() -> None:
 
 def test_vrp_v8_commits_and_discards_what_it_refuses() -> None:
     driver, cli = _vrp(v8=True)
-    driver.apply(["ntp-service unicast-server 10.22.176.10"])
-    assert cli.received[-2:] == ["commit", "return"]
+    driver.apply(["ntp-service unicast-server 10.22.176.10"])  # no trial armed: a plain commit
+    assert cli.received[-2:] == ["ntp-service unicast-server 10.22.176.10", "commit"]
     driver, cli = _vrp(v8=True, replies=[(r"^commit$", "Error: The configuration of the interface conflicts.")])
     with pytest.raises(CommitFailed, match="conflicts"):
         driver.apply(["ntp-service unicast-server 10.22.176.10"])
@@ -199,15 +199,6 @@ def test_junos_refusal_rolls_the_candidate_back(line: str, message: str) -> None
     with pytest.raises(LineRefused, match=re.escape(message)):
         driver.apply([line])
     assert "rollback 0" in cli.received
-
-
-def test_junos_commit_confirmed_then_confirmed() -> None:
-    driver, cli = _junos()
-    assert "host-name d-junos-r1" in driver.running()
-    driver.apply(["set system ntp server 10.22.176.10"])
-    assert any(line.startswith("commit confirmed 5") for line in cli.received)
-    driver.confirm()
-    assert cli.received[-2:] == ["commit", "exit configuration-mode"]
 
 
 @pytest.mark.parametrize(("cls", "text", "refused"), [

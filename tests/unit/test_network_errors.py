@@ -25,7 +25,7 @@ from egov.errors import (
 from egov.parallel import run_parallel
 from egov.secrets import Secrets
 from inventory import load_inventory
-from network.drivers.base import Driver
+from network.drivers.base import Armed, Driver
 from network.drivers.cisco_ios import CiscoIosDriver
 from network.drivers.frr import FrrDriver
 from network.drivers.huawei_vrp import HuaweiVrpDriver
@@ -104,6 +104,7 @@ class FakeConnection:
     def __init__(self, **fail: Exception) -> None:
         self.fail = fail
         self.calls: list[tuple[str, Any]] = []
+        self.config = False  # in configuration mode
 
     def _call(self, name: str, arg: Any = None) -> str:
         self.calls.append((name, arg))
@@ -115,13 +116,18 @@ class FakeConnection:
         return "r1#"
 
     def send_command(self, command: str, **kwargs: Any) -> str:
+        self.config = self.config or command == "configure exclusive"
         return self._call("send_command", command)
 
     def send_config_set(self, lines: list[str], **kwargs: Any) -> str:
         return self._call("send_config_set", list(lines))
 
     def exit_config_mode(self) -> str:
+        self.config = False
         return self._call("exit_config_mode")
+
+    def check_config_mode(self) -> bool:
+        return self.config
 
     def save_config(self, **kwargs: Any) -> str:
         return self._call("save_config")
@@ -148,18 +154,19 @@ def test_junos_refusals_roll_the_candidate_back() -> None:
     with pytest.raises(LineRefused, match=r"^the device refused the change: syntax error$"):
         driver.apply(["set interfaces ge-0/0/0 bogus"])
     assert conn.calls[-1] == ("send_config_set", ["rollback 0"])
-    driver, conn = _driver(JuniperJunosDriver, commit=ValueError("Commit failed with the following errors:"))
-    with pytest.raises(CommitFailed, match=r"^the device refused the change: Commit failed with"):
+    # "commit check" that does not print "configuration check succeeds"
+    driver, conn = _driver(JuniperJunosDriver)
+    with pytest.raises(CommitFailed, match=r"^'commit check' failed"):
         driver.apply(["set system host-name r1"])
     assert conn.calls[-1] == ("send_config_set", ["rollback 0"])
 
 
 def test_junos_confirming_commit_refused() -> None:
-    driver, _ = _driver(JuniperJunosDriver, commit=ValueError("Commit failed with the following errors:\n\nerror"))
-    with pytest.raises(CommitFailed) as caught:
-        driver.confirm()
-    assert str(caught.value) == "Commit failed with the following errors:\n\nerror"
-    assert report_name(caught.value) == "ValueError"
+    driver, _ = _driver(JuniperJunosDriver, send_command=ReadTimeout("Pattern not detected: 'egovadmin@r1#'"))
+    driver.armed = Armed(60)
+    with pytest.raises(DeviceTimeout) as caught:
+        driver.confirm()  # the pending check ("show system commit") stopped answering
+    assert report_name(caught.value) == "ReadTimeout"
 
 
 @pytest.mark.parametrize(("action", "exc", "expected"), [
@@ -174,8 +181,9 @@ def test_junos_confirming_commit_refused() -> None:
 @pytest.mark.parametrize("cls", [FrrDriver, CiscoIosDriver, HuaweiVrpDriver, JuniperJunosDriver])
 def test_a_session_that_stops_answering_is_told_apart(cls: type[Driver], action: str, exc: Exception,
                                                       expected: type[NetworkError]) -> None:
-    # the netmiko call each action makes (Junos saves by committing)
-    calls = {"read": ["send_command"], "send": ["send_config_set"], "save": ["save_config", "commit"]}[action]
+    # the netmiko call each action makes (Junos commits in apply: its save leaves configuration mode)
+    calls = {"read": ["send_command"], "send": ["send_config_set"],
+             "save": ["save_config", "exit_config_mode"]}[action]
     driver, _ = _driver(cls, **dict.fromkeys(calls, exc))
     run = {"read": driver.running, "send": lambda: driver.apply(["hostname r1"]), "save": driver.confirm}[action]
     with pytest.raises(expected) as caught:

@@ -41,6 +41,10 @@ class FakeNet:
         self.stalls: set[str] = set()           # routers that stop answering while lines are sent
         self.sent: dict[str, list[list[str]]] = {name: [] for name in inv.routers}
         self.saved: set[str] = set()
+        # each router's dead man's switch: router -> (seconds, the configuration it puts back when it fires)
+        self.armed: dict[str, tuple[int, str]] = {}
+        self.cuts: set[str] = set()             # routers whose change cuts their management off
+        self.dead: set[str] = set()             # routers cut off: the session dies, new ones are refused
         self.pending: dict[str, str] = {name: render(inv, r) for name, r in inv.routers.items()}  # after a push
         self.source = IPv4Address(str(inv.noc_networks[0][5]))
 
@@ -53,6 +57,11 @@ class FakeNet:
             return re.findall(r"hello-interval (\d+)", self.running[name])[:1]
         return (self.configured(a) and self.configured(b) and not {a, b} & self.unreachable
                 and hello(a) == hello(b))
+
+    def fire(self, name: str) -> None:
+        """The router's revert timer fires: it puts back what it held when armed."""
+        _, snapshot = self.armed.pop(name)
+        self.running[name] = snapshot
 
 
 class FakeDriver(FrrDriver):
@@ -73,8 +82,28 @@ class FakeDriver(FrrDriver):
     def running(self) -> str:
         return self.net.running[self.name]
 
+    def _alive(self) -> None:
+        if self.name in self.net.dead:
+            raise DeviceUnreachable("Socket is closed", report_name="OSError")
+
+    def arm(self, seconds: int) -> None:
+        self.net.armed[self.name] = (seconds, self.net.running[self.name])
+
+    def pending(self) -> bool:
+        self._alive()
+        return self.name in self.net.armed
+
+    def disarm(self) -> None:
+        self._alive()
+        if self.net.armed.pop(self.name, None) is None:
+            raise self.expired()
+
     def apply(self, lines: list[str]) -> None:
         self.net.sent[self.name].append(list(lines))
+        if self.name in self.net.cuts:  # the change takes effect, and with it the session is gone
+            self.net.running[self.name] = self.net.pending[self.name]
+            self.net.dead.add(self.name)
+            raise DeviceTimeout("Pattern not detected: 'r1\\(config\\)#' in output.", report_name="ReadTimeout")
         if self.name in self.net.stalls:
             raise DeviceTimeout("Pattern not detected: 'r1\\(config\\)#' in output.", report_name="ReadTimeout")
         bad = self.net.refuse.get(self.name)
@@ -84,11 +113,13 @@ class FakeDriver(FrrDriver):
         self.net.running[self.name] = self.net.pending[self.name]
 
     def restore(self, backup: str) -> list[str]:
+        self._alive()
         self.net.sent[self.name].append(["<restore>"])
         self.net.running[self.name] = backup
+        self.net.armed.pop(self.name, None)
         return ["<restore>"]
 
-    def confirm(self) -> None:
+    def save(self, **kwargs: object) -> None:
         self.net.saved.add(self.name)
 
     def neighbours(self) -> dict[str, str]:
@@ -113,7 +144,7 @@ def net(inv: Any, monkeypatch: pytest.MonkeyPatch) -> FakeNet:
     fake = FakeNet(inv)
 
     def connect(router: Any, connection: Any, secrets: Any, timeout: float) -> FakeDriver:
-        if router.name in fake.unreachable:
+        if router.name in fake.unreachable or router.name in fake.dead:
             raise NetworkError(f"{router.name} ({router.mgmt_ip}): cannot connect: NetmikoTimeoutException")
         return FakeDriver(fake, router.name)
 
@@ -173,15 +204,104 @@ def test_unreachable_router_is_reported_as_a_network_error(inv: Any, net: FakeNe
                                         "cannot connect: NetmikoTimeoutException: TCP")
 
 
-def test_a_timeout_while_sending_is_no_refusal(inv: Any, net: FakeNet, opts: Options) -> None:
-    """A device that stops answering is left to come back from its saved configuration (no restore
-    over a dead session), and the report gives netmiko's words."""
+def test_a_timeout_while_sending_gets_a_restore_attempt(inv: Any, net: FakeNet, opts: Options) -> None:
+    """Any failure, not only a refused line, gets a restore attempt; the report keeps netmiko's words."""
     net.stalls.add("qn-dh-r1")
     result = push(inv, list(inv.routers.values()), opts)
     assert result.failed_targets == ["qn-dh-r1"]
-    assert result["qn-dh-r1"].error == ("apply: ReadTimeout: Pattern not detected: 'r1\\(config\\)#' in output.; "
-                                        "nothing was saved: the device restarts with its saved configuration")
-    assert ["<restore>"] not in net.sent["qn-dh-r1"] and "qn-dh-r1" not in net.saved
+    assert result["qn-dh-r1"].error.startswith("apply: ReadTimeout: Pattern not detected: 'r1\\(config\\)#' in "
+                                               "output.; restored ")
+    assert result["qn-dh-r1"].data["status"] == "rolled back"
+    assert result["qn-dh-r1"].data["transaction"] == "reverted by egov"
+    assert ["<restore>"] in net.sent["qn-dh-r1"] and "qn-dh-r1" not in net.saved and not net.armed
+
+
+def test_every_push_arms_the_revert_timer_and_confirms_it(inv: Any, net: FakeNet, opts: Options) -> None:
+    """The timer is armed before the first line, sized to the run, and cancelled once the checks pass."""
+    armed: dict[str, int] = {}
+    original = FakeDriver.arm
+
+    def arm(self: FakeDriver, seconds: int) -> None:
+        assert net.sent[self.name] == []  # before the first line
+        armed[self.name] = seconds
+        original(self, seconds)
+
+    FakeDriver.arm = arm  # type: ignore[method-assign]
+    try:
+        result = push(inv, list(inv.routers.values()), opts)
+    finally:
+        FakeDriver.arm = original  # type: ignore[method-assign]
+    assert not result.failed and set(armed) == set(inv.routers)
+    # 8 routers through 4 workers: 2 rounds of 30 s, no settle (simulated), a 1.5 s check, a 60 s margin
+    assert set(armed.values()) == {122}
+    assert {r.data["transaction"] for r in result.values()} == {"confirmed and saved"}
+    assert not net.armed and net.saved == set(inv.routers)
+
+
+def test_a_session_lost_mid_apply_is_left_to_the_revert_timer(inv: Any, net: FakeNet, opts: Options) -> None:
+    """The session dies and a new one is refused (the change cut management): the restore fails, and the
+    report says the router is left to its own timer, never "rolled back"; the timer then reverts it."""
+    name = "qn-dh-quang-tan-r1"
+    net.cuts.add(name)
+    before = net.running[name]
+    result = push(inv, list(inv.routers.values()), opts)[name]
+    assert result.data["status"] == "left to revert timer"
+    assert result.data["transaction"].startswith("left to the device's revert timer (")
+    assert "restoring" in result.error and "FAILED (OSError: Socket is closed)" in result.error
+    assert "puts the previous configuration back by itself in" in result.error
+    assert name in net.armed and name not in net.saved
+    net.fire(name)
+    assert net.running[name] == before
+
+
+def test_a_timer_that_fired_before_the_confirmation_is_reported_reverted(inv: Any, net: FakeNet, opts: Options,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks pass, but the router's timer had fired already (a window too short for the run): the
+    confirmation finds no pending timer and says the device reverted, never "changed"."""
+    name = "qn-core1"
+
+    def wait_full(driver: Any, required: Any, timeout: float) -> set[str]:
+        if driver.name == name and name in net.armed:
+            net.fire(name)
+        return set()
+
+    monkeypatch.setattr(push_mod, "_wait_full", wait_full)
+    result = push(inv, list(inv.routers.values()), opts)
+    assert result.failed_targets == [name]
+    assert result[name].data["status"] == "reverted by device"
+    assert result[name].data["transaction"] == "reverted by the device's revert timer"
+    assert "verify: NetworkError: the device's revert timer (122 s) fired before the change was confirmed" in \
+        result[name].error
+    assert name not in net.saved and net.running[name] == MGMT_ONLY
+
+
+def _without_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The simulated routers as a platform without a revert timer (VRP V5), static routes its management path."""
+    monkeypatch.setattr(FakeDriver, "revert_range", None)
+    monkeypatch.setattr(FakeDriver, "mgmt_path", (r"^ip route ",))
+
+
+def test_no_timer_refuses_a_management_change_unless_allowed(inv: Any, net: FakeNet, opts: Options,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_timer(monkeypatch)
+    router = inv.routers["qn-ty-r1"]
+    net.pending[router.name] = render(inv, router) + "ip route 192.0.2.0/24 10.22.255.1\n"
+    result = push(inv, [router], opts, intended={router.name: net.pending[router.name]})[router.name]
+    assert result.data["status"] == "refused" and net.sent[router.name] == []
+    assert "has no revert timer" in result.error and "ip route 192.0.2.0/24 10.22.255.1" in result.error
+    assert "--allow-no-revert" in result.error
+    opts.allow_no_revert = True
+    result = push(inv, [router], opts, intended={router.name: net.pending[router.name]})[router.name]
+    assert result.data["status"] == "changed" and result.data["transaction"] == "confirmed and saved"
+
+
+def test_no_timer_and_a_failed_restore_needs_a_console(inv: Any, net: FakeNet, opts: Options,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_timer(monkeypatch)
+    net.cuts.add("qn-dh-r1")
+    result = push(inv, [inv.routers["qn-dh-r1"]], opts)["qn-dh-r1"]
+    assert result.data["status"] == "needs a console" and result.data["transaction"] == "needs a console"
+    assert "FAILED" in result.error and "no revert timer" in result.error and "rolled back" not in result.error
 
 
 def test_rejected_line_stops_and_restores(inv: Any, net: FakeNet, opts: Options) -> None:
