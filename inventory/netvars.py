@@ -130,6 +130,17 @@ class LoginBlock(Strict):
     block_for: Annotated[int, Field(strict=True, ge=60, le=3600)]   # seconds (Junos counts minutes: >= 1)
 
 
+Percent = Annotated[str, Field(pattern=r"^(100|[1-9]?[0-9])%$")]
+
+
+class Rollout(Strict):
+    """How a push stages its routers (network/rollout.py): Ansible's serial and max_fail_percentage."""
+
+    batch: Annotated[int, Field(strict=True, ge=1)] | Percent
+    max_fail: Annotated[int, Field(strict=True, ge=0)] | Percent
+    canary: Annotated[bool, Field(strict=True)]
+
+
 # every network variable: its type (a missing entry is an unknown variable)
 TYPES: dict[str, Any] = {
     "interface_names": NameTemplates,
@@ -159,6 +170,7 @@ TYPES: dict[str, Any] = {
     "login_block": LoginBlock,
     "scope": Scope,
     "full_replace": Annotated[bool, Field(strict=True)],
+    "rollout": Rollout,
 }
 ADAPTERS = {key: TypeAdapter(kind) for key, kind in TYPES.items()}
 # mappings the layers merge key by key (a site overrides one platform's name, one model's trunk, one secret name)
