@@ -63,8 +63,10 @@ class Backups:
 
     def _run_git(self, *args: str) -> None:
         assert self._git is not None
+        # its own process group: the terminal sends Ctrl-C to the whole foreground group, and a git killed
+        # mid-commit would end the push, which is to stop cleanly instead (egov.interrupt)
         subprocess.run([self._git, "-c", "user.name=egov", "-c", "user.email=egov@localhost", *args],
-                       cwd=self.root, check=True, capture_output=True)
+                       cwd=self.root, check=True, capture_output=True, process_group=0)
 
     def save(self, device: str, text: str) -> Path:
         """Store ``text`` as the newest backup of ``device``; returns its path. ``record`` commits it."""

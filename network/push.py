@@ -300,6 +300,7 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
                 if opts.stop.requested or halted:
                     why = halted or f"interrupted ({opts.stop.name})"
                     for name in names:
+                        devices[name].started = time.monotonic()  # it never ran: no seconds of its own
                         results[name] = devices[name].result(NOT_STARTED, error=f"{why}: nothing was sent")
                 else:
                     run_batch({name: devices[name] for name in names})

@@ -194,7 +194,9 @@ class Interrupting(FakeDriver):
         super().apply(lines)
         if self.name == "qn-ty-r1":
             os.kill(os.getpid(), signal.SIGINT)   # a real signal, through the handler the CLI installs
-            time.sleep(0.2)                        # the signal handler runs in the main thread
+            deadline = time.monotonic() + 10       # the handler runs in the main thread, when it next wakes
+            while not self.stop.requested and time.monotonic() < deadline:
+                time.sleep(0.01)
 
 
 def test_ctrl_c_starts_nothing_new_and_judges_what_was_sent(inv: Any, net: FakeNet, opts: Options,
@@ -202,6 +204,7 @@ def test_ctrl_c_starts_nothing_new_and_judges_what_was_sent(inv: Any, net: FakeN
     from network import push as push_mod
 
     monkeypatch.setattr(push_mod, "connect", lambda router, *args: Interrupting(net, router.name))
+    monkeypatch.setattr(Interrupting, "stop", opts.stop, raising=False)
     opts.workers = 1                                # the other routers of the batch are still queued
     again: list[int] = []
     with stop_on_signals(opts.stop, again.append):
@@ -312,3 +315,19 @@ def test_the_backup_repository_is_written_under_its_lock(tmp_path: Path) -> None
     status = subprocess.run(["git", "status", "--porcelain"], cwd=root, check=True, capture_output=True,
                             text=True).stdout
     assert status.strip().startswith("?? qn-core1/") and ".locks" not in status
+
+
+def test_the_second_ctrl_c_names_what_it_leaves_to_the_dead_mans_switch(monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from commands import net as net_cmd
+
+    exits: list[int] = []
+    monkeypatch.setattr(net_cmd.os, "_exit", exits.append)
+    opts = SimpleNamespace(in_flight={"qn-core1": "apply", "qn-ty-r1": "finish", "qn-dh-r1": "prepare"})
+    net_cmd._left_unfinished(opts)(signal.SIGINT)
+    err = capsys.readouterr().err
+    assert exits == [130]
+    assert "Left to their dead man's switch (changed, not confirmed" in err
+    assert "qn-core1, qn-ty-r1." in err and "(nothing sent): qn-dh-r1." in err
