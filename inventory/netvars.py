@@ -130,14 +130,21 @@ class LoginBlock(Strict):
     block_for: Annotated[int, Field(strict=True, ge=60, le=3600)]   # seconds (Junos counts minutes: >= 1)
 
 
-Percent = Annotated[str, Field(pattern=r"^(100|[1-9]?[0-9])%$")]
+def amount(value: Any, minimum: int) -> int | str:
+    """A count (a whole number >= ``minimum``) or a percentage ``"N%"`` (``minimum``..100), as Ansible's
+    serial and max_fail_percentage take them; anything else is a ValueError saying what is wanted."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{1,3}%", value) and minimum <= int(value[:-1]) <= 100:
+        return f"{int(value[:-1])}%"
+    raise ValueError(f"must be a whole number >= {minimum} or a percentage {minimum}%..100% (e.g. 5 or \"20%\")")
 
 
 class Rollout(Strict):
     """How a push stages its routers (network/rollout.py): Ansible's serial and max_fail_percentage."""
 
-    batch: Annotated[int, Field(strict=True, ge=1)] | Percent
-    max_fail: Annotated[int, Field(strict=True, ge=0)] | Percent
+    batch: Annotated[Annotated[int, Field(strict=True)] | str, AfterValidator(lambda value: amount(value, 1))]
+    max_fail: Annotated[Annotated[int, Field(strict=True)] | str, AfterValidator(lambda value: amount(value, 0))]
     canary: Annotated[bool, Field(strict=True)]
 
 

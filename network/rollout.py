@@ -19,7 +19,6 @@ threshold stops the rollout: the later batches are left untouched.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,25 +26,20 @@ from typing import Any
 from egov.errors import InputError
 from egov.results import Result
 from inventory.model import Inventory, Router
+from inventory.netvars import amount
 
 KEY = "network__rollout"
 Amount = int | str   # a count, or "N%"
-PERCENT = re.compile(r"^(\d{1,3})%$")
 
 
 def parse_amount(value: Any, what: str, minimum: int) -> Amount:
-    """``value`` (an option's text or an inventory value) as a count >= ``minimum`` or a percentage
-    ``"N%"`` (``minimum``..100); refused with one message naming ``what``."""
-    text = str(value).strip()
-    if isinstance(value, bool):
-        text = ""
-    if m := PERCENT.match(text):
-        if minimum <= int(m.group(1)) <= 100:
-            return f"{int(m.group(1))}%"
-    elif text.isdigit() and int(text) >= minimum:
-        return int(text)
-    raise InputError(f"{what}: {value!r} is neither a whole number >= {minimum} nor a percentage "
-                     f"{minimum}%..100% (e.g. 5 or 20%)")
+    """``value`` (an option's text, "5" or "20%", or an inventory value) as a count >= ``minimum`` or a
+    percentage ``"N%"`` (``minimum``..100); refused with one message naming ``what``."""
+    given = int(value) if isinstance(value, str) and value.strip().isdigit() else value
+    try:
+        return amount(given.strip() if isinstance(given, str) else given, minimum)
+    except ValueError as exc:
+        raise InputError(f"{what}: {value!r} {exc}") from None
 
 
 def _count(amount: Amount, of: int) -> int:

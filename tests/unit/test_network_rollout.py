@@ -122,7 +122,7 @@ def test_amounts(text: Any, minimum: int, expected: Any) -> None:
 @pytest.mark.parametrize(("text", "minimum"), [("0", 1), ("abc", 1), ("101%", 1), ("-1", 0), ("0%", 1),
                                                ("1.5", 1), (True, 0)])
 def test_bad_amounts_name_the_option(text: Any, minimum: int) -> None:
-    with pytest.raises(InputError, match=r"--batch: .* neither a whole number"):
+    with pytest.raises(InputError, match=r"--batch: .* must be a whole number >= \d or a percentage"):
         parse_amount(text, "--batch", minimum)
 
 
@@ -331,3 +331,23 @@ def test_the_second_ctrl_c_names_what_it_leaves_to_the_dead_mans_switch(monkeypa
     assert exits == [130]
     assert "Left to their dead man's switch (changed, not confirmed" in err
     assert "qn-core1, qn-ty-r1." in err and "(nothing sent): qn-dh-r1." in err
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("{batch: 0, max_fail: 0, canary: true}", "network__rollout.batch: Value error, must be a whole number >= 1"),
+    ("{batch: 5, max_fail: '150%', canary: true}", "network__rollout.max_fail: Value error, must be a whole number"),
+    ("{batch: '5', max_fail: 0, canary: true}", "network__rollout.batch: Value error, must be a whole number"),
+    ("{batch: 5, max_fail: 0, canary: 'yes'}", "network__rollout.canary: Input should be a valid boolean"),
+    ("{batch: 5, serial: 2}", "network__rollout.serial: Extra inputs are not permitted"),
+])
+def test_a_bad_rollout_in_the_inventory_names_its_line(tmp_path: Path, value: str, message: str) -> None:
+    from egov.errors import InventoryError
+
+    text = (REPO / "inventory" / "lab.yml").read_text(encoding="utf-8")
+    path = tmp_path / "lab.yml"
+    dead = "  network__ospf_dead: 3\n"
+    path.write_text(text.replace(dead, f"{dead}  network__rollout: {value}\n"), encoding="utf-8")
+    with pytest.raises(InventoryError) as err:
+        load_inventory(path)
+    line = text.splitlines().index("  network__ospf_dead: 3") + 2
+    assert f"{path}:{line}: defaults.{message}" in str(err.value)
