@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,9 +46,12 @@ def _load(inventory_path: str) -> Any:
     return load_inventory(inventory_path)
 
 
-def _report(title: str, result: Any, as_json: bool, show_diff: bool = False) -> None:
+def _report(title: str, result: Any, as_json: bool, show_diff: bool = False, plan: Any = None,
+            stop: Any = None) -> None:
+    """Print ``result`` (with the rollout ``plan`` in --json) and exit: 1 when anything failed, 128 + the
+    signal's number when a ``stop`` was requested (the run ended early: see its "not started" devices)."""
     if as_json:
-        common.emit_json(result.to_dict())
+        common.emit_json({**result.to_dict(), **({"plan": plan.to_dict()} if plan is not None else {})})
     else:
         if show_diff:
             for name, r in result.items():
@@ -69,7 +74,36 @@ def _report(title: str, result: Any, as_json: bool, show_diff: bool = False) -> 
         common.table(title, ["device", "status", "lines", "seconds", "detail"], rows)
         failed = len(result.failed_targets)
         click.echo(f"{len(result)} device(s): {len(result.changed_targets)} changed, {failed} failed")
+    if stop is not None and stop.requested:
+        click.echo(f"interrupted by {stop.name}: every device above is in its final state", err=True)
+        raise SystemExit(stop.exit_code)
     common.exit_for(result.failed)
+
+
+def _show_plan(plan: Any) -> None:
+    for index, names in enumerate(plan.batches):
+        click.echo(f"batch {plan.label(index)}: {', '.join(names)}")
+    canary = " (the canary: any)" if plan.canary else ""
+    click.echo(f"the rollout stops after a batch with more than {plan.max_fail} failure(s){canary}")
+
+
+def _left_unfinished(opts: Any) -> Callable[[int], None]:
+    """The second Ctrl-C: say which devices are left to their dead man's switch, and end the process now
+    (the worker threads sit in device sessions; ``os._exit`` is the only exit that does not wait for them)."""
+
+    def again(signum: int) -> None:
+        in_flight = dict(opts.in_flight)
+        sent = sorted(name for name, phase in in_flight.items() if phase != "prepare")
+        untouched = sorted(name for name, phase in in_flight.items() if phase == "prepare")
+        click.echo(f"\nsecond interrupt: stopping now. Left to their dead man's switch (changed, not confirmed: "
+                   f"the device reverts by itself, or comes back from its saved configuration on reload): "
+                   f"{', '.join(sent) or 'none'}. Being read only (nothing sent): {', '.join(untouched) or 'none'}. "
+                   "Run `egov net push` again to converge.", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signum)
+
+    return again
 
 
 def _on_routers(title: str, action: Callable[[Any, Any, Any], Any], inventory_path: str, limit: tuple[str, ...],
@@ -171,20 +205,40 @@ def diff_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | No
 @click.option("--allow-no-revert", is_flag=True,
               help="Push to a platform without a revert timer (VRP V5) a change that touches its management "
                    "path (refused otherwise: a mistake there would need a console).")
+@click.option("--batch", default=None, metavar="N|N%",
+              help="Routers changed at once, a number or a percentage of the run (default: network__rollout; "
+                   "never both members of a redundant pair).")
+@click.option("--max-fail", default=None, metavar="N|N%",
+              help="Failures a batch may have (a number, or a percentage of the batch) before the rollout "
+                   "stops, leaving the later batches untouched (default: network__rollout).")
+@click.option("--canary/--no-canary", default=None,
+              help="Start with one router alone, which may not fail (default: network__rollout).")
 @common.json_option
 def push_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
              connect_timeout: float, backup_dir: Path | None, dry_run: bool, check_timeout: float,
-             revert_window: float | None, allow_no_revert: bool, as_json: bool) -> None:
+             revert_window: float | None, allow_no_revert: bool, batch: str | None, max_fail: str | None,
+             canary: bool | None, as_json: bool) -> None:
     """Push the intended configuration safely: backup, remediation only, lock-out guard, each
     device's revert timer armed before the first line, post-checks, automatic restore on failure,
-    confirm and save only when the checks pass."""
+    confirm and save only when the checks pass; batch by batch (staged rollout), under a lock per
+    router. Ctrl-C starts nothing new and confirms or restores what is in flight; a second Ctrl-C
+    leaves those to their dead man's switch."""
+    from egov.interrupt import Stop, stop_on_signals
+    from network import rollout
     from network.push import push, routers_for
 
     inv = _load(inventory_path)
+    routers = routers_for(inv, limit)
+    plan = rollout.plan_for(inv, routers, batch=batch, max_fail=max_fail, canary=canary)
     opts = _options(inv, secrets_path, backup_dir, workers=workers, connect_timeout=connect_timeout,
-                    check_timeout=check_timeout, revert_window=revert_window, allow_no_revert=allow_no_revert)
-    result = push(inv, routers_for(inv, limit), opts, dry_run=dry_run)
-    _report("egov net push" + (" (dry run)" if dry_run else ""), result, as_json, show_diff=dry_run)
+                    check_timeout=check_timeout, revert_window=revert_window, allow_no_revert=allow_no_revert,
+                    stop=Stop())
+    if not as_json:
+        _show_plan(plan)
+    with stop_on_signals(opts.stop, _left_unfinished(opts)):
+        result = push(inv, routers, opts, dry_run=dry_run, plan=plan)
+    _report("egov net push" + (" (dry run)" if dry_run else ""), result, as_json, show_diff=dry_run,
+            plan=plan, stop=opts.stop)
 
 
 @net_group.command("backup")

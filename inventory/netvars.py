@@ -130,6 +130,24 @@ class LoginBlock(Strict):
     block_for: Annotated[int, Field(strict=True, ge=60, le=3600)]   # seconds (Junos counts minutes: >= 1)
 
 
+def amount(value: Any, minimum: int) -> int | str:
+    """A count (a whole number >= ``minimum``) or a percentage ``"N%"`` (``minimum``..100), as Ansible's
+    serial and max_fail_percentage take them; anything else is a ValueError saying what is wanted."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{1,3}%", value) and minimum <= int(value[:-1]) <= 100:
+        return f"{int(value[:-1])}%"
+    raise ValueError(f"must be a whole number >= {minimum} or a percentage {minimum}%..100% (e.g. 5 or \"20%\")")
+
+
+class Rollout(Strict):
+    """How a push stages its routers (network/rollout.py): Ansible's serial and max_fail_percentage."""
+
+    batch: Annotated[Annotated[int, Field(strict=True)] | str, AfterValidator(lambda value: amount(value, 1))]
+    max_fail: Annotated[Annotated[int, Field(strict=True)] | str, AfterValidator(lambda value: amount(value, 0))]
+    canary: Annotated[bool, Field(strict=True)]
+
+
 # every network variable: its type (a missing entry is an unknown variable)
 TYPES: dict[str, Any] = {
     "interface_names": NameTemplates,
@@ -159,6 +177,7 @@ TYPES: dict[str, Any] = {
     "login_block": LoginBlock,
     "scope": Scope,
     "full_replace": Annotated[bool, Field(strict=True)],
+    "rollout": Rollout,
 }
 ADAPTERS = {key: TypeAdapter(kind) for key, kind in TYPES.items()}
 # mappings the layers merge key by key (a site overrides one platform's name, one model's trunk, one secret name)

@@ -4,7 +4,9 @@ Layout: ``<root>/<device>/<UTC timestamp>.cfg`` (0600, in a 0700 directory). Fil
 the device name and the time, never a credential. The content is the device's configuration as
 it printed it, unredacted, because a restore must send it back exactly. When ``git`` is
 available the root is a repository and every run's backups are a commit, so ``git log -p <device>``
-shows how a device's configuration evolved.
+shows how a device's configuration evolved. ``<root>/.locks/`` (0700, outside the history) holds the
+locks of the runs sharing the store: ``backups.lock``, under which the repository is written (two runs
+would otherwise collide on git's own index lock and one abort), and a lock per device (``network.push``).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from pathlib import Path
 
 from egov.connection import lab_state_dir
 from egov.errors import NetworkError
+from egov.locks import FileLock
 from inventory.model import Inventory
 
 BACKUP_DIR_ENV = "EGOV_NET_BACKUPS"
 STAMP = "%Y%m%dT%H%M%S.%fZ"
+LOCKS = ".locks"
+REPO_LOCK_WAIT = 60.0  # seconds another run's commit may take (git add and commit of its backups)
 
 
 def default_root(inv: Inventory) -> Path:
@@ -40,16 +45,28 @@ class Backups:
         self.root = root
         self._lock = threading.Lock()
         self._git = shutil.which("git")
+        self._new: list[Path] = []   # saved by this run, not yet recorded
+        self._repo = FileLock(self.lock_dir / "backups.lock", f"the backup repository {root}")
+
+    @property
+    def lock_dir(self) -> Path:
+        return self.root / LOCKS
 
     def _prepare(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self._git and not (self.root / ".git").exists():
-            self._run_git("init", "-q")
+            with self._repo.held(wait=REPO_LOCK_WAIT):
+                if not (self.root / ".git").exists():
+                    self._run_git("init", "-q")
+                    with (self.root / ".git" / "info" / "exclude").open("a", encoding="utf-8") as exclude:
+                        exclude.write(f"/{LOCKS}/\n")
 
     def _run_git(self, *args: str) -> None:
         assert self._git is not None
+        # its own process group: the terminal sends Ctrl-C to the whole foreground group, and a git killed
+        # mid-commit would end the push, which is to stop cleanly instead (egov.interrupt)
         subprocess.run([self._git, "-c", "user.name=egov", "-c", "user.email=egov@localhost", *args],
-                       cwd=self.root, check=True, capture_output=True)
+                       cwd=self.root, check=True, capture_output=True, process_group=0)
 
     def save(self, device: str, text: str) -> Path:
         """Store ``text`` as the newest backup of ``device``; returns its path. ``record`` commits it."""
@@ -61,16 +78,20 @@ class Backups:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(text)
+            self._new.append(path)
             return path
 
     def record(self, reason: str) -> None:
-        """Commit every new backup in one git commit (one per run, not per device: git's index
-        takes one writer at a time and a commit per device would serialise a parallel push)."""
+        """Commit this run's new backups in one git commit (one per run or batch, not per device: git's
+        index takes one writer at a time and a commit per device would serialise a parallel push), under
+        the repository's lock, so that another run sharing the store waits for its turn."""
         if not self._git or not (self.root / ".git").exists():
             return
-        with self._lock:
+        with self._lock, self._repo.held(wait=REPO_LOCK_WAIT):
+            new, self._new = self._new, []
             try:
-                self._run_git("add", "--all")
+                if new:
+                    self._run_git("add", "--", *(str(path.relative_to(self.root)) for path in new))
                 self._run_git("commit", "-q", "--allow-empty", "-m", reason)
             except subprocess.CalledProcessError as exc:
                 raise NetworkError(f"{self.root}: git could not record the backups: "

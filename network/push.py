@@ -20,6 +20,13 @@ without one, needing a console. Each result says how its transaction ended (``da
 
 The barrier between apply and verify lets neighbours configured in the same run come up together.
 A device that fails or cannot be reached is reported; the others carry on.
+
+Around the phases (the orchestration): the run holds a lock per device for its whole length (another
+run's push of the same router is refused, naming the holder); a staged rollout
+(``network.rollout.Plan``) runs the three phases batch by batch and stops when a batch fails; a stop
+request (``Options.stop``: SIGINT, SIGTERM) starts nothing new, while the devices already changed go
+through their post-check to be confirmed or restored. Every device ends in a stated status, among them
+``not started`` (nothing was sent to it).
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from pathlib import Path
 
 from egov.connection import Connection, connection_for, require_lab_up
 from egov.errors import NetworkError, RevertExpired, report_name
+from egov.interrupt import Stop
+from egov.locks import FileLock, all_locked
 from egov.parallel import run_parallel
 from egov.results import Result, RunResult
 from egov.secrets import Secrets, redact
@@ -44,9 +53,11 @@ from network.drivers import driver_class
 from network.drivers.base import CONFIRMED, EXPIRED, NEEDS_CONSOLE, Driver, Remediation, left_to_timer
 from network.guard import guard
 from network.render import render
+from network.rollout import Plan
 from network.session import connect, mgmt_interface, open_driver, router_scope
 
 NO_CHANGES = "no changes"
+NOT_STARTED = "not started"
 log = logging.getLogger(__name__)
 
 
@@ -65,6 +76,9 @@ class Options:
     # push to a platform without a revert timer (VRP V5) a change that touches its management path
     allow_no_revert: bool = False
     on_done: Callable[[Result], None] | None = None
+    stop: Stop = field(default_factory=Stop)
+    # device -> the phase it last started, until it has its result: what a second Ctrl-C leaves unfinished
+    in_flight: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def for_inventory(cls, inv: Inventory, secrets_path: str | Path | None = None, backup_dir: Path | None = None,
@@ -235,6 +249,11 @@ def _run_phase(devices: dict[str, _Device], work: Callable[[_Device], Result | N
 
     def work_on(name: str) -> Result:
         device = devices[name]
+        if opts.stop.requested and phase != "finish":  # start nothing new; a device changed is still judged
+            device.close()
+            opts.in_flight.pop(name, None)
+            return device.result(NOT_STARTED, error=f"interrupted ({opts.stop.name}) before {phase}: nothing was sent")
+        opts.in_flight[name] = phase
         try:
             done = work(device)
         except Exception as exc:  # noqa: BLE001 - one device's failure is reported, never raised over the others
@@ -243,11 +262,13 @@ def _run_phase(devices: dict[str, _Device], work: Callable[[_Device], Result | N
             unsaved = ("" if phase == "prepare"
                        else "; nothing was saved: the device restarts with its saved configuration")
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            opts.in_flight.pop(name, None)
             return device.result("failed", failed=True, error=redact(f"{phase}: {report_name(exc)}: {first}{unsaved}"))
         if done is not None:
             if done.failed:
                 failing.add(name)
             device.close()
+            opts.in_flight.pop(name, None)
             return done
         return Result(target=name, data={"continue": True})
 
@@ -261,14 +282,17 @@ def _run_phase(devices: dict[str, _Device], work: Callable[[_Device], Result | N
 
 
 def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = False, verify: bool = True,
-         intended: dict[str, str] | None = None, reason: str = "before push") -> RunResult:
+         intended: dict[str, str] | None = None, reason: str = "before push", plan: Plan | None = None) -> RunResult:
     """Push the intended configuration (rendered from the inventory unless ``intended`` is given: saved
-    configurations being restored) to ``routers``; ``dry_run`` stops after the diff. Returns a Result
-    per router, in order."""
+    configurations being restored) to ``routers``, batch by batch as ``plan`` says (default: one batch);
+    ``dry_run`` stops after the diff. Returns a Result per router, in order (``data["batch"]``: its batch)."""
     wanted = intended or {router.name: render(inv, router, opts.secrets) for router in routers}
     devices = {router.name: _Device(router, wanted[router.name]) for router in routers}
     results = RunResult()
     failing: set[str] = set()
+    # peers that count: every router of this run's batches so far that did not fail, plus whatever was Full before
+    healthy: set[str] = set()
+    batch_size = len(routers)  # the revert window counts the rounds of workers in the batch being applied
 
     def prepare(device: _Device) -> Result | None:
         device.driver = connect(device.router, opts.connection, opts.secrets, opts.connect_timeout)
@@ -293,7 +317,7 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
 
     def apply(device: _Device) -> Result | None:
         assert device.driver is not None
-        window = revert_window(opts, settle_seconds(inv, device.router), len(routers))
+        window = revert_window(opts, settle_seconds(inv, device.router), batch_size)
         try:
             device.driver.begin(window)  # the dead man's switch, before the first line
         except Exception as exc:  # noqa: BLE001 - nothing was sent: report it, nothing to restore
@@ -306,17 +330,6 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
             return _failed(device, "apply", exc, opts)
         device.applied_at = time.monotonic()
         return None
-
-    started = time.monotonic()
-    _run_phase(devices, prepare, opts, results, failing)
-    if not dry_run:
-        opts.backups.record(f"{reason}: {', '.join(router.name for router in routers)}")
-    log.debug("prepare: %.2f s", time.monotonic() - started)
-    _run_phase(devices, apply, opts, results, failing)
-    log.debug("apply: %.2f s", time.monotonic() - started)
-    applied = set(devices)
-    # peers that count: every router of this run that did not fail, plus whatever was Full before
-    healthy = applied | {name for name, result in results.items() if not result.failed}
 
     def finish(device: _Device) -> Result:
         assert device.driver is not None
@@ -343,8 +356,44 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
                                        f"{names}; {done}")
         return device.result("changed", changed=True, transaction=CONFIRMED, neighbours_full=len(required()))
 
-    _run_phase(devices, finish, opts, results, failing)
-    log.debug("verify: %.2f s", time.monotonic() - started)
+    def run_batch(batch: dict[str, _Device]) -> None:
+        nonlocal batch_size
+        started = time.monotonic()
+        batch_size = len(batch)
+        names = list(batch)
+        for device in batch.values():
+            device.started = started  # a device's seconds are its own batch's, not the wait for it
+        _run_phase(batch, prepare, opts, results, failing)
+        if not dry_run:
+            opts.backups.record(f"{reason}: {', '.join(names)}")
+        log.debug("prepare: %.2f s", time.monotonic() - started)
+        _run_phase(batch, apply, opts, results, failing)
+        log.debug("apply: %.2f s", time.monotonic() - started)
+        healthy.update(batch, (name for name, result in results.items()
+                               if not result.failed and result.data["status"] != NOT_STARTED))
+        _run_phase(batch, finish, opts, results, failing)
+        log.debug("verify: %.2f s", time.monotonic() - started)
+
+    batches = [list(devices)] if plan is None or dry_run else plan.batches
+    locks = [] if dry_run else [FileLock(opts.backups.lock_dir / f"{name}.lock", f"router {name}") for name in devices]
+    halted = ""
+    with all_locked(locks):
+        try:
+            for index, names in enumerate(batches):
+                if opts.stop.requested or halted:
+                    why = halted or f"interrupted ({opts.stop.name})"
+                    for name in names:
+                        devices[name].started = time.monotonic()  # it never ran: no seconds of its own
+                        results[name] = devices[name].result(NOT_STARTED, error=f"{why}: nothing was sent")
+                else:
+                    run_batch({name: devices[name] for name in names})
+                    halted = (plan.halts(index, (results[name] for name in names)) or "") if plan else ""
+        finally:  # an error of the run itself (the backup repository) leaves no session open
+            for device in devices.values():
+                device.close()
+    for index, names in enumerate(plan.batches if plan else batches):  # a dry run too says where each would go
+        for name in names:
+            results[name].data["batch"] = index + 1
     return RunResult((router.name, results[router.name]) for router in routers)
 
 
