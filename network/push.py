@@ -239,6 +239,11 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
     _run_phase(devices, apply, opts, results, failing)
     log.debug("apply: %.2f s", time.monotonic() - started)
     applied = set(devices)
+    if verify and devices:
+        # an adjacency the change broke stays Full until a dead interval has passed: judge after that,
+        # waiting once for the whole run (the last device's deadline), not once per device in the pool
+        settled = max(device.applied_at + settle_seconds(inv, device.router) for device in devices.values())
+        time.sleep(max(0.0, settled - time.monotonic()))
     # peers that count: every router of this run that did not fail, plus whatever was Full before
     healthy = applied | {name for name, result in results.items() if not result.failed}
 
@@ -252,8 +257,6 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
 
         missing: set[str] = set()
         if verify:
-            # an adjacency the change broke stays Full until a dead interval has passed: judge after that
-            time.sleep(max(0.0, device.applied_at + settle_seconds(inv, device.router) - time.monotonic()))
             missing = _wait_full(device.driver, required, opts.check_timeout)
         if missing:
             names = ", ".join(sorted(peer for peer, rid in peers.items() if rid in missing))
