@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks._province import province_header
+from egov.parallel import MAX_WORKERS
 from inventory import load_inventory
 from network.drivers import driver_class
 from network.push import Options, push
@@ -162,7 +163,8 @@ def bench_push(inventory: Path, sizes: list[int], workers: int | None) -> dict[s
         target = TARGETS.get(step["routers"])
         if target is not None:
             step.update(target=f"<= {target} x one router", met=step["seconds"] <= target * single)
-    return {"inventory": str(inventory), "routers": len(names), "workers": workers or "one per device",
+    return {"inventory": str(inventory), "routers": len(names),
+            "workers": workers or f"one per device, at most {MAX_WORKERS}",
             "baseline_s": round(baseline, 2), "first": f"{steps[0]['routers']} router(s)", "steps": steps,
             "met": all(step.get("met", True) for step in steps)}
 

@@ -52,7 +52,9 @@ class Options:
     secrets: Secrets
     connection: Connection
     backups: Backups
-    workers: int = 20
+    # None: one thread per device of the run (egov.parallel), so a phase lasts one device's time, not
+    # devices/workers of them: most of a device's time is waiting on its SSH session
+    workers: int | None = None
     connect_timeout: float = 10.0
     check_timeout: float = 60.0
     on_done: Callable[[Result], None] | None = None
