@@ -11,14 +11,25 @@ from commands import common
 
 UP_HELP = """Build the lab from the inventory: Docker engine, images, internal networks, package proxy,
 one container per host and router, WAN links, SSH key and known_hosts. Idempotent: a second
-call changes nothing and says so."""
+call changes nothing and says so.
+
+--routers-only builds the WAN alone: every router of the inventory and its links, no hosts
+(a whole province: write its lab copy with `egov lab frr-copy` first; docs/lab.md)."""
+
+FRR_COPY_HELP = """Write a lab copy of the province inventory SOURCE to OUT: the same sites, routers, links and
+hosts, every router FRR, every address moved into --supernet (so the copy runs beside any other lab),
+OSPF on the lab's fast timers, `environment: lab`. Then:
+
+\b
+  EGOV_LAB_NAME=qn egov lab up -i OUT --routers-only
+  EGOV_LAB_NAME=qn egov net push -i OUT && EGOV_LAB_NAME=qn egov net check -i OUT"""
 
 
-def _lab(inventory_path: str) -> Any:
+def _lab(inventory_path: str, routers_only: bool | None = None) -> Any:
     from inventory import load_inventory
     from lab import Lab
 
-    return Lab(load_inventory(inventory_path))
+    return Lab(load_inventory(inventory_path), routers_only=routers_only)
 
 
 def _progress() -> Any:
@@ -36,9 +47,10 @@ def lab_group() -> None:
 
 @lab_group.command("up", help=UP_HELP)
 @common.inventory_option
+@click.option("--routers-only", is_flag=True, help="Only the routers and their WAN links, no hosts.")
 @common.json_option
-def up_cmd(inventory_path: str, as_json: bool) -> None:
-    lab = _lab(inventory_path)
+def up_cmd(inventory_path: str, routers_only: bool, as_json: bool) -> None:
+    lab = _lab(inventory_path, routers_only)
     report = lab.up(on_progress=_progress())
     if as_json:
         common.emit_json(report.to_dict())
@@ -104,3 +116,20 @@ def down_cmd(inventory_path: str, as_json: bool) -> None:
         click.echo(f"lab {report.name}: removed {len(report.removed)} items in {report.seconds} s; nothing left")
     else:
         click.echo(f"lab {report.name}: nothing to remove")
+
+
+@lab_group.command("frr-copy", help=FRR_COPY_HELP)
+@click.argument("source", type=click.Path(dir_okay=False), callback=common.remember_input("inventory"))
+@click.argument("out", type=click.Path(dir_okay=False), callback=common.output_path("file"))
+@click.option("--supernet", required=True, metavar="CIDR",
+              help="The copy's supernet (as long a prefix as the source's).")
+@common.json_option
+def frr_copy_cmd(source: str, out: str, supernet: str, as_json: bool) -> None:
+    from lab.frr_copy import write_frr_copy
+
+    report = write_frr_copy(source, out, supernet)
+    if as_json:
+        common.emit_json(report.to_dict())
+    else:
+        click.echo(f"{report.path}: lab copy of {report.source} in {report.supernet}: {report.routers} FRR routers, "
+                   f"{report.links} WAN links, {report.hosts} hosts")

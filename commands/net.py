@@ -21,6 +21,10 @@ backup_dir_option = click.option(
     help="Where running-configuration backups go (default: $EGOV_NET_BACKUPS, the lab's state dir, "
          "or ./backups/network).",
 )
+# unlike hosts, devices mostly wait on their sessions: by default one worker per device (network.push)
+device_workers_option = click.option("--workers", type=click.IntRange(1, 256), default=None,
+                                     help="How many devices to work on at once (default: one per device, "
+                                          "at most 50).")
 timeout_option = click.option("--connect-timeout", type=click.FloatRange(1, 300), default=10.0, show_default=True,
                               help="Seconds to wait for a device's SSH login.")
 
@@ -29,7 +33,7 @@ def routers_options(command: Callable[..., None]) -> Callable[..., None]:
     """The options of every command that logs in to the routers of the inventory (--limit narrows them)."""
     # applied last to first, so that --help lists them in this order
     for option in reversed((common.inventory_option, common.limit_option, common.secrets_option,
-                            common.workers_option, timeout_option)):
+                            device_workers_option, timeout_option)):
         command = option(command)
     return command
 
@@ -107,7 +111,7 @@ def _left_unfinished(opts: Any) -> Callable[[int], None]:
 
 
 def _on_routers(title: str, action: Callable[[Any, Any, Any], Any], inventory_path: str, limit: tuple[str, ...],
-                secrets_path: str | None, workers: int, connect_timeout: float, as_json: bool,
+                secrets_path: str | None, workers: int | None, connect_timeout: float, as_json: bool,
                 backup_dir: Path | None = None, show_diff: bool = False) -> None:
     """Run ``action`` (``network.push.diff``, ``check``...) on the routers and report as ``title``."""
     from network.push import routers_for
@@ -165,7 +169,7 @@ def render_cmd(inventory_path: str, limit: tuple[str, ...], out: Path | None, se
 @click.option("--source", default=None, metavar="ADDRESS",
               help="With --running: the address the push would come from (default: the control machine's).")
 @common.json_option
-def diff_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
+def diff_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int | None,
              connect_timeout: float, running_dir: Path | None, user: str | None, source: str | None,
              as_json: bool) -> None:
     """Running versus intended, as the exact lines a push would send, with the lock-out guard's
@@ -214,7 +218,7 @@ def diff_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | No
 @click.option("--canary/--no-canary", default=None,
               help="Start with one router alone, which may not fail (default: network__rollout).")
 @common.json_option
-def push_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
+def push_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int | None,
              connect_timeout: float, backup_dir: Path | None, dry_run: bool, check_timeout: float,
              revert_window: float | None, allow_no_revert: bool, batch: str | None, max_fail: str | None,
              canary: bool | None, as_json: bool) -> None:
@@ -245,7 +249,7 @@ def push_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | No
 @routers_options
 @backup_dir_option
 @common.json_option
-def backup_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
+def backup_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int | None,
                connect_timeout: float, backup_dir: Path | None, as_json: bool) -> None:
     """Back up the running configuration of the routers (timestamped, in a git history)."""
     from network.push import backup
@@ -279,7 +283,7 @@ def rollback_cmd(device: str, inventory_path: str, secrets_path: str | None, con
 @net_group.command("check")
 @routers_options
 @common.json_option
-def check_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int,
+def check_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str | None, workers: int | None,
               connect_timeout: float, as_json: bool) -> None:
     """Check the state the inventory implies: OSPF neighbours Full, a route to every loopback."""
     from network.push import check

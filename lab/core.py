@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,9 +15,9 @@ from egov.parallel import run_parallel
 from egov.results import Result, RunResult
 from inventory.netvars import ospf_secret_names
 from lab import docker_net, images, nodes, state
-from lab.engine import Progress, _quiet, docker, engine_answers, ensure_engine, ensure_host_limits
+from lab.engine import Progress, _quiet, docker, engine_answers, ensure_engine, ensure_host_limits, memory_problem
 from lab.labels import Owner
-from lab.layout import LabPlan, NetworkSpec, NodeSpec, plan_lab
+from lab.layout import LabPlan, NetworkSpec, NodeSpec, VethSpec, plan_lab
 from lab.proxy import Proxy, ensure_proxy, running_pid, stop_proxy
 
 if TYPE_CHECKING:
@@ -57,15 +59,19 @@ class Lab:
     + inventory: the loaded inventory (``environment: lab``)
     + name: the lab's name ($EGOV_LAB_NAME or the inventory file's stem); prefixes everything it creates
     + owner: the labels that mark its containers, networks and WAN links (found by those, never by name)
+    + routers_only: the WAN alone, no hosts (docs/lab.md "The province's WAN"); None: as the last
+      ``lab up`` built it (its state.json), so ``status`` and ``ssh`` need not be told again
     """
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory, routers_only: bool | None = None) -> None:
         self.inventory = inventory
         self.name = lab_name(inventory.path)
         self.state_dir: Path = lab_state_dir(inventory.path)
         self.owner = Owner(self.name, self.state_dir)
         self.connection: Connection = connection_for(inventory.path, "lab")
-        self.plan: LabPlan = plan_lab(inventory, self.name)
+        if routers_only is None:
+            routers_only = bool(state.read_state(self.state_dir).get("plan", {}).get("routers_only"))
+        self.plan: LabPlan = plan_lab(inventory, self.name, routers_only)
         self.proxy = Proxy(self.state_dir / "apt-cacher-ng", self.plan.control_ip)
         self.last_up: UpReport | None = None
 
@@ -104,8 +110,9 @@ class Lab:
     def start_node(self, name: str) -> list[str]:
         """Start a stopped node and wire it again (interfaces, routes, WAN links); returns the changes."""
         node = self.node(name)
-        docker("start", self._own(name).id)
-        changes = self._wire_node(node)
+        cid = self._own(name).id
+        docker("start", cid)
+        changes = self._wire_node(node, cid)
         changes += self._ensure_veths(only=name)
         nodes.wait_ssh(node.mgmt_ip)
         return changes
@@ -113,28 +120,32 @@ class Lab:
     def _image_for(self, node: NodeSpec, tags: dict[str, str]) -> str:
         return tags["router" if node.kind == "router" else "base"]
 
-    def _wire_node(self, node: NodeSpec) -> list[str]:
-        running = nodes.find(self.owner).get(node.name)
-        if running is None or not running.running:
+    def _wire_node(self, node: NodeSpec, cid: str) -> list[str]:
+        running = nodes.inspect_one(cid)  # this container alone: inspecting the whole lab per node is O(n^2)
+        if not running.running:
             raise LabError(f"{node.container} is not running")
         return nodes.wire(node, running.pid)
 
-    def _ensure_veths(self, only: str | None = None) -> list[str]:
+    def _ensure_veths(self, only: str | None = None, workers: int = 8) -> list[str]:
+        """Every WAN link whose two routers run, made in parallel (a province has ~300: one
+        after the other, their ~2,000 ip/nsenter calls took minutes)."""
         running = nodes.find(self.owner)
-        changes = []
+        wanted: list[tuple[VethSpec, int, int]] = []
         for veth in self.plan.veths:
             if only is not None and only not in (veth.a, veth.b):
                 continue
             a, b = running.get(veth.a), running.get(veth.b)
             if a is None or b is None or not (a.running and b.running):
                 continue  # a stopped router has no WAN links; start_node makes them again
-            if nodes.ensure_veth(veth, a.pid, b.pid, self.owner):
-                changes.append(f"link {veth.link}")
-        return changes
+            wanted.append((veth, a.pid, b.pid))
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # the first LabError is raised, as before
+            made = list(pool.map(lambda job: nodes.ensure_veth(job[0], job[1], job[2], self.owner), wanted))
+        return [f"link {veth.link}" for (veth, _, _), created in zip(wanted, made, strict=True) if created]
 
-    def _up_node(self, node: NodeSpec, tags: dict[str, str], pubkey: str, password: str) -> Result:
+    def _up_node(self, node: NodeSpec, tags: dict[str, str], pubkey: str, password: str,
+                 current: nodes.Running | None) -> Result:
+        """Make one node's container match the plan; ``current`` is its container as ``up`` found it."""
         image = self._image_for(node, tags)
-        current = nodes.find(self.owner).get(node.name)
         changes = []
         if current is not None and current.recipe != node.recipe(image):
             docker("rm", "-f", current.id)  # its image or addresses changed: make it anew
@@ -152,16 +163,17 @@ class Lab:
             if node.kind == "router":
                 # also after a restart: a first boot that failed may never have set it
                 nodes.set_router_login(cid, password)
-        changes += self._wire_node(node)
+        changes += self._wire_node(node, cid)
         return Result(target=node.name, changed=bool(changes), diff="\n".join(changes),
                       data={"container": node.container, "changes": changes})
 
     def _refuse_taken_names(self, specs: list[NodeSpec], networks: list[NetworkSpec] | None = None) -> None:
         """A LabError naming every planned container (and network) name that something other than
         this lab holds (another lab's, or one made by hand), with its owner. Nothing is touched."""
-        own = {c.id for c in nodes.find(self.owner).values()}
+        # judged by each container's own labels, as nodes.find does: no inspection of the whole lab per node
         taken = [self.owner.refuse("container", name, c.labels)
-                 for name, c in nodes.by_name(n.container for n in specs).items() if c.id not in own]
+                 for name, c in nodes.by_name(n.container for n in specs).items()
+                 if not (self.owner.owns(c.labels) and c.node)]
         found = docker_net.inspect_networks([n.name for n in networks or []])
         taken += [self.owner.refuse("network", name, info.get("Labels")) for name, info in found.items()
                   if not self.owner.owns(info.get("Labels"))]
@@ -178,6 +190,10 @@ class Lab:
         if ensure_engine(on_progress):
             report.changes.append("Docker engine started")
         self._refuse_taken_names(list(self.plan.nodes.values()), self.plan.networks)
+        existing = nodes.find(self.owner)
+        problem = memory_problem(dict(Counter(n.kind for n in self.plan.nodes.values() if n.name not in existing)))
+        if problem:  # before anything is created: a lab half up for lack of memory helps no one
+            raise LabError(f"lab {self.name}: {problem}")
         report.changes += ensure_host_limits()
         on_progress("images")
         report.images = images.ensure_images(on_progress)
@@ -208,7 +224,8 @@ class Lab:
             what = ", ".join(result.data.get("changes", [])) or "unchanged"
             on_progress(f"{result.target}: {result.error if result.failed else what}")
 
-        report.nodes = run_parallel(lambda n: self._up_node(self.plan.nodes[n], tags, pubkey, password),
+        found = nodes.find(self.owner)
+        report.nodes = run_parallel(lambda n: self._up_node(self.plan.nodes[n], tags, pubkey, password, found.get(n)),
                                     self.plan.nodes, workers=workers, on_done=done)
         if report.nodes.failed:
             report.seconds = round(time.monotonic() - start, 1)

@@ -73,6 +73,7 @@ class LabPlan:
     name: str
     control_ip: IPv4Address
     supernet: IPv4Network
+    routers_only: bool = False
     networks: list[NetworkSpec] = field(default_factory=list)
     nodes: dict[str, NodeSpec] = field(default_factory=dict)
     veths: list[VethSpec] = field(default_factory=list)
@@ -94,14 +95,16 @@ def _lan_gateway(subnet: IPv4Network, taken: set[IPv4Address]) -> IPv4Address:
     return candidate
 
 
-def plan_lab(inv: Inventory, name: str) -> LabPlan:
-    """The lab for an inventory: networks, nodes (hosts then routers) and WAN veth pairs."""
-    plan = LabPlan(name=name, control_ip=inv.plan.control_ip, supernet=inv.plan.supernet)
+def plan_lab(inv: Inventory, name: str, routers_only: bool = False) -> LabPlan:
+    """The lab for an inventory: networks, nodes (hosts then routers) and WAN veth pairs.
+    ``routers_only``: the WAN alone (routers on the management network and their links; no
+    hosts, so no server LANs either), e.g. a whole province's 198 routers."""
+    plan = LabPlan(name=name, control_ip=inv.plan.control_ip, supernet=inv.plan.supernet, routers_only=routers_only)
     mgmt = NetworkSpec(f"{name}-mgmt", inv.plan.pools["mgmt"], inv.plan.control_ip, "mgmt")
     plan.networks.append(mgmt)
     lans: dict[str, NetworkSpec] = {}
     for site in inv.sites.values():
-        if not site.hosts:
+        if not site.hosts or routers_only:
             continue
         subnet = site.subnets.get("server")
         if subnet is None:
@@ -113,7 +116,7 @@ def plan_lab(inv: Inventory, name: str) -> LabPlan:
                                       f"server:{site.name}")
         plan.networks.append(lans[site.name])
 
-    for host in inv.hosts.values():
+    for host in [] if routers_only else inv.hosts.values():
         attachments = [Attachment(mgmt.name, host.mgmt_ip, MGMT_IFNAME)]
         routes: list[tuple[IPv4Network, IPv4Address]] = []
         lan = lans.get(host.site)

@@ -35,7 +35,10 @@ RUN_OPTIONS = (
     "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
     "-e", "container=docker",
 )
-ROUTER_OPTIONS = ("--sysctl", "net.ipv4.ip_forward=1")
+# igmp_max_memberships: ospfd joins AllSPFRouters on every OSPF interface through one socket, and the
+# kernel's default of 20 groups per socket left a district router's 21st and later links (a province
+# district has ~40) silent: "Multicast group memberships: <None>", the commune routers stuck in Init
+ROUTER_OPTIONS = ("--sysctl", "net.ipv4.ip_forward=1", "--sysctl", "net.ipv4.igmp_max_memberships=512")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,14 @@ def _inspect(refs: list[str]) -> list[Running]:
                              int(info["State"]["Pid"]), labels.get(RECIPE_LABEL, ""), labels.get(NODE_LABEL, ""),
                              labels))
     return found
+
+
+def inspect_one(cid: str) -> Running:
+    """One container by id, as Docker reports it now (its pid changes on every start)."""
+    found = _inspect([cid])
+    if not found:
+        raise LabError(f"container {cid[:12]} is gone")
+    return found[0]
 
 
 def find(owner: Owner) -> dict[str, Running]:

@@ -86,3 +86,12 @@ def write_known_hosts(conn: Connection, entries: list[tuple[str, str]]) -> bool:
 
 def write_state(path: Path, data: dict[str, Any]) -> None:
     _write_private(path / "state.json", json.dumps(data, indent=2, default=str) + "\n")
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """state.json as the last ``lab up`` wrote it; empty when there is none yet."""
+    try:
+        data = json.loads((path / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -43,7 +43,7 @@ from egov.connection import Connection, connection_for, require_lab_up
 from egov.errors import NetworkError, RevertExpired, report_name
 from egov.interrupt import Stop
 from egov.locks import FileLock, all_locked
-from egov.parallel import run_parallel
+from egov.parallel import MAX_WORKERS, run_parallel
 from egov.results import Result, RunResult
 from egov.secrets import Secrets, redact
 from inventory.model import Inventory, Router
@@ -68,7 +68,9 @@ class Options:
     secrets: Secrets
     connection: Connection
     backups: Backups
-    workers: int = 20
+    # None: one thread per device of the run (egov.parallel), so a phase lasts one device's time, not
+    # devices/workers of them: most of a device's time is waiting on its SSH session
+    workers: int | None = None
     connect_timeout: float = 10.0
     check_timeout: float = 60.0
     # seconds each device's revert timer waits for the confirmation (None: sized to the run, ``revert_window``)
@@ -189,7 +191,8 @@ def revert_window(opts: Options, settle: float, devices: int) -> float:
     before the post-check, the post-check itself, and a margin for the confirmation."""
     if opts.revert_window is not None:
         return opts.revert_window
-    return APPLY_SECONDS * math.ceil(devices / max(1, opts.workers)) + settle + opts.check_timeout + REVERT_MARGIN
+    workers = min(devices, MAX_WORKERS) if opts.workers is None else opts.workers
+    return APPLY_SECONDS * math.ceil(devices / max(1, workers)) + settle + opts.check_timeout + REVERT_MARGIN
 
 
 def _restore(device: _Device, opts: Options) -> tuple[str, str]:
@@ -342,8 +345,6 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
         missing: set[str] = set()
         try:
             if verify:
-                # an adjacency the change broke stays Full until a dead interval has passed: judge after that
-                time.sleep(max(0.0, device.applied_at + settle_seconds(inv, device.router) - time.monotonic()))
                 missing = _wait_full(device.driver, required, opts.check_timeout)
             if not missing:
                 device.driver.confirm()
@@ -369,6 +370,11 @@ def push(inv: Inventory, routers: list[Router], opts: Options, dry_run: bool = F
         log.debug("prepare: %.2f s", time.monotonic() - started)
         _run_phase(batch, apply, opts, results, failing)
         log.debug("apply: %.2f s", time.monotonic() - started)
+        if verify and batch:
+            # an adjacency the change broke stays Full until a dead interval has passed: judge after that,
+            # waiting once for the batch (its last device's deadline), not once per device in the pool
+            settled = max(device.applied_at + settle_seconds(inv, device.router) for device in batch.values())
+            time.sleep(max(0.0, settled - time.monotonic()))
         healthy.update(batch, (name for name, result in results.items()
                                if not result.failed and result.data["status"] != NOT_STARTED))
         _run_phase(batch, finish, opts, results, failing)

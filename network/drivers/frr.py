@@ -37,7 +37,12 @@ class FrrVtyshSSH(CiscoIosBase):
         self.disable_paging(command="terminal length 0")
 
     def save_config(self, cmd: str = "write memory", confirm: bool = False, confirm_response: str = "") -> str:
-        return super().save_config(cmd=cmd, confirm=confirm, confirm_response=confirm_response)
+        """vtysh hands an integrated write to watchfrr and prints its answer ("Integrated configuration
+        saved ...", "[OK]", or "% Configuration write already in progress") when watchfrr is done: on a
+        busy router that comes well after text netmiko takes for the prompt (seen with 198 routers at
+        once: the output cut before "[OK]"). Wait for the answer itself."""
+        return self._send_command_str(cmd, expect_string=r"(?m)\[OK\]|^% .*$", strip_prompt=False,
+                                      strip_command=False, read_timeout=100.0)
 
 
 class FrrDriver(IosLikeDriver):

@@ -79,6 +79,33 @@ def test_runner_runs_in_parallel() -> None:
     assert time.monotonic() - start < 1.0  # one at a time would take 2 s
 
 
+def test_runner_sized_to_the_run_has_one_thread_per_target_up_to_the_cap() -> None:
+    from egov.parallel import MAX_WORKERS
+
+    seen: set[int] = set()
+    lock = threading.Lock()
+    barrier = threading.Barrier(12, timeout=5)
+
+    def together(name: str) -> Result:
+        barrier.wait()  # passes only when all 12 run at once: one thread per target
+        with lock:
+            seen.add(threading.get_ident())
+        return Result(target=name)
+
+    assert not run_parallel(together, [str(i) for i in range(12)], workers=None).failed
+    assert len(seen) == 12
+    threads: set[int] = set()
+
+    def count(name: str) -> Result:
+        time.sleep(0.01)
+        with lock:
+            threads.add(threading.get_ident())
+        return Result(target=name)
+
+    run_parallel(count, [str(i) for i in range(MAX_WORKERS + 20)], workers=None)
+    assert len(threads) <= MAX_WORKERS
+
+
 def test_runner_redacts_secrets_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EGOV_SECRET_TOKEN", "tok-123456")
     Secrets(None)

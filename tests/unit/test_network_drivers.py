@@ -219,3 +219,22 @@ def test_junos_refusal_rolls_the_candidate_back(line: str, message: str) -> None
 ])
 def test_error_patterns_as_devices_print_them(cls: type[Driver], text: str, refused: bool) -> None:
     assert bool(re.search(cls.error_pattern, text, re.MULTILINE)) == refused
+
+
+
+def _frr_cli(save: str) -> fake_cli.FakeCli:
+    """FRR 8.4's vtysh (``r1#``) answering ``write memory`` as the lab's routers print it."""
+    return fake_cli.FakeCli({"exec": "r1#", "config": "r1(config)#"}, {"configure terminal": ("config", "")},
+                            {"end"}, [(r"^terminal ", ""), (r"^write memory$", save)])
+
+
+def test_frr_save_is_checked_against_watchfrrs_answer() -> None:
+    from network.drivers.frr import FrrDriver, FrrVtyshSSH
+
+    saved = ("Note: this version of vtysh never writes vtysh.conf\nBuilding Configuration...\n"
+             "Integrated configuration saved to /etc/frr/frr.conf\n[OK]")
+    FrrDriver(fake_cli.connection(FrrVtyshSSH, _frr_cli(saved), "r1")).confirm()
+    # a write interrupted earlier leaves watchfrr refusing the next one (seen in the 198-router lab)
+    busy = "Note: this version of vtysh never writes vtysh.conf\n% Configuration write already in progress."
+    with pytest.raises(UnexpectedOutput, match=r"did not confirm the save.*already in progress"):
+        FrrDriver(fake_cli.connection(FrrVtyshSSH, _frr_cli(busy), "r1")).confirm()

@@ -7,6 +7,7 @@ import os
 import re
 import stat
 import subprocess
+import time
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -446,3 +447,34 @@ def test_offline_diff_names_a_missing_or_wrong_file_and_the_guard_refusal(tmp_pa
                           source=IPv4Address("192.0.2.10"))
     assert result["c-junos-r1"].data["status"] == "refused"
     assert "SSH would be refused from 192.0.2.10/32" in result["c-junos-r1"].error
+
+
+def test_the_settle_wait_is_taken_once_after_the_last_apply(inv: Any, net: FakeNet, opts: Options,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """No device is judged before the whole run has settled: a neighbour applied later may still break
+    an adjacency of a device applied earlier, and that device's check must see it (issue 11: one OSPF
+    wait per batch, not one per device inside the worker pool)."""
+    settle = 0.4
+    monkeypatch.setattr(push_mod, "settle_seconds", lambda inv, router: settle)
+    applied: list[float] = []
+    confirmed: list[float] = []
+    apply, confirm = FakeDriver.apply, FakeDriver.confirm
+
+    def slow_apply(self: FakeDriver, lines: list[str]) -> None:
+        time.sleep(0.05)  # the devices of a pool apply one round after the other
+        apply(self, lines)
+        applied.append(time.monotonic())
+
+    def timed_confirm(self: FakeDriver) -> None:
+        confirmed.append(time.monotonic())
+        confirm(self)
+
+    monkeypatch.setattr(FakeDriver, "apply", slow_apply)
+    monkeypatch.setattr(FakeDriver, "confirm", timed_confirm)
+    opts.workers = 2
+    start = time.monotonic()
+    result = push(inv, list(inv.routers.values()), opts)
+    assert not result.failed and len(confirmed) == len(inv.routers) >= 4
+    assert min(confirmed) >= max(applied) + settle - 0.01
+    # one wait for the run: the finish phase costs no settle per round of the pool
+    assert time.monotonic() - start < (max(applied) - start) + settle + 1.0
