@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from deploys.runner import Progress, run_deploy
 from egov.errors import DeployError
 from egov.results import RunResult
+from network import rollout
 from network.push import Options, push
 from verify import run as verify_run
 
@@ -76,7 +77,9 @@ def node_up(inv: Inventory, site: str, secrets: str | Path | None = None,
     else:
         steps.append(Step("deploy", "skipped", "the site has no hosts"))
     if routers:
-        steps.append(Step("network", *_summary(push(inv, routers, Options.for_inventory(inv, secrets)))))
+        # the inventory's staged rollout, as `egov net push` does: never both parents of a dual-homed site at once
+        plan = rollout.plan_for(inv, routers)
+        steps.append(Step("network", *_summary(push(inv, routers, Options.for_inventory(inv, secrets), plan=plan))))
     else:
         steps.append(Step("network", "skipped", "the site has no routers"))
     # the monitoring hosts take their targets, the backup hosts their sources, from the inventory
