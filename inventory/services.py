@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 PACKAGE_CACHE_PORT = 3142
 # where the web role's nginx terminates TLS; the load balancer passes HTTPS through to it
 WEB_PORT = 8443
+# syslog over TLS (RFC 5425): every host forwards its logs to the DC log hosts there
+SYSLOG_TLS_PORT = 6514
 # the district node's squid, the district's way to the DC mirror
 DISTRICT_PROXY_PORT = 3128
 # the platform's public names, served by the DC DNS on the load balancer's VIP, on the web certificate
@@ -64,7 +66,7 @@ TABLE: tuple[Role, ...] = (
     Role("mirror", (f"tcp/{PACKAGE_CACHE_PORT}",)),
     Role("ntp", ("udp/123",)),
     Role("dns", ("tcp/53", "udp/53"), critical=True),
-    Role("log", ("tcp/514", "udp/514")),
+    Role("log", (f"tcp/{SYSLOG_TLS_PORT}",)),
     Role("db", ("tcp/5432",), critical=True),
     Role("web", ("tcp/80", "tcp/443", f"tcp/{WEB_PORT}"), critical=True),
     Role("lb", ("tcp/80", "tcp/443", "vrrp"), critical=True),

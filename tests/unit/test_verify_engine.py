@@ -37,12 +37,16 @@ def healthy_answers(command: str) -> Out:
         "nft": lambda: Out(0, json.dumps({"nftables": [{"chain": {"family": "inet", "table": "egov", "name": "input",
                                                                   "hook": "input", "policy": "drop"}}]})),
         "sshd": lambda: Out(0, "passwordauthentication no\nkbdinteractiveauthentication no\npermitemptypasswords no"
-                               "\npermitrootlogin prohibit-password\npubkeyauthentication yes\n"),
+                               "\npermitrootlogin prohibit-password\npubkeyauthentication yes\n"
+                               "ciphers aes256-gcm@openssh.com,aes128-ctr\nmacs hmac-sha2-512-etm@openssh.com\n"
+                               "kexalgorithms curve25519-sha256\n"),
         "systemctl": lambda: Out(0, "active\n" if words[1] == "is-active" else "\n".join(
             f"Id={u}\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n" for u in words[3:])),
         "chronyc": lambda: Out(0, "Reference ID    : 0A16920A (10.22.146.10)\nLeap status     : Normal\n"),
         "cat": lambda: Out(0, "32768 60999\n" if "port_range" in command else
-                           'module(load="imtcp")\n*.* action(type="omfwd" target="10.22.146.14" port="514")\n'),
+                           'module(load="imtcp" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/name")\n'
+                           '*.* action(type="omfwd" target="10.22.146.14" port="6514" StreamDriverMode="1"\n'
+                           '           StreamDriverAuthMode="x509/name")\n'),
         "dpkg-query": lambda: Out(0, "install ok installed"),
         "apt-config": lambda: Out(0, 'APT::Periodic::Unattended-Upgrade "1";'),
         "systemd-analyze": lambda: Out(0, "[Journal]\nStorage=persistent\n"),
