@@ -27,7 +27,7 @@ from deploys.context import deploy_context
 from deploys.facts.system import ContainerKind
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
-from inventory.services import PACKAGE_CACHE_PORT, SYSLOG_TLS_PORT, listen_ports
+from inventory.services import HOST_CERT, HOST_KEY, PACKAGE_CACHE_PORT, SYSLOG_TLS_PORT, listen_ports, peer_ca
 
 PACKAGES = [
     "sudo", "openssh-server", "nftables", "chrony", "rsyslog", "auditd", "unattended-upgrades",
@@ -38,8 +38,6 @@ PACKAGES = [
 ]
 # the group of the host certificate's key: Debian's postgresql puts its user there, the exporters' roles theirs
 KEY_GROUP = "ssl-cert"
-# where the host's peers' CA sits when the certificates are a public CA's
-SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 
 # /etc/login.defs: password ageing, hashing rounds and the default umask (Lynis AUTH-9230/9286/9328).
 LOGIN_DEFS = {"PASS_MAX_DAYS": "365", "PASS_MIN_DAYS": "1", "SHA_CRYPT_MIN_ROUNDS": "10000", "UMASK": "027"}
@@ -293,18 +291,10 @@ def timer(unit: str, description: str, command: str, on_calendar: str, user: str
     systemd.service(name=f"{unit}.timer enabled", service=f"{unit}.timer", running=True, enabled=True)
 
 
-HOST_CERT, HOST_KEY = "/etc/ssl/egov/host.crt", "/etc/ssl/egov/host.key"
-
-
 def host_tls() -> tuple[str, str, str]:
     """Where base puts the host's own certificate and its key (readable by group ``KEY_GROUP``),
-    and the CA file its peers' certificates chain to (the platform CA; the system's bundle when
-    ``host__cert_file`` is a public CA's). The certificate is the host's identity as a TLS server
-    (syslog, PostgreSQL, the exporters) and as a client (a syslog sender, a database replica)."""
-    from deploys.pki import TRUSTED_CA
-
-    public = data("host__cert_file") and not data("host__ca_file")
-    return HOST_CERT, HOST_KEY, SYSTEM_CAS if public else TRUSTED_CA
+    and the CA file its peers' certificates chain to (``inventory.services.peer_ca``)."""
+    return HOST_CERT, HOST_KEY, peer_ca({key: data(key) for key in ("host__cert_file", "host__ca_file")})
 
 
 def _host_certificate() -> None:

@@ -24,6 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyinfra.operations import files, server
 
 from egov.errors import DeployError
+from inventory import services
 
 if TYPE_CHECKING:
     from inventory.model import Inventory
@@ -163,7 +164,7 @@ def _lab_pki(inv: Inventory) -> Pki:
 
 
 # The platform CA, where Debian's update-ca-certificates picks it up for the host's trust store.
-TRUSTED_CA = "/usr/local/share/ca-certificates/egov-lab-ca.crt"
+TRUSTED_CA = services.TRUSTED_CA
 
 
 def install(issued: Issued, service: str, key_group: str | None = None) -> tuple[str, str]:
@@ -208,3 +209,16 @@ def issuer_of(prefix: str, role_vars: dict[str, Any]) -> str:
     if inv.environment != "lab":
         raise DeployError(f"{prefix}: production needs {prefix}__cert_file and {prefix}__key_file in the inventory")
     return _lab_pki(inv).ca_pem()
+
+
+def control_ca_file(inv: Inventory, host_vars: dict[str, Any]) -> str | None:
+    """The platform CA as a file on the control machine, for its own clients (``egov monitor``):
+    ``host__ca_file`` of a host whose certificates are given by path (None: a public CA, the
+    system's trust store), else the lab CA's certificate."""
+    if host_vars.get("host__cert_file"):
+        return str(host_vars["host__ca_file"]) if host_vars.get("host__ca_file") else None
+    if inv.environment != "lab":
+        raise DeployError("host: production needs host__cert_file and host__key_file in the inventory")
+    pki = _lab_pki(inv)
+    pki.ca_pem()  # made on first use
+    return str(pki.dir / "ca.crt")
