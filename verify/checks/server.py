@@ -11,12 +11,19 @@ ENABLED_STATES = {"enabled", "enabled-runtime", "alias", "static", "indirect", "
 ROOT_LOGIN_OK = {"prohibit-password", "without-password", "no"}
 
 
-@check("ssh_hardened")
-def ssh_hardened(host: RunsCommands, node: Node) -> Outcome:
+def _sshd_effective(host: RunsCommands) -> dict[str, str] | Outcome:
+    """sshd's effective configuration (``sshd -T``: keyword -> value), or the failure to read it."""
     result = host.run("sshd -T")
     if result.rc != 0:
         return Outcome(False, f"sshd -T failed: {(result.stderr or '').strip()[:200]}")
-    conf = dict(line.split(None, 1) for line in output(result).splitlines() if " " in line)
+    return dict(line.split(None, 1) for line in output(result).splitlines() if " " in line)
+
+
+@check("ssh_hardened")
+def ssh_hardened(host: RunsCommands, node: Node) -> Outcome:
+    conf = _sshd_effective(host)
+    if isinstance(conf, Outcome):
+        return conf
     wrong = []
     for key in ("passwordauthentication", "kbdinteractiveauthentication", "permitemptypasswords"):
         if conf.get(key) != "no":
@@ -46,10 +53,9 @@ WEAK_SSH = {
 @check("ssh_strong_crypto")
 def ssh_strong_crypto(host: RunsCommands, node: Node) -> Outcome:
     """What sshd offers (``sshd -T``, the effective configuration) holds no weak algorithm."""
-    result = host.run("sshd -T")
-    if result.rc != 0:
-        return Outcome(False, f"sshd -T failed: {(result.stderr or '').strip()[:200]}")
-    conf = dict(line.split(None, 1) for line in output(result).splitlines() if " " in line)
+    conf = _sshd_effective(host)
+    if isinstance(conf, Outcome):
+        return conf
     weak = [f"{key} {name}" for key, names in WEAK_SSH.items() for name in conf.get(key, "").split(",")
             if name in names]
     missing = [key for key in WEAK_SSH if key not in conf]
