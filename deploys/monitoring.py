@@ -99,9 +99,13 @@ def apply() -> None:
     systemd.service(name="blackbox restarted on change", service="prometheus-blackbox-exporter", restarted=True,
                     daemon_reload=True, _if=any_changed(netraw, bb_args))
 
+    # the links in alerts and pages (generatorURL, Alertmanager's silence links): HTTPS now, and a
+    # name on the host certificate that the DC's DNS serves
+    external_name = f"{name}.{inv.province.domain}"
     prom_args = files.put(name="Prometheus settings", dest="/etc/default/prometheus",
                           src=StringIO(render("monitoring", "prometheus.default.j2", port=s.prometheus_port,
-                                              retention=s.retention, web_config=WEB_CONFIG)))
+                                              retention=s.retention, web_config=WEB_CONFIG,
+                                              external_name=external_name)))
     systemd.service(name="Prometheus restarted on change", service="prometheus", restarted=True,
                     _if=any_changed(prom_args))
 
@@ -113,7 +117,8 @@ def apply() -> None:
         listen = f"0.0.0.0:{s.alertmanager_cluster_port}" if peers else ""
         am_args = files.put(name="Alertmanager settings", dest="/etc/default/prometheus-alertmanager",
                             src=StringIO(render("monitoring", "alertmanager.default.j2", port=s.alertmanager_port,
-                                                cluster_listen=listen, peers=peers, web_config=WEB_CONFIG)))
+                                                cluster_listen=listen, peers=peers, web_config=WEB_CONFIG,
+                                                external_name=external_name)))
         systemd.service(name="Alertmanager restarted on change", service="prometheus-alertmanager",
                         restarted=True, _if=any_changed(am_args))
         services.append("prometheus-alertmanager")

@@ -61,14 +61,15 @@ def _one(pattern: str, text: str) -> str:
 def _monitoring(inv: Inventory, host: Host) -> set[str]:
     s = host_settings(inv, host)
     out = _listen_args(render("monitoring", "prometheus.default.j2", port=s.prometheus_port, retention=s.retention,
-                                      web_config=WEB_CONFIG))
+                                      web_config=WEB_CONFIG, external_name=host.name))
     out |= _listen_args(render("monitoring", "blackbox.default.j2", port=s.blackbox_port, web_config=WEB_CONFIG))
     plan = build_plan(inv)
     if plan.servers[host.name].top:  # as deploys/monitoring.py configures Alertmanager
         peers = [f"{t.address}:{t.settings.alertmanager_cluster_port}" for t in plan.top if t.name != host.name]
         listen = f"0.0.0.0:{s.alertmanager_cluster_port}" if peers else ""
         out |= _listen_args(render("monitoring", "alertmanager.default.j2", port=s.alertmanager_port,
-                                   cluster_listen=listen, peers=peers, web_config=WEB_CONFIG))
+                                   cluster_listen=listen, peers=peers, web_config=WEB_CONFIG,
+                                   external_name=host.name))
     return out
 
 
