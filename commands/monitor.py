@@ -73,8 +73,9 @@ keeps showing the last good read with its time, and carries on.
 
 
 def _servers(inventory_path: str, site: str | None, prometheus: str | None,
-             alertmanager: str | None, need_prometheus: bool = True) -> tuple[Any, str, str]:
-    """The inventory, and the Prometheus and Alertmanager to ask (default: the province's)."""
+             alertmanager: str | None, need_prometheus: bool = True) -> tuple[Any, str, str, Any]:
+    """The inventory, the Prometheus and Alertmanager to ask (default: the province's), and how
+    to ask them (``_oncall_http`` for HTTPS)."""
     from inventory import load_inventory
     from monitoring.targets import build_plan
 
@@ -87,7 +88,24 @@ def _servers(inventory_path: str, site: str | None, prometheus: str | None,
         require_lab_up(inv)  # the servers' addresses come from the inventory
         top = build_plan(inv).top[0]
         prometheus, alertmanager = prometheus or top.url(), alertmanager or top.alertmanager_url()
-    return inv, prometheus or "", alertmanager
+    from monitoring import api
+
+    https = any(url.startswith("https://") for url in (prometheus or "", alertmanager))
+    return inv, prometheus or "", alertmanager, _oncall_http(inv) if https else api.http_json
+
+
+def _oncall_http(inv: Any) -> Any:
+    """Ask as user ``oncall`` (its password: the secret ``monitoring_oncall_password``, from
+    $EGOV_SECRET_MONITORING_ONCALL_PASSWORD or $EGOV_SECRETS_FILE; a lab's generated one), the
+    servers' certificates checked against the platform CA (docs/monitoring.md "TLS and authentication")."""
+    from deploys.context import DeployContext
+    from deploys.pki import control_ca_file
+    from egov.secrets import Secrets
+    from monitoring import api
+    from monitoring.webconfig import ONCALL_USER, SECRETS
+
+    password = DeployContext.of(inv, Secrets()).secret(SECRETS[ONCALL_USER])
+    return api.client(control_ca_file(inv, inv.hosts_with_role("monitoring")[0].vars), ONCALL_USER, password)
 
 
 prometheus_option = click.option("--prometheus", default=None, metavar="URL",
@@ -110,7 +128,7 @@ def status_cmd(inventory_path: str, site: str | None, prometheus: str | None, al
     from monitoring.api import Unreachable
     from monitoring.status import EXIT_CODES, collect_status
 
-    inv, prometheus, alertmanager = _servers(inventory_path, site, prometheus, alertmanager)
+    inv, prometheus, alertmanager, http = _servers(inventory_path, site, prometheus, alertmanager)
     order = list(inv.sites)
     last: StatusReport | None = None
     code = EXIT_CODES["unknown"]
@@ -118,7 +136,7 @@ def status_cmd(inventory_path: str, site: str | None, prometheus: str | None, al
         while True:
             error: Unreachable | None = None
             try:
-                last = collect_status(prometheus, alertmanager, site=site, order=order)
+                last = collect_status(prometheus, alertmanager, site=site, order=order, http=http)
             except Unreachable as exc:  # UNKNOWN (exit 3), said like any other state; --watch carries on
                 error = exc
             code = EXIT_CODES["unknown"] if error or last is None else last.exit_code
@@ -207,8 +225,9 @@ def silence_cmd(inventory_path: str, alertmanager: str | None, matchers: tuple[s
     """
     from monitoring.silence import create_silence
 
-    _, _, alertmanager = _servers(inventory_path, None, None, alertmanager, need_prometheus=False)
-    _show_silence(create_silence(alertmanager, list(matchers), duration, comment, author), "silence", as_json)
+    _, _, alertmanager, http = _servers(inventory_path, None, None, alertmanager, need_prometheus=False)
+    _show_silence(create_silence(alertmanager, list(matchers), duration, comment, author, http=http), "silence",
+                  as_json)
 
 
 @monitor_group.command("ack")
@@ -231,8 +250,9 @@ def ack_cmd(alertname: str, inventory_path: str, alertmanager: str | None,
     """
     from monitoring.silence import acknowledge
 
-    _, _, alertmanager = _servers(inventory_path, site, None, alertmanager, need_prometheus=False)
-    _show_silence(acknowledge(alertmanager, alertname, author, duration, site, instance, comment), "ack", as_json)
+    _, _, alertmanager, http = _servers(inventory_path, site, None, alertmanager, need_prometheus=False)
+    _show_silence(acknowledge(alertmanager, alertname, author, duration, site, instance, comment, http=http), "ack",
+                  as_json)
 
 
 @monitor_group.command("exporter")

@@ -38,6 +38,7 @@ from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys import data, host_name, libpq, peers, render, secret
+from deploys.base import host_tls
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
 from inventory.applications import APPS, App
@@ -101,7 +102,7 @@ def _dsn(app: App) -> str:
         raise DeployError(f"{host_name()}: {app.name} needs a database but the inventory has no host with role db")
     return libpq.dsn(f"{host_name()}: {app.name}'s database DSN (secret {app.secret})", host=",".join(hosts),
                      port=5432, dbname=app.name, user=app.name, password=secret(app.secret),
-                     target_session_attrs="read-write", connect_timeout=3)
+                     target_session_attrs="read-write", connect_timeout=3, **libpq.verified(host_tls()[2]))
 
 
 def deploy_app(role: str, artifact: Path, release: str) -> None:

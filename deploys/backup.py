@@ -28,7 +28,7 @@ from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys import data, host_name, libpq, peers, render, secret
-from deploys.base import timer
+from deploys.base import host_tls, timer
 from deploys.context import deploy_context
 from deploys.db import BACKUP_USER, app_databases
 from egov.secrets import remember
@@ -116,7 +116,8 @@ def apply() -> None:
     db_hosts = [addr for _n, addr in peers("db")]
     databases = [db for db, _user, _clients in app_databases()]
     context = {"directory": DIRECTORY, "databases": databases, "primary": db_hosts[0] if db_hosts else "",
-               "user": BACKUP_USER, "retention_days": int(data("backup__retention_days")), "scratch_port": 5432}
+               "user": BACKUP_USER, "retention_days": int(data("backup__retention_days")), "scratch_port": 5432,
+               "tls": libpq.verified(host_tls()[2])}
     apt.packages(name="PostgreSQL for dumps and restore tests", packages=["postgresql-15"])
     systemd.service(name="scratch PostgreSQL running", service="postgresql@15-main", running=True, enabled=True)
     files.directory(name="backup directory", path=DIRECTORY, mode="700")

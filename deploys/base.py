@@ -27,13 +27,17 @@ from deploys.context import deploy_context
 from deploys.facts.system import ContainerKind
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
-from inventory.services import PACKAGE_CACHE_PORT, listen_ports
+from inventory.services import HOST_CERT, HOST_KEY, PACKAGE_CACHE_PORT, SYSLOG_TLS_PORT, listen_ports, peer_ca
 
 PACKAGES = [
     "sudo", "openssh-server", "nftables", "chrony", "rsyslog", "auditd", "unattended-upgrades",
     "apt-listchanges", "needrestart", "debsums", "apt-show-versions", "libpam-tmpdir", "acct", "sysstat",
     "fail2ban", "python3-systemd", "libpam-pwquality", "rkhunter", "lynis", "aide",
+    # syslog over TLS (rsyslog's gtls driver); ssl-cert: the group that may read the host's key
+    "rsyslog-gnutls", "ssl-cert",
 ]
+# the group of the host certificate's key: Debian's postgresql puts its user there, the exporters' roles theirs
+KEY_GROUP = "ssl-cert"
 
 # /etc/login.defs: password ageing, hashing rounds and the default umask (Lynis AUTH-9230/9286/9328).
 LOGIN_DEFS = {"PASS_MAX_DAYS": "365", "PASS_MIN_DAYS": "1", "SHA_CRYPT_MIN_ROUNDS": "10000", "UMASK": "027"}
@@ -83,6 +87,15 @@ SYSCTL: dict[str, Any] = {
 # Units that need the machine's kernel (auditd: the audit netlink socket; acct: CAP_SYS_PACCT).
 # They are installed, configured and enabled everywhere; in a container systemd skips them.
 KERNEL_UNITS = {"auditd": "the kernel's audit netlink socket", "acct": "CAP_SYS_PACCT"}
+
+# sshd's algorithms, strongest first (the template says which CIS items they follow). Every one is
+# also offered by paramiko, which pyinfra and the verifier connect with.
+SSH_CIPHERS = ("chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com",
+               "aes256-ctr", "aes192-ctr", "aes128-ctr")
+SSH_MACS = ("hmac-sha2-512-etm@openssh.com", "hmac-sha2-256-etm@openssh.com", "hmac-sha2-512", "hmac-sha2-256")
+SSH_KEX = ("sntrup761x25519-sha512@openssh.com", "curve25519-sha256", "curve25519-sha256@libssh.org",
+           "ecdh-sha2-nistp521", "ecdh-sha2-nistp384", "ecdh-sha2-nistp256", "diffie-hellman-group-exchange-sha256",
+           "diffie-hellman-group16-sha512", "diffie-hellman-group18-sha512", "diffie-hellman-group14-sha256")
 
 
 def _admin_keys(user: dict[str, Any]) -> list[str]:
@@ -200,7 +213,8 @@ def _ssh() -> None:
     checked_file(
         name="sshd hardened", path="/etc/ssh/sshd_config.d/10-egov.conf",
         content=render("base", "sshd.conf.j2", permit_root_login="prohibit-password",
-                       max_sessions=4, tcp_forwarding="bastion" in roles),
+                       max_sessions=4, tcp_forwarding="bastion" in roles, ciphers=SSH_CIPHERS, macs=SSH_MACS,
+                       kex=SSH_KEX),
         check="sshd -t", reload="systemctl reload-or-restart ssh",
     )
 
@@ -277,14 +291,32 @@ def timer(unit: str, description: str, command: str, on_calendar: str, user: str
     systemd.service(name=f"{unit}.timer enabled", service=f"{unit}.timer", running=True, enabled=True)
 
 
+def host_tls() -> tuple[str, str, str]:
+    """Where base puts the host's own certificate and its key (readable by group ``KEY_GROUP``),
+    and the CA file its peers' certificates chain to (``inventory.services.peer_ca``)."""
+    return HOST_CERT, HOST_KEY, peer_ca({key: data(key) for key in ("host__cert_file", "host__ca_file")})
+
+
+def _host_certificate() -> None:
+    """``host__cert_file``/``host__key_file``/``host__ca_file``, or the lab CA's certificate for the
+    host's name, its name in the province's domain and its addresses (``host_tls``)."""
+    from deploys.pki import certificate, install
+
+    names = [host_name(), f"{host_name()}.{host.data.get('egov_domain')}",
+             *sorted({str(a) for a in (host.data.get("egov_mgmt_ip"), host.data.get("egov_server_ip")) if a})]
+    install(certificate(f"host-{host_name()}", names, prefix="host", client_auth=True), "host", key_group=KEY_GROUP)
+
+
 def _logging(container: bool) -> None:
     files.directory(name="persistent journal", path="/var/log/journal", mode="2755", group="systemd-journal")
     checked_file(name="journald persistent", path="/etc/systemd/journald.conf.d/egov.conf",
                  content=render("base", "journald.conf.j2", max_use=data("base__journal_max_use")),
                  reload="systemctl restart systemd-journald")
-    targets = [addr for name, addr in peers("log") if name != host_name()]
-    checked_file(name="rsyslog forwarding to the DC log host", path="/etc/rsyslog.d/90-egov-forward.conf",
-                 content=render("base", "rsyslog-forward.conf.j2", targets=targets),
+    targets = [(name, addr) for name, addr in peers("log") if name != host_name()]
+    cert, key, ca = host_tls()
+    checked_file(name="rsyslog forwarding to the DC log host over TLS", path="/etc/rsyslog.d/90-egov-forward.conf",
+                 content=render("base", "rsyslog-forward.conf.j2", targets=targets, port=SYSLOG_TLS_PORT, cert=cert,
+                                key=key, ca=ca),
                  check="rsyslogd -N1 >/dev/null", reload="systemctl restart rsyslog")
     systemd.service(name="rsyslog running", service="rsyslog", running=True, enabled=True)
     checked_file(name="audit rules", path="/etc/audit/rules.d/egov.rules", mode="640",
@@ -313,6 +345,7 @@ def apply() -> None:
     _accounts()
     _file_integrity(container)
     _ssh()
+    _host_certificate()
     _sysctl(container)
     _firewall()
     ntp_hosts = [addr for name, addr in peers("ntp") if name != host_name()]

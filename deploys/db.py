@@ -5,11 +5,14 @@ Each application (``inventory.applications.APPS``) gets database ``<app>`` owned
 password is the secret ``db_<app>_password``, reachable only from the hosts that run the app.
 Replication uses role ``replicator`` (secret ``db_replication_password``); the backup host
 reads every database as ``egov_backup`` (secret ``db_backup_password``, ``pg_read_all_data``).
-Passwords go to the server only as SCRAM verifiers.
+Passwords go to the server only as SCRAM verifiers. Between hosts only TLS: the server shows the
+host's certificate (``deploys.base.host_tls``), pg_hba admits remote clients with ``hostssl`` only,
+and a replica connects with ``sslmode=verify-full``.
 """
 
 from __future__ import annotations
 
+import shlex
 from io import StringIO
 
 from pyinfra import host
@@ -17,6 +20,7 @@ from pyinfra.api import OperationError, deploy, operation
 from pyinfra.operations import apt, files, systemd
 
 from deploys import host_name, libpq, peers, render, secret
+from deploys.base import host_tls
 from deploys.facts.postgres import PSQL, PgDatabases, PgInRecovery
 from deploys.ops import OperationCommands, postgres
 from deploys.ops.config import checked_file
@@ -41,12 +45,20 @@ def app_databases() -> list[tuple[str, str, list[str]]]:
     return [(app.name, app.name, [addr for _n, addr in peers(role)]) for role, app in APPS.items() if peers(role)]
 
 
+def replication_conninfo(primary: str, ca_file: str, user: str = REPLICATION_USER) -> str:
+    """How a replica reaches ``primary``: TLS with its certificate and name verified against ``ca_file``
+    (the password: the postgres user's ~/.pgpass)."""
+    return libpq.dsn(f"{host_name()}: the replication connection", host=primary, user=user, **libpq.verified(ca_file))
+
+
 @operation()
-def replica_of(primary: str, user: str = REPLICATION_USER) -> OperationCommands:
+def replica_of(primary: str, ca_file: str, user: str = REPLICATION_USER) -> OperationCommands:
     """
-    Make the local cluster a streaming replica of ``primary`` (pg_basebackup -R).
+    Make the local cluster a streaming replica of ``primary`` (pg_basebackup -R, whose
+    ``primary_conninfo`` keeps the connection's TLS keywords).
 
     + primary: the primary's address
+    + ca_file: the CA the primary's certificate must chain to (``sslmode=verify-full``)
     + user: the replication role (its password is in the postgres user's ~/.pgpass)
 
     Never wipes a cluster that holds application databases: a former primary is left for an
@@ -56,7 +68,7 @@ def replica_of(primary: str, user: str = REPLICATION_USER) -> OperationCommands:
 
     .. code:: python
 
-        replica_of(name="replica of dc-db1", primary="10.22.146.12")
+        replica_of(name="replica of dc-db1", primary="10.22.146.12", ca_file="/etc/ssl/certs/ca.crt")
     """
     if host.get_fact(PgInRecovery):
         host.noop("already a streaming replica")
@@ -67,7 +79,8 @@ def replica_of(primary: str, user: str = REPLICATION_USER) -> OperationCommands:
         raise OperationError(f"{host_name()}: refusing to replace a cluster holding databases {sorted(data_dbs)}")
     yield f"systemctl stop {CLUSTER}"
     yield f"rm -rf {DATA}"
-    yield (f"runuser -u postgres -- pg_basebackup -h {primary} -U {user} -D {DATA} -R -X stream -c fast "
+    yield (f"runuser -u postgres -- pg_basebackup -d {shlex.quote(replication_conninfo(primary, ca_file, user))} "
+           f"-D {DATA} -R -X stream -c fast "
            f"--no-password")
     yield f"systemctl start {CLUSTER}"
 
@@ -78,8 +91,10 @@ def apply() -> None:
     primary_name, primary = db_hosts[0]
     backup_hosts = [addr for _n, addr in peers("backup")]
     apt.packages(name="PostgreSQL 15", packages=[f"postgresql-{VERSION}"])
+    cert, key, ca = host_tls()
     checked_file(name="postgresql settings", path=f"{ETC}/conf.d/egov.conf", user="postgres", group="postgres",
-                 content=render("db", "egov.conf.j2"), check=CONFIG_CHECK, reload=f"systemctl restart {CLUSTER}")
+                 content=render("db", "egov.conf.j2", cert=cert, key=key), check=CONFIG_CHECK,
+                 reload=f"systemctl restart {CLUSTER}")
     rules = [(db, user, address) for db, user, addresses in app_databases() for address in addresses]
     rules += [(db, BACKUP_USER, address) for db, _u, _a in app_databases() for address in backup_hosts]
     rules += [("replication", REPLICATION_USER, address) for _n, address in db_hosts]
@@ -103,4 +118,8 @@ def apply() -> None:
                       user=libpq.pgpass_field(REPLICATION_USER, what),
                       password=libpq.pgpass_field(secret("db_replication_password"), what))),
                   dest="/var/lib/postgresql/.pgpass", user="postgres", group="postgres", mode="600")
-        replica_of(name=f"streaming replica of {primary_name}", primary=primary, _retries=6, _retry_delay=5)
+        replica_of(name=f"streaming replica of {primary_name}", primary=primary, ca_file=ca, _retries=6,
+                   _retry_delay=5)
+        # a replica made before TLS (or by hand) converges to it too
+        postgres.setting(name="replication over TLS (verify-full)", setting="primary_conninfo",
+                         value=replication_conninfo(primary, ca))

@@ -8,6 +8,10 @@ python3-yaml and python3-cryptography), into ``/opt/egov-exporter`` and run with
 Its configuration is generated from the inventory (``monitoring.config.exporter_config``) and
 checked by the exporter's own loader before the service is restarted on it.
 
+Every endpoint serves HTTPS with the host's certificate to the users of the host's web config
+(``monitoring/webconfig.py``: ``prometheus``, and ``oncall`` on monitoring hosts), written here
+because every host has this role and it runs before ``monitoring``.
+
 Data (``host.data``): ``egov_roles``, ``egov_inventory`` and the ``monitoring__*`` ports.
 """
 
@@ -17,13 +21,19 @@ from io import StringIO
 from pathlib import Path
 from typing import Any
 
+import yaml
+from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, systemd
+from pyinfra.facts.files import FileContents
+from pyinfra.facts.server import Command
+from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
-from deploys import host_name, render
+from deploys import host_name, render, secret
+from deploys.base import KEY_GROUP, host_tls
 from deploys.context import deploy_context
 from deploys.ops.config import checked_file
+from monitoring.webconfig import ONCALL_USER, SCRAPE_USER, SECRETS, WEB_CONFIG, web_config
 
 REPO = Path(__file__).resolve().parent.parent
 CODE_DIR = "/opt/egov-exporter"
@@ -41,7 +51,12 @@ PYCACHE = "__pycache__"
 PACKAGE_SYNC: dict[str, Any] = {"src": str(REPO / EXPORTER_PACKAGE), "dest": f"{CODE_DIR}/{EXPORTER_PACKAGE}",
                                 "mode": "644", "dir_mode": "755", "delete": True, "exclude": BYTECODE,
                                 "exclude_dir": [PYCACHE, f"*/{PYCACHE}"]}
-EXPORTER_PACKAGES = ["python3", "python3-prometheus-client", "python3-yaml", "python3-cryptography"]
+EXPORTER_PACKAGES = ["python3", "python3-prometheus-client", "python3-yaml", "python3-cryptography", "python3-bcrypt"]
+# bcrypt's cost for the web config's hashes: each check costs the exporters some 50 ms, once per
+# password (the toolkit caches a verified one), and a 10-round hash still resists offline guessing
+BCRYPT_ROUNDS = 10
+# promtool comes with the monitoring role, after this one on a monitoring host's first deploy
+WEB_CONFIG_CHECK = "! command -v promtool >/dev/null || promtool check web-config {path} >/dev/null"
 PG_QUERIES = "/etc/prometheus/postgres-queries.yml"
 DAEMON_RELOAD = "systemctl daemon-reload"
 
@@ -66,8 +81,10 @@ def apply() -> None:
     roles = set(me_host.roles)
 
     apt.packages(name="node_exporter", packages=["prometheus-node-exporter"], no_recommends=True)
+    _web_config([SCRAPE_USER, *([ONCALL_USER] if "monitoring" in roles else [])])
     checked_file(name="node_exporter settings", path="/etc/default/prometheus-node-exporter",
-                 content=render("exporters", "node-exporter.default.j2", port=s.node_exporter_port),
+                 content=render("exporters", "node-exporter.default.j2", port=s.node_exporter_port,
+                                web_config=WEB_CONFIG),
                  reload="systemctl restart prometheus-node-exporter")
     systemd.service(name="node_exporter running", service="prometheus-node-exporter", running=True, enabled=True)
 
@@ -75,6 +92,33 @@ def apply() -> None:
         _postgres_exporter(s.postgres_exporter_port)
     if roles & {"monitoring", "backup"}:
         _egov_exporter(inv, me_host)
+
+
+def _web_config(users: list[str]) -> None:
+    """The host's web config: its certificate, and a bcrypt hash of each user's password (secret
+    ``monitoring_<user>_password``). A hash already on the host is kept while it matches the
+    password: a fresh salt every run would rewrite the file every run."""
+    import bcrypt
+
+    # the package's user (node_exporter, the egov exporter, Prometheus) reads the host's key; on a
+    # fresh host the user appears only when the package installs, after the facts are read
+    if KEY_GROUP not in (host.get_fact(Command, command="id -nG prometheus 2>/dev/null || true") or "").split():
+        server.shell(name="prometheus may read the host key", commands=[f"adduser --quiet prometheus {KEY_GROUP}"])
+    current = yaml.safe_load("\n".join(host.get_fact(FileContents, path=WEB_CONFIG) or [])) or {}
+    old = current.get("basic_auth_users") if isinstance(current, dict) else None
+    hashes: dict[str, str] = {}
+    for user in users:
+        password = secret(SECRETS[user]).encode()
+        kept = old.get(user) if isinstance(old, dict) else None
+        try:
+            valid = isinstance(kept, str) and bcrypt.checkpw(password, kept.encode())
+        except ValueError:  # not a bcrypt hash
+            valid = False
+        hashes[user] = str(kept) if valid else bcrypt.hashpw(password, bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+    cert, key, _ca = host_tls()
+    # read on every request by each exporter: no restart when it changes
+    checked_file(name="exporters: TLS and who may ask", path=WEB_CONFIG, group=KEY_GROUP, mode="640",
+                 content=web_config(cert, key, hashes), check=WEB_CONFIG_CHECK)
 
 
 def _postgres_exporter(port: int) -> None:
@@ -89,7 +133,7 @@ def _postgres_exporter(port: int) -> None:
                        src=StringIO(render("exporters", "postgres-exporter-user.conf")), create_remote_dir=True)
     settings = files.put(name="postgres_exporter settings", dest="/etc/default/prometheus-postgres-exporter",
                          src=StringIO(render("exporters", "postgres-exporter.default.j2",
-                                             port=port, queries=PG_QUERIES)),
+                                             port=port, queries=PG_QUERIES, web_config=WEB_CONFIG)),
                          mode="644")
     systemd.service(name="postgres_exporter restarted on change", service="prometheus-postgres-exporter",
                     restarted=True, daemon_reload=True, _if=any_changed(queries, dropin, settings))

@@ -35,6 +35,12 @@ def dsn(what: str, **params: str | int) -> str:
                     for key, value in params.items())
 
 
+def verified(ca_file: str) -> dict[str, str]:
+    """libpq's keywords for a connection to another host: TLS, the server's certificate checked
+    against ``ca_file`` and its name against the host connected to (``verify-full``, libpq 34.19)."""
+    return {"sslmode": "verify-full", "sslrootcert": ca_file}
+
+
 def pgpass_field(value: str | int, what: str) -> str:
     """One ``.pgpass`` field (host, port, database, user or password) with ``:`` and ``\\`` escaped."""
     return pgpass_escape(_writable(str(value), what))

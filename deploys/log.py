@@ -1,4 +1,5 @@
-"""``log``: the central log host (rsyslog over TCP and UDP 514, one directory per sender).
+"""``log``: the central log host (syslog over TLS on 6514, senders verified by certificate, one
+directory per sender).
 
 Data: ``log__retention_days`` (``inventory/defaults/services.yml``).
 """
@@ -9,8 +10,10 @@ from pyinfra.api import deploy
 from pyinfra.operations import files, systemd
 
 from deploys import data, render
-from deploys.base import timer
+from deploys.base import host_tls, timer
+from deploys.context import deploy_context
 from deploys.ops.config import checked_file
+from inventory.services import SYSLOG_TLS_PORT
 
 
 @deploy("Central log")
@@ -18,7 +21,9 @@ def apply() -> None:
     days = int(data("log__retention_days"))
     files.directory(name="central log directory", path="/var/log/egov", mode="750", group="adm")
     checked_file(name="rsyslog: receive from every host", path="/etc/rsyslog.d/10-egov-central.conf",
-                 content=render("log", "central.conf.j2", retention_days=days),
+                 content=render("log", "central.conf.j2", retention_days=days, port=SYSLOG_TLS_PORT,
+                                peers=list(deploy_context().inventory.hosts), **dict(zip(("cert", "key", "ca"),
+                                                                                         host_tls(), strict=True))),
                  check="rsyslogd -N1 >/dev/null", reload="systemctl restart rsyslog")
     timer("egov-log-retention", f"Drop central logs older than {days} days",
           f"/usr/bin/find /var/log/egov -type f -name '*.log' -mtime +{days} -delete", "daily")

@@ -14,6 +14,7 @@ Data (``host.data``): ``egov_inventory`` (the inventory the configuration comes 
 
 from __future__ import annotations
 
+import base64
 from functools import lru_cache
 from io import StringIO
 from pathlib import Path
@@ -23,10 +24,12 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, systemd
 from pyinfra.operations.util import any_changed
 
-from deploys import data, host_name, render
+from deploys import data, host_name, render, secret
+from deploys.base import host_tls
 from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 from deploys.pki import issuer_of, trust
+from monitoring.webconfig import ONCALL_USER, PASSWORD_FILE, SCRAPE_USER, SECRETS, WEB_CONFIG
 
 if TYPE_CHECKING:
     from monitoring.targets import Server
@@ -79,6 +82,9 @@ def apply() -> None:
     s = host_settings(inv, inv.hosts[name])
 
     apt.packages(name="Prometheus, Alertmanager, blackbox_exporter", packages=PACKAGES, no_recommends=True)
+    # how Prometheus logs in to every endpoint it asks (prometheus.yml names the file, promtool checks it is there)
+    files.put(name="Prometheus' scrape password", dest=PASSWORD_FILE, src=StringIO(secret(SECRETS[SCRAPE_USER])),
+              user="root", group="prometheus", mode="640", create_remote_dir=False)
     # checked_file creates rules/ and file_sd/; Prometheus loads only our rules/*.yml
     for rel in sorted((r for r in server.files if r not in OWN_FILES), key=_order):
         check, reload = _check_for(rel)
@@ -88,13 +94,18 @@ def apply() -> None:
                        dest="/etc/systemd/system/prometheus-blackbox-exporter.service.d/egov.conf",
                        src=StringIO(render("monitoring", "blackbox-net-raw.conf")), create_remote_dir=True)
     bb_args = files.put(name="blackbox settings", dest="/etc/default/prometheus-blackbox-exporter",
-                        src=StringIO(render("monitoring", "blackbox.default.j2", port=s.blackbox_port)))
+                        src=StringIO(render("monitoring", "blackbox.default.j2", port=s.blackbox_port,
+                                            web_config=WEB_CONFIG)))
     systemd.service(name="blackbox restarted on change", service="prometheus-blackbox-exporter", restarted=True,
                     daemon_reload=True, _if=any_changed(netraw, bb_args))
 
+    # the links in alerts and pages (generatorURL, Alertmanager's silence links): HTTPS now, and a
+    # name on the host certificate that the DC's DNS serves
+    external_name = f"{name}.{inv.province.domain}"
     prom_args = files.put(name="Prometheus settings", dest="/etc/default/prometheus",
                           src=StringIO(render("monitoring", "prometheus.default.j2", port=s.prometheus_port,
-                                              retention=s.retention)))
+                                              retention=s.retention, web_config=WEB_CONFIG,
+                                              external_name=external_name)))
     systemd.service(name="Prometheus restarted on change", service="prometheus", restarted=True,
                     _if=any_changed(prom_args))
 
@@ -106,7 +117,8 @@ def apply() -> None:
         listen = f"0.0.0.0:{s.alertmanager_cluster_port}" if peers else ""
         am_args = files.put(name="Alertmanager settings", dest="/etc/default/prometheus-alertmanager",
                             src=StringIO(render("monitoring", "alertmanager.default.j2", port=s.alertmanager_port,
-                                                cluster_listen=listen, peers=peers)))
+                                                cluster_listen=listen, peers=peers, web_config=WEB_CONFIG,
+                                                external_name=external_name)))
         systemd.service(name="Alertmanager restarted on change", service="prometheus-alertmanager",
                         restarted=True, _if=any_changed(am_args))
         services.append("prometheus-alertmanager")
@@ -163,9 +175,13 @@ def oncall_web(server: Server) -> None:
         files.put(name=f"on-call page {rel}", src=str(path), dest=f"{WEB_ROOT}/{rel}", mode="644")
     files.put(name="on-call page data", src=StringIO(page_json(inv, server)), dest=f"{WEB_ROOT}/page.json",
               mode="644")
+    # the page's proxy asks this host's Prometheus and Alertmanager as user oncall: the file holds
+    # its password, so it is root's only (nginx reads its configuration as root)
+    credentials = base64.b64encode(f"{ONCALL_USER}:{secret(SECRETS[ONCALL_USER])}".encode()).decode()
     site = render("monitoring", "web-site.conf.j2", port=data("monitoring__web_port"), server_names=names[:2],
                   cert=cert, key=key, root=WEB_ROOT, allow=[str(n) for n in inv.noc_networks],
-                  proxies=proxies(server))
+                  proxies=proxies(server), upstream_ca=host_tls()[2], upstream_name=me.name,
+                  upstream_auth=f"Basic {credentials}")
     checked_file(name="nginx: on-call page for the NOC", path="/etc/nginx/sites-enabled/egov-oncall.conf",
-                 content=site, check="nginx -t -q", reload="systemctl reload-or-restart nginx")
+                 content=site, mode="600", check="nginx -t -q", reload="systemctl reload-or-restart nginx")
     systemd.service(name="nginx running", service="nginx", running=True, enabled=True)

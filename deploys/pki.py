@@ -24,6 +24,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyinfra.operations import files, server
 
 from egov.errors import DeployError
+from inventory import services
 
 if TYPE_CHECKING:
     from inventory.model import Inventory
@@ -89,13 +90,15 @@ class Pki:
         """The CA's certificate (PEM), made on first use."""
         return self._ca()[0].public_bytes(serialization.Encoding.PEM).decode()
 
-    def issue(self, service: str, names: list[str]) -> Issued:
-        """The certificate of ``service`` for DNS names/IP addresses ``names`` (first is the CN)."""
+    def issue(self, service: str, names: list[str], client_auth: bool = False) -> Issued:
+        """The certificate of ``service`` for DNS names/IP addresses ``names`` (first is the CN);
+        ``client_auth``: also a TLS client's (a host's own certificate, which it shows its peers)."""
         if not names:
             raise DeployError(f"pki: certificate {service} needs at least one name")
         ca_cert, ca_key = self._ca()
         ca_pem = self.ca_pem()
         cert_path, key_path = self.dir / f"{service}.crt", self.dir / f"{service}.key"
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH, *([ExtendedKeyUsageOID.CLIENT_AUTH] if client_auth else [])]
         sans: list[x509.GeneralName] = []
         for n in names:
             try:
@@ -106,7 +109,8 @@ class Pki:
             cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
             current = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
             fresh = cert.not_valid_after_utc - dt.datetime.now(dt.UTC) > RENEW_BEFORE
-            if fresh and set(current) == set(sans) and cert.issuer == ca_cert.subject:
+            eku = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+            if fresh and set(current) == set(sans) and cert.issuer == ca_cert.subject and eku == set(usages):
                 return Issued(cert_path.read_text(), key_path.read_text(), ca_pem)
         key = ec.generate_private_key(ec.SECP256R1())
         now = dt.datetime.now(dt.UTC)
@@ -118,20 +122,21 @@ class Pki:
                 .not_valid_after(now + dt.timedelta(days=CERT_DAYS))
                 .add_extension(x509.SubjectAlternativeName(sans), critical=False)
                 .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
                 .sign(ca_key, hashes.SHA256()))
         _write_private(key_path, _key_pem(key))
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return Issued(cert_path.read_text(), key_path.read_text(), ca_pem)
 
 
-def certificate(service: str, names: list[str], prefix: str) -> Issued:
+def certificate(service: str, names: list[str], prefix: str, client_auth: bool = False) -> Issued:
     """For a deploy: ``<prefix>__cert_file``/``<prefix>__key_file`` from host data when set
     (production: real certificates by path), else one issued by the lab's CA.
 
     + service: the certificate's file name in the lab CA (``web``, ``mail``)
     + names: DNS names and addresses it must cover (lab only)
     + prefix: the role's data namespace
+    + client_auth: the certificate also identifies the host as a TLS client (lab only)
     """
     from deploys import data
     from deploys.context import deploy_context
@@ -147,7 +152,7 @@ def certificate(service: str, names: list[str], prefix: str) -> Issued:
     inv = deploy_context().inventory
     if inv.environment != "lab":
         raise DeployError(f"{prefix}: production needs {prefix}__cert_file and {prefix}__key_file in the inventory")
-    return _lab_pki(inv).issue(service, names)
+    return _lab_pki(inv).issue(service, names, client_auth)
 
 
 def _lab_pki(inv: Inventory) -> Pki:
@@ -159,17 +164,19 @@ def _lab_pki(inv: Inventory) -> Pki:
 
 
 # The platform CA, where Debian's update-ca-certificates picks it up for the host's trust store.
-TRUSTED_CA = "/usr/local/share/ca-certificates/egov-lab-ca.crt"
+TRUSTED_CA = services.TRUSTED_CA
 
 
-def install(issued: Issued, service: str) -> tuple[str, str]:
-    """Put ``issued`` on the host as ``/etc/ssl/egov/<service>.crt`` and ``.key`` (0600), and trust
-    its CA when it has one: the host's own clients (``egov verify``'s probes, the exporters) then
-    verify the chain it serves. Returns (certificate path, key path)."""
+def install(issued: Issued, service: str, key_group: str | None = None) -> tuple[str, str]:
+    """Put ``issued`` on the host as ``/etc/ssl/egov/<service>.crt`` and ``.key`` (0600; 0640 for
+    ``key_group``, the services that read it), and trust its CA when it has one: the host's own
+    clients (``egov verify``'s probes, the exporters) then verify the chain it serves. Returns
+    (certificate path, key path)."""
     cert, key = f"/etc/ssl/egov/{service}.crt", f"/etc/ssl/egov/{service}.key"
     files.directory(name="certificate directory", path="/etc/ssl/egov", mode="755")
     files.put(name=f"{service} certificate", src=StringIO(issued.cert_pem), dest=cert, mode="644")
-    files.put(name=f"{service} certificate key", src=StringIO(issued.key_pem), dest=key, mode="600")
+    files.put(name=f"{service} certificate key", src=StringIO(issued.key_pem), dest=key,
+              mode="640" if key_group else "600", group=key_group)
     trust(issued.ca_pem, service)
     return cert, key
 
@@ -202,3 +209,16 @@ def issuer_of(prefix: str, role_vars: dict[str, Any]) -> str:
     if inv.environment != "lab":
         raise DeployError(f"{prefix}: production needs {prefix}__cert_file and {prefix}__key_file in the inventory")
     return _lab_pki(inv).ca_pem()
+
+
+def control_ca_file(inv: Inventory, host_vars: dict[str, Any]) -> str | None:
+    """The platform CA as a file on the control machine, for its own clients (``egov monitor``):
+    ``host__ca_file`` of a host whose certificates are given by path (None: a public CA, the
+    system's trust store), else the lab CA's certificate."""
+    if host_vars.get("host__cert_file"):
+        return str(host_vars["host__ca_file"]) if host_vars.get("host__ca_file") else None
+    if inv.environment != "lab":
+        raise DeployError("host: production needs host__cert_file and host__key_file in the inventory")
+    pki = _lab_pki(inv)
+    pki.ca_pem()  # made on first use
+    return str(pki.dir / "ca.crt")

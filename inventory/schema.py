@@ -118,6 +118,9 @@ class AdminUser(Strict):
 
 VARIABLES: dict[str, Any] = {
     "host__cpu": Annotated[Int, Field(ge=1, le=1024)],
+    "host__cert_file": Path_ | None,
+    "host__key_file": Path_ | None,
+    "host__ca_file": Path_ | None,
     "host__memory_gb": Annotated[Int, Field(ge=1, le=65536)],
     "host__disk_gb": Annotated[Int, Field(ge=1, le=1_048_576)],
     "base__timezone": Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$", max_length=64)],

@@ -26,6 +26,20 @@ if TYPE_CHECKING:
 PACKAGE_CACHE_PORT = 3142
 # where the web role's nginx terminates TLS; the load balancer passes HTTPS through to it
 WEB_PORT = 8443
+# syslog over TLS (RFC 5425): every host forwards its logs to the DC log hosts there
+SYSLOG_TLS_PORT = 6514
+# The host's own certificate and key, installed by base (deploys/base.py), which every TLS service
+# between hosts serves and shows as a client: syslog, PostgreSQL, the exporters, Prometheus.
+HOST_CERT = "/etc/ssl/egov/host.crt"
+HOST_KEY = "/etc/ssl/egov/host.key"
+# where the platform CA is added to a host's trust store (Debian's update-ca-certificates), and the bundle
+TRUSTED_CA = "/usr/local/share/ca-certificates/egov-lab-ca.crt"
+SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
+# The settings of every port that serves the Prometheus stack's web config (HTTPS and basic auth
+# only: monitoring/webconfig.py): the exporters of every host, then a monitoring host's servers.
+AUTHENTICATED_PORTS = ("monitoring__node_exporter_port", "monitoring__postgres_exporter_port",
+                       "monitoring__egov_exporter_port", "monitoring__prometheus_port",
+                       "monitoring__alertmanager_port", "monitoring__blackbox_port")
 # the district node's squid, the district's way to the DC mirror
 DISTRICT_PROXY_PORT = 3128
 # the platform's public names, served by the DC DNS on the load balancer's VIP, on the web certificate
@@ -64,7 +78,7 @@ TABLE: tuple[Role, ...] = (
     Role("mirror", (f"tcp/{PACKAGE_CACHE_PORT}",)),
     Role("ntp", ("udp/123",)),
     Role("dns", ("tcp/53", "udp/53"), critical=True),
-    Role("log", ("tcp/514", "udp/514")),
+    Role("log", (f"tcp/{SYSLOG_TLS_PORT}",)),
     Role("db", ("tcp/5432",), critical=True),
     Role("web", ("tcp/80", "tcp/443", f"tcp/{WEB_PORT}"), critical=True),
     Role("lb", ("tcp/80", "tcp/443", "vrrp"), critical=True),
@@ -110,6 +124,14 @@ def listen_ports(host_roles: Iterable[str], host_vars: Mapping[str, Any], host: 
 
     return sorted({_SETTING.sub(setting, port) for role in roles_of(host_roles) if role in BY_NAME
                    for port in BY_NAME[role].ports})
+
+
+def peer_ca(host_vars: Mapping[str, Any]) -> str:
+    """The CA file a host checks its peers' host certificates against: the platform CA, or the
+    system's bundle when the inventory's host certificates are a public CA's (``host__cert_file``
+    without ``host__ca_file``)."""
+    public = host_vars.get("host__cert_file") and not host_vars.get("host__ca_file")
+    return SYSTEM_CAS if public else TRUSTED_CA
 
 
 def vip(inv: Inventory) -> str | None:

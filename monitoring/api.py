@@ -8,7 +8,9 @@ reports it as UNKNOWN, never as an incident.
 
 from __future__ import annotations
 
+import base64
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -33,12 +35,21 @@ class Unreachable(MonitoringError):
         self.server, self.url, self.reason = server, url, reason
 
 
-def http_json(method: str, url: str, body: Any = None, timeout: float = 5.0) -> Any:
-    """One JSON request; MonitoringError naming the URL (without its query) when it fails."""
+def http_json(method: str, url: str, body: Any = None, timeout: float = 5.0, ca_file: str | None = None,
+              auth: tuple[str, str] | None = None) -> Any:
+    """One JSON request; MonitoringError naming the URL (without its query) when it fails.
+
+    + ca_file: the CA an HTTPS server's certificate must chain to (None: the system's)
+    + auth: (user, password) for basic auth, sent over HTTPS only: never in clear
+    """
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if auth and url.startswith("https://"):
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    context = ssl.create_default_context(cafile=ca_file) if url.startswith("https://") else None
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             raw = resp.read()
     except urllib.error.HTTPError as exc:  # the server answered: say what it said (Alertmanager's reason)
         detail = exc.read().decode(errors="replace").strip()[:300]
@@ -49,6 +60,14 @@ def http_json(method: str, url: str, body: Any = None, timeout: float = 5.0) -> 
         return json.loads(raw) if raw.strip() else None
     except ValueError:
         raise MonitoringError(f"{url.split('?')[0]}: answer is not JSON") from None
+
+
+def client(ca_file: str | None, user: str, password: str) -> Http:
+    """An ``Http`` that asks as ``user`` (basic auth over HTTPS), the servers' certificates checked
+    against ``ca_file``: how the on-call tools ask the platform's Prometheus and Alertmanager."""
+    def http(method: str, url: str, body: Any = None) -> Any:
+        return http_json(method, url, body, ca_file=ca_file, auth=(user, password))
+    return http
 
 
 def _ask(http: Http, server: str, base: str, method: str, path: str, body: Any = None) -> Any:

@@ -21,6 +21,7 @@ import yaml
 
 from egov.errors import MonitoringError
 from inventory.applications import APPS
+from inventory.services import peer_ca
 from monitoring.alertmanager import alertmanager_config
 from monitoring.delivery import RECEIVER_CONFIG, receiver_config
 from monitoring.rules import FEDERATE_MATCH, Expected, rule_groups
@@ -34,6 +35,7 @@ from monitoring.targets import (
     probe_targets,
     site_labels,
 )
+from monitoring.webconfig import WEB_CONFIG, scrape_client
 
 if TYPE_CHECKING:
     from inventory.model import Host, Inventory
@@ -47,10 +49,17 @@ def dump_yaml(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
 
 
-def _probe_job(job: str, module: str, server: Server, files: list[str]) -> dict[str, Any]:
+def _client(inv: Inventory, server: Server, local: bool = False) -> dict[str, Any]:
+    """How ``server`` asks an endpoint (``webconfig.scrape_client``), with its host's CA; ``local``:
+    at 127.0.0.1 or localhost, so the certificate is checked for the host's name."""
+    return scrape_client(peer_ca(inv.hosts[server.name].vars), server.name if local else None)
+
+
+def _probe_job(inv: Inventory, job: str, module: str, server: Server, files: list[str]) -> dict[str, Any]:
     """A blackbox job: the target becomes ?target=, the blackbox exporter is scraped instead."""
     return {
         "job_name": job,
+        **_client(inv, server, local=True),
         "metrics_path": "/probe",
         "params": {"module": [module]},
         "file_sd_configs": [{"files": files}],
@@ -65,22 +74,26 @@ def prometheus_config(inv: Inventory, plan: MonitoringPlan, server: Server) -> d
     settings = server.settings
     jobs: list[dict[str, Any]] = [{
         "job_name": "prometheus",
+        **_client(inv, server, local=True),
         "static_configs": [{"targets": [f"localhost:{settings.prometheus_port}"],
                             "labels": {**site_labels(inv, server.site), "instance": server.name,
                                        "role": "monitoring"}}],
     }]
     for job in ("node", "postgres", "alertmanager", "blackbox"):
-        jobs.append({"job_name": job, "file_sd_configs": [{"files": [f"file_sd/{job}.json"]}]})
+        jobs.append({"job_name": job, **_client(inv, server, local=job == "blackbox"),
+                     "file_sd_configs": [{"files": [f"file_sd/{job}.json"]}]})
     # The egov exporter labels each finding with the site, level and zone of its target (a district
     # host's certificate is the district's): those labels win over the exporter host's own.
-    jobs.append({"job_name": "egov", "honor_labels": True, "file_sd_configs": [{"files": ["file_sd/egov.json"]}]})
+    jobs.append({"job_name": "egov", **_client(inv, server), "honor_labels": True,
+                 "file_sd_configs": [{"files": ["file_sd/egov.json"]}]})
     for job, module in PROBE_MODULES.items():
-        jobs.append(_probe_job(job, module, server, [f"file_sd/{job}.json"]))
-    jobs.extend(probe_jobs(server))
+        jobs.append(_probe_job(inv, job, module, server, [f"file_sd/{job}.json"]))
+    jobs.extend(probe_jobs(inv, server))
     for module in sorted({t.job for t in server.targets if t.job.startswith("blackbox_")}):
-        jobs.append(_probe_job(module, module.removeprefix("blackbox_"), server, [f"file_sd/{module}.json"]))
+        jobs.append(_probe_job(inv, module, module.removeprefix("blackbox_"), server, [f"file_sd/{module}.json"]))
     jobs.append({
         "job_name": "federate",
+        **_client(inv, server),
         "honor_labels": True,  # keep the district's site labels, not this job's
         "metrics_path": "/federate",
         "params": {"match[]": FEDERATE_MATCH},
@@ -91,7 +104,7 @@ def prometheus_config(inv: Inventory, plan: MonitoringPlan, server: Server) -> d
                    "evaluation_interval": settings.evaluation_interval,
                    "external_labels": {"monitor": server.name}},
         "rule_files": ["rules/*.yml"],
-        "alerting": {"alertmanagers": [{"static_configs": [
+        "alerting": {"alertmanagers": [{**_client(inv, server), "static_configs": [
             {"targets": [f"{top.address}:{top.settings.alertmanager_port}" for top in plan.top]}]}]},
         "scrape_configs": jobs,
     }
@@ -120,14 +133,14 @@ def file_sd(server: Server, inv: Inventory, plan: MonitoringPlan) -> dict[str, l
     return groups
 
 
-def probe_jobs(server: Server) -> list[dict[str, Any]]:
+def probe_jobs(inv: Inventory, server: Server) -> list[dict[str, Any]]:
     """blackbox_exporter's multi-target jobs for applications' health, TLS certificates and the
     document-exchange platform (``monitoring.targets.probe_targets``), every
     ``monitoring__collect_interval`` seconds: an application answers the probe, not a scrape."""
     interval = server.settings.collect_interval
     jobs = []
     for job, module in BLACKBOX_PROBES.items():
-        probe = _probe_job(job, module, server, [f"file_sd/{job}.json"])
+        probe = _probe_job(inv, job, module, server, [f"file_sd/{job}.json"])
         jobs.append({**probe, "scrape_interval": f"{interval}s", "scrape_timeout": f"{min(interval, 10)}s"})
     return jobs
 
@@ -170,7 +183,8 @@ def exporter_config(inv: Inventory, host: Host, plan: MonitoringPlan | None = No
     series carry). Applications and certificates are blackbox's (``probe_jobs``).
     """
     settings = host_settings(inv, host)
-    conf: dict[str, Any] = {"listen": f"0.0.0.0:{settings.egov_exporter_port}", "interval": settings.collect_interval}
+    conf: dict[str, Any] = {"listen": f"0.0.0.0:{settings.egov_exporter_port}", "interval": settings.collect_interval,
+                            "web_config": WEB_CONFIG}
     if "backup" in host.roles:
         conf["backup_status_file"] = settings.backup_status_file
     if "monitoring" in host.roles:

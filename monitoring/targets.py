@@ -50,10 +50,11 @@ class Server:
     federates: list[Server] = field(default_factory=list)
 
     def url(self) -> str:
-        return f"http://{self.address}:{self.settings.prometheus_port}"
+        """Its Prometheus (HTTPS with basic auth: ``monitoring/webconfig.py``)."""
+        return f"https://{self.address}:{self.settings.prometheus_port}"
 
     def alertmanager_url(self) -> str:
-        return f"http://{self.address}:{self.settings.alertmanager_port}"
+        return f"https://{self.address}:{self.settings.alertmanager_port}"
 
 
 @dataclass

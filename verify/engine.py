@@ -20,7 +20,7 @@ from egov.errors import InputError
 from egov.parallel import run_parallel
 from egov.results import Result, RunResult
 from inventory.applications import APPS
-from inventory.services import WEB_PORT, app_config_path, listen_ports, mail_name, vip
+from inventory.services import AUTHENTICATED_PORTS, WEB_PORT, app_config_path, listen_ports, mail_name, vip
 from verify.catalogue import DEFAULT_CATALOGUE, Catalogue, Control, load_catalogue
 from verify.checks import CHECKS, Node, Outcome
 from verify.prefetch import Prefetched, Recorder, prefetch
@@ -79,6 +79,7 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
                   for role, app in APPS.items() if inv.hosts_with_role(role)},
         mail_name=mail_name(inv),
         hosts=list(inv.hosts),
+        authenticated_ports=sorted({int(host.vars[key]) for key in AUTHENTICATED_PORTS}),
     )
 
 

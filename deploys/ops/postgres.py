@@ -14,6 +14,7 @@ import shlex
 
 from pyinfra import host
 from pyinfra.api import operation
+from pyinfra.facts.server import Command
 
 from deploys.facts.postgres import PSQL, PgConnect, PgDatabases, PgMemberships, PgRoles
 from deploys.ops import OperationCommands
@@ -142,3 +143,27 @@ def grant_connect(database: str, role: str) -> OperationCommands:
         host.noop(f"{role} may connect to {database}")
         return
     yield _sql(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
+
+
+@operation()
+def setting(setting: str, value: str) -> OperationCommands:
+    """
+    Set a server setting with ``ALTER SYSTEM`` (``postgresql.auto.conf``, where ``pg_basebackup -R``
+    writes a replica's ``primary_conninfo``) and reload, when ``SHOW`` differs.
+
+    + setting: a setting the server applies on reload
+    + value: its text, as ``SHOW`` prints it
+
+    **Example:**
+
+    .. code:: python
+
+        setting(name="replica over TLS", setting="primary_conninfo", value="host='10.22.146.12' sslmode='verify-full'")
+    """
+    current = host.get_fact(Command, command=f"{PSQL} -c {shlex.quote(f'show {setting}')} 2>/dev/null || true")
+    if (current or "").strip() == value:
+        host.noop(f"{setting} is up to date")
+        return
+    literal = value.replace("'", "''")
+    yield _sql(f"ALTER SYSTEM SET {setting} = '{literal}'")
+    yield _sql("SELECT pg_reload_conf()")

@@ -24,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config)
+        if config.web_config:
+            from monitoring.exporter.webauth import load_web_config
+
+            load_web_config(config.web_config)
     except MonitoringError as exc:
         log.error("%s", exc)
         return 2

@@ -36,6 +36,7 @@ class ExporterConfig:
     drift_file: str | None = None
     drift_interval: float = 900.0
     routers: list[Router] = field(default_factory=list)  # whose drift this exporter reports, with their labels
+    web_config: str | None = None  # the host's exporter-toolkit web config: TLS and basic auth (webauth.py)
 
 
 def load_config(path: str | Path) -> ExporterConfig:

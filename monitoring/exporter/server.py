@@ -62,12 +62,18 @@ def build(config: ExporterConfig, sources: Sources | None = None, registry: Coll
 
 
 def serve(config: ExporterConfig, sources: Sources | None = None, stop: threading.Event | None = None) -> None:
-    """Start the collectors and the HTTP endpoint; block until ``stop`` is set (or forever)."""
-    from prometheus_client import start_http_server
+    """Start the collectors and the HTTP endpoint (HTTPS to the web config's users when the
+    config names one, as deployed); block until ``stop`` is set (or forever)."""
+    from prometheus_client import make_wsgi_app, start_http_server
 
     host, _, port = config.listen.rpartition(":")
     exporter = build(config, sources)
     exporter.start()
-    start_http_server(int(port), addr=host or "0.0.0.0", registry=exporter.registry)
-    log.info("egov exporter listening on %s", config.listen)
+    if config.web_config:
+        from monitoring.exporter.webauth import serve_tls
+
+        serve_tls(make_wsgi_app(exporter.registry), host or "0.0.0.0", int(port), config.web_config)
+    else:
+        start_http_server(int(port), addr=host or "0.0.0.0", registry=exporter.registry)
+    log.info("egov exporter listening on %s%s", config.listen, " (TLS, basic auth)" if config.web_config else "")
     (stop or threading.Event()).wait()

@@ -52,7 +52,7 @@ def page_data(inv: Inventory, server: Server) -> dict[str, Any]:
 def proxies(server: Server) -> list[tuple[str, str]]:
     """(path of the page, the server's URL on the host itself) for every API path the page asks."""
     ports = {"prometheus": server.settings.prometheus_port, "alertmanager": server.settings.alertmanager_port}
-    return [(f"api/{upstream}{path}", f"http://127.0.0.1:{ports[upstream]}{path}") for upstream, path in API.values()]
+    return [(f"api/{upstream}{path}", f"https://127.0.0.1:{ports[upstream]}{path}") for upstream, path in API.values()]
 
 
 def static_files() -> dict[str, Path]:

@@ -34,11 +34,31 @@ import yaml
 
 from inventory import load_inventory
 from monitoring.config import generate, write_tree
-from tests.support.real_monitoring import free_port, get_json, ready, wait_for
+from tests.support.real_monitoring import free_port, ready, wait_for
+from tests.support.real_monitoring import get_json as plain_get_json
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 FEDERATED = REPO / "tests" / "fixtures" / "monitoring" / "federated.yml"
+
+
+# How the deployed lab's Prometheus and Alertmanager are asked: HTTPS, the lab CA, user oncall
+# (set by the `deployed` fixture); the local servers of `two_servers` speak plain HTTP.
+LAB_CLIENT: dict[str, Any] = {}
+
+
+def lab_read(url: str) -> bytes:
+    import base64
+
+    user, password = LAB_CLIENT["auth"]
+    req = urllib.request.Request(url, headers={
+        "Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()})
+    with urllib.request.urlopen(req, timeout=5, context=ssl.create_default_context(cafile=LAB_CLIENT["ca"])) as resp:
+        return bytes(resp.read())
+
+
+def get_json(url: str) -> Any:
+    return json.loads(lab_read(url)) if url.startswith("https://") else plain_get_json(url)
 
 
 def query(base: str, expr: str) -> list[dict[str, Any]]:
@@ -55,6 +75,10 @@ def _local(files: dict[str, str], directory: Path, rewrite: Callable[[str, list[
     conf = yaml.safe_load(files["prometheus.yml"])
     conf["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [f"127.0.0.1:{am_port}"]
     conf["scrape_configs"][0]["static_configs"][0]["targets"] = [f"127.0.0.1:{self_port}"]  # job prometheus
+    # these local servers speak plain HTTP: the transport (HTTPS, basic auth) is the deployed lab's test
+    for client in [*conf["scrape_configs"], *conf["alerting"]["alertmanagers"]]:
+        for key in ("scheme", "tls_config", "basic_auth"):
+            client.pop(key, None)
     out["prometheus.yml"] = yaml.safe_dump(conf, sort_keys=False)
     if "alertmanager.yml" in files:
         am = yaml.safe_load(files["alertmanager.yml"])
@@ -282,6 +306,14 @@ def deployed(lab: Any) -> Any:
     second = run_deploy(lab.inventory, ["monitoring"])
     assert not second.failed, {n: r.error for n, r in second.items() if r.failed}
     assert {n: r.data.get("changes") for n, r in second.items()} == {n: 0 for n in second}
+    from deploys.context import DeployContext
+    from deploys.pki import control_ca_file
+    from egov.secrets import Secrets
+    from monitoring.webconfig import ONCALL_USER, SECRETS
+
+    inv = lab.inventory
+    LAB_CLIENT.update(ca=control_ca_file(inv, inv.hosts_with_role("monitoring")[0].vars),
+                      auth=(ONCALL_USER, DeployContext.of(inv, Secrets()).secret(SECRETS[ONCALL_USER])))
     return lab
 
 
@@ -403,8 +435,7 @@ def _recorded(lab: Any) -> list[dict[str, Any]]:
 
 def _failed_notifications(inv: Any) -> dict[str, float]:
     """Alertmanager's own count of notifications that failed, per integration (non-zero only)."""
-    with urllib.request.urlopen(f"{_monitoring_host(inv).alertmanager_url()}/metrics", timeout=5) as resp:
-        lines = resp.read().decode().splitlines()
+    lines = lab_read(f"{_monitoring_host(inv).alertmanager_url()}/metrics").decode().splitlines()
     return {line.split("{")[1].split("}")[0]: float(line.split()[-1]) for line in lines
             if line.startswith("alertmanager_notifications_failed_total{") and float(line.split()[-1])}
 

@@ -63,6 +63,8 @@ TEST_SECRETS = {
     "db_portal_password": "test-db-portal",
     "db_specdb_password": "test-db-specdb",
     "mailbox_noc_password": "test-mailbox-noc",
+    "monitoring_scrape_password": "test-monitoring-scrape",
+    "monitoring_oncall_password": "test-monitoring-oncall",
 }
 # The deploy key's public half, which base installs for the admins (``<ssh_key>.pub``).
 TEST_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEgovTestKeyNotARealKeyJustForTheRoleTests0 egov-test"

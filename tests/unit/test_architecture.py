@@ -13,7 +13,8 @@ CORE = ("egov",)
 MODEL = (*CORE, "inventory")
 LAYERS = ("lab", "deploys", "network", "monitoring", "verify")
 # deploys ship monitoring's generated configuration, delivery settings and on-call page; nothing else
-MONITORING_GENERATORS = ("monitoring.config", "monitoring.targets", "monitoring.delivery", "monitoring.web")
+MONITORING_GENERATORS = ("monitoring.config", "monitoring.targets", "monitoring.delivery", "monitoring.web",
+                         "monitoring.webconfig")
 
 # package -> (what it may import besides itself, the rule as ARCHITECTURE.md says it)
 RULES: dict[str, tuple[tuple[str, ...], str]] = {

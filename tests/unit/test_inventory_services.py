@@ -25,6 +25,7 @@ from inventory.model import Host, Inventory
 from inventory.services import EVERY_HOST, INVENTORY_ROLES, ORDER, listen_ports
 from monitoring.config import exporter_config
 from monitoring.targets import build_plan, host_settings
+from monitoring.webconfig import WEB_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORIES = [ROOT / "inventory" / name for name in ("lab.yml", "quangninh.yml", "quangninh-2025.yml")]
@@ -59,14 +60,16 @@ def _one(pattern: str, text: str) -> str:
 
 def _monitoring(inv: Inventory, host: Host) -> set[str]:
     s = host_settings(inv, host)
-    out = _listen_args(render("monitoring", "prometheus.default.j2", port=s.prometheus_port, retention=s.retention))
-    out |= _listen_args(render("monitoring", "blackbox.default.j2", port=s.blackbox_port))
+    out = _listen_args(render("monitoring", "prometheus.default.j2", port=s.prometheus_port, retention=s.retention,
+                                      web_config=WEB_CONFIG, external_name=host.name))
+    out |= _listen_args(render("monitoring", "blackbox.default.j2", port=s.blackbox_port, web_config=WEB_CONFIG))
     plan = build_plan(inv)
     if plan.servers[host.name].top:  # as deploys/monitoring.py configures Alertmanager
         peers = [f"{t.address}:{t.settings.alertmanager_cluster_port}" for t in plan.top if t.name != host.name]
         listen = f"0.0.0.0:{s.alertmanager_cluster_port}" if peers else ""
         out |= _listen_args(render("monitoring", "alertmanager.default.j2", port=s.alertmanager_port,
-                                   cluster_listen=listen, peers=peers))
+                                   cluster_listen=listen, peers=peers, web_config=WEB_CONFIG,
+                                   external_name=host.name))
     return out
 
 
@@ -74,10 +77,11 @@ def configured(inv: Inventory, host: Host) -> set[str]:
     """What the host's services are configured to listen on (SSH aside: base opens it on its own)."""
     roles = set(host.roles)
     s = host_settings(inv, host)
-    out = _listen_args(render("exporters", "node-exporter.default.j2", port=s.node_exporter_port))
+    out = _listen_args(render("exporters", "node-exporter.default.j2", port=s.node_exporter_port,
+                                      web_config=WEB_CONFIG))
     if "db" in roles:
         out |= _listen_args(render("exporters", "postgres-exporter.default.j2", port=s.postgres_exporter_port,
-                                   queries="/q.yml"))
+                                   queries="/q.yml", web_config=WEB_CONFIG))
         assert "port" not in _template("db/egov.conf.j2")
         out.add(DEFAULT_PORTS["postgresql"])
     if roles & {"monitoring", "backup"}:

@@ -85,8 +85,8 @@ def test_the_page_asks_only_what_nginx_proxies_and_refreshes_with_the_rules() ->
     inv = load_inventory(REPO / "inventory" / "lab.yml")
     proxied = dict(proxies(build_plan(inv).top[0]))
     assert sorted(lab["api"].values()) == sorted(proxied)
-    assert proxied["api/prometheus/api/v1/query"] == "http://127.0.0.1:9090/api/v1/query"
-    assert proxied["api/alertmanager/api/v2/alerts"] == "http://127.0.0.1:9093/api/v2/alerts"
+    assert proxied["api/prometheus/api/v1/query"] == "https://127.0.0.1:9090/api/v1/query"
+    assert proxied["api/alertmanager/api/v2/alerts"] == "https://127.0.0.1:9093/api/v2/alerts"
     # the lab evaluates every 5 s (inventory/lab.yml), production every 30 s (the defaults)
     assert (lab["refresh_seconds"], production["refresh_seconds"]) == (5, 30)
     assert lab["province"] == "Quảng Ninh" and lab["monitor"] == "dc-ops1"

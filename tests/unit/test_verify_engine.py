@@ -29,28 +29,38 @@ class Out:
         self.rc, self.stdout, self.stderr = rc, stdout, stderr
 
 
+def probe_answer(spec: dict[str, Any]) -> dict[str, Any]:
+    """A compliant node's probe answers: the node exporter (9100) wants TLS and a password."""
+    if spec.get("port") == 9100:
+        return {"status": 401 if spec.get("tls") else 400}
+    return {"status": 200, "body": '{"status": "ok"}', "days_left": 200.0, "rcode": 0, "answers": 1, "id_ok": True,
+            "ehlo": ["PIPELINING", "STARTTLS"], "tls_ehlo": ["AUTH PLAIN LOGIN"]}
+
+
 def healthy_answers(command: str) -> Out:
     """What a compliant lab node answers (log host dc-ops1 is 10.22.146.14, NTP dc-app1 10.22.146.10)."""
     words = command.split()
     table: dict[str, Callable[[], Out]] = {
-        "ss": lambda: Out(0, 'tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=1,fd=3))\n'),
+        "ss": lambda: Out(0, 'tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=1,fd=3))\n'
+                             'tcp LISTEN 0 4096 *:9100 *:* users:(("prometheus-node",pid=2,fd=3))\n'),
         "nft": lambda: Out(0, json.dumps({"nftables": [{"chain": {"family": "inet", "table": "egov", "name": "input",
                                                                   "hook": "input", "policy": "drop"}}]})),
         "sshd": lambda: Out(0, "passwordauthentication no\nkbdinteractiveauthentication no\npermitemptypasswords no"
-                               "\npermitrootlogin prohibit-password\npubkeyauthentication yes\n"),
+                               "\npermitrootlogin prohibit-password\npubkeyauthentication yes\n"
+                               "ciphers aes256-gcm@openssh.com,aes128-ctr\nmacs hmac-sha2-512-etm@openssh.com\n"
+                               "kexalgorithms curve25519-sha256\n"),
         "systemctl": lambda: Out(0, "active\n" if words[1] == "is-active" else "\n".join(
             f"Id={u}\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n" for u in words[3:])),
         "chronyc": lambda: Out(0, "Reference ID    : 0A16920A (10.22.146.10)\nLeap status     : Normal\n"),
         "cat": lambda: Out(0, "32768 60999\n" if "port_range" in command else
-                           'module(load="imtcp")\n*.* action(type="omfwd" target="10.22.146.14" port="514")\n'),
+                           'module(load="imtcp" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/name")\n'
+                           '*.* action(type="omfwd" target="10.22.146.14" port="6514" StreamDriverMode="1"\n'
+                           '           StreamDriverAuthMode="x509/name")\n'),
         "dpkg-query": lambda: Out(0, "install ok installed"),
         "apt-config": lambda: Out(0, 'APT::Periodic::Unattended-Upgrade "1";'),
         "systemd-analyze": lambda: Out(0, "[Journal]\nStorage=persistent\n"),
         "test": lambda: Out(0),
-        "python3": lambda: Out(0, json.dumps([{"status": 200, "body": '{"status": "ok"}', "days_left": 200.0,
-                                               "rcode": 0, "answers": 1, "id_ok": True,
-                                               "ehlo": ["PIPELINING", "STARTTLS"], "tls_ehlo": ["AUTH PLAIN LOGIN"]}]
-                                             * len(json.loads(shlex.split(command)[-1])))),
+        "python3": lambda: Out(0, json.dumps([probe_answer(spec) for spec in json.loads(shlex.split(command)[-1])])),
         "stat": lambda: Out(0, "".join(f"{path} 640 root\n" for path in shlex.split(command)[3:])),
         "find": lambda: Out(0, "".join(f"{NOW - 3600} {name}-20261127T0130."
                                        f"{'tar.gz' if 'tar.gz' in command else 'dump'}\n"
@@ -58,6 +68,7 @@ def healthy_answers(command: str) -> Out:
                                                     ("docmgmt", "onestop", "portal", "specdb")))),
         "date": lambda: Out(0, str(NOW)),
         "true": lambda: Out(0),
+        "runuser": lambda: Out(0, "on\n"),  # PostgreSQL: ssl on, no plain pg_hba line
     }
     return table[words[0]]()
 

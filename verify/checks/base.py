@@ -48,6 +48,8 @@ class Node:
     + backends: every application's backends as the proxy reaches them, role -> ["addr:port"]
     + mail_name: the name the mail host's certificate must carry
     + hosts: every host of the inventory (the backup host must hold an archive of each one's files)
+    + authenticated_ports: the Prometheus stack's ports (exporters, Prometheus, Alertmanager,
+      blackbox), each HTTPS with basic auth only where something listens on it
     """
 
     name: str
@@ -67,6 +69,7 @@ class Node:
     backends: dict[str, list[str]] = field(default_factory=dict)
     mail_name: str | None = None
     hosts: list[str] = field(default_factory=list)
+    authenticated_ports: list[int] = field(default_factory=list)
 
 
 Check = Callable[..., Outcome]

@@ -1,7 +1,9 @@
-"""Data security checks (catalogue group ``data``): private application configs, recent backups."""
+"""Data security checks (catalogue group ``data``): private application configs, recent backups,
+database connections between hosts over TLS."""
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 from verify.checks.base import Node, Outcome, RunsCommands, check, output
@@ -63,3 +65,33 @@ def backup_recent(host: RunsCommands, node: Node, path: str = "/var/backups/egov
     if problems:
         return Outcome(False, f"older than {max_age_hours} h or missing: " + "; ".join(problems))
     return Outcome(True, f"newest {what}: " + ", ".join(good))
+
+
+# the server's own view: its settings and its parsed pg_hba.conf, over the local socket
+PG_TLS_QUERY = ("runuser -u postgres -- psql -XAtq -F '|' -c 'show ssl' -c \"select line_number, type, "
+                "coalesce(address, ''), coalesce(netmask, '') "
+                "from pg_hba_file_rules where type in ('host', 'hostnossl')\"")
+
+
+@check("db_remote_tls_only")
+def db_remote_tls_only(host: RunsCommands, node: Node) -> Outcome:
+    """PostgreSQL has TLS on and admits clients of other hosts only with ``hostssl`` lines: a
+    ``host`` or ``hostnossl`` line is allowed for loopback addresses only."""
+    result = host.run(PG_TLS_QUERY)
+    lines = output(result).splitlines()
+    if result.rc != 0 or not lines:
+        return Outcome(False, f"PostgreSQL does not answer: {(result.stderr or '').strip()[:200]}")
+    if lines[0] != "on":
+        return Outcome(False, f"ssl is {lines[0]}")
+    plain = []
+    for line in lines[1:]:
+        number, kind, address, _mask = [*line.split("|"), "", "", "", ""][:4]
+        try:
+            loopback = ipaddress.ip_address(address.split("/")[0]).is_loopback
+        except ValueError:  # all, samehost, samenet, a host name: more than loopback
+            loopback = False
+        if not loopback:
+            plain.append(f"pg_hba line {number}: {kind} {address or 'all'}")
+    if plain:
+        return Outcome(False, "connections without TLS from other hosts: " + "; ".join(plain))
+    return Outcome(True, "ssl on; other hosts only through hostssl lines")

@@ -1,4 +1,5 @@
-"""Network security checks (catalogue group ``network``): the firewall, the listening ports, the resolver."""
+"""Network security checks (catalogue group ``network``): the firewall, the listening ports, the
+resolver, the monitoring endpoints' TLS and authentication."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import ipaddress
 import json
 import re
 
-from verify.checks.base import Node, Outcome, RunsCommands, check, output, probe
+from verify.checks.base import Node, Outcome, RunsCommands, check, output, probe, probe_many
 
 
 @check("firewall_default_drop")
@@ -82,3 +83,28 @@ def resolver_answers(host: RunsCommands, node: Node) -> Outcome:
     if answer.get("rcode") != 0 or not answer.get("answers") or not answer.get("id_ok"):
         return Outcome(False, f"{node.resolver_name}: rcode {answer.get('rcode')}, {answer.get('answers')} answers")
     return Outcome(True, f"{node.resolver_name} resolved by the local resolver")
+
+
+@check("monitoring_endpoints_authenticated")
+def monitoring_endpoints_authenticated(host: RunsCommands, node: Node) -> Outcome:
+    """Every Prometheus-stack port the node listens on refuses plain HTTP and answers HTTPS (its
+    certificate chained to the node's trust store) with 401 to a request without credentials."""
+    result = host.run("ss -Htlnup")  # NET-02's command: read once
+    listening = {port for proto, addr, port, _proc in parse_listeners(output(result))
+                 if proto == "tcp" and not _is_loopback(addr)}
+    ports = [port for port in node.authenticated_ports if port in listening]
+    if not ports:
+        return Outcome(False, "no exporter listens (node_exporter is on every host)")
+    specs = [{"kind": "http", "connect": "127.0.0.1", "port": port, "path": "/metrics", "tls": tls}
+             for port in ports for tls in (False, True)]
+    answers = probe_many(host, specs)
+    problems = []
+    for spec, answer in zip(specs, answers, strict=True):
+        status = answer.get("status")
+        if not spec["tls"] and status not in (None, 400):  # Go's servers answer 400 to HTTP on a TLS port
+            problems.append(f"{spec['port']} answers plain HTTP ({status})")
+        elif spec["tls"] and status != 401:
+            problems.append(f"{spec['port']} over TLS without credentials: {status or answer.get('error')}")
+    if problems:
+        return Outcome(False, "; ".join(problems))
+    return Outcome(True, f"HTTPS only, 401 without credentials: {', '.join(map(str, ports))}")

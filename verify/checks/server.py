@@ -11,12 +11,19 @@ ENABLED_STATES = {"enabled", "enabled-runtime", "alias", "static", "indirect", "
 ROOT_LOGIN_OK = {"prohibit-password", "without-password", "no"}
 
 
-@check("ssh_hardened")
-def ssh_hardened(host: RunsCommands, node: Node) -> Outcome:
+def _sshd_effective(host: RunsCommands) -> dict[str, str] | Outcome:
+    """sshd's effective configuration (``sshd -T``: keyword -> value), or the failure to read it."""
     result = host.run("sshd -T")
     if result.rc != 0:
         return Outcome(False, f"sshd -T failed: {(result.stderr or '').strip()[:200]}")
-    conf = dict(line.split(None, 1) for line in output(result).splitlines() if " " in line)
+    return dict(line.split(None, 1) for line in output(result).splitlines() if " " in line)
+
+
+@check("ssh_hardened")
+def ssh_hardened(host: RunsCommands, node: Node) -> Outcome:
+    conf = _sshd_effective(host)
+    if isinstance(conf, Outcome):
+        return conf
     wrong = []
     for key in ("passwordauthentication", "kbdinteractiveauthentication", "permitemptypasswords"):
         if conf.get(key) != "no":
@@ -28,6 +35,34 @@ def ssh_hardened(host: RunsCommands, node: Node) -> Outcome:
     if wrong:
         return Outcome(False, "sshd: " + ", ".join(wrong))
     return Outcome(True, f"keys only; permitrootlogin {conf['permitrootlogin']}")
+
+
+# What the CIS Debian Linux 12 Benchmark v1.1.0 calls weak (5.1.6 ciphers, 5.1.12 key exchange,
+# 5.1.15 MACs), and hmac-sha1 and umac-128 of its earlier editions: none may be offered.
+WEAK_SSH = {
+    "ciphers": {"3des-cbc", "aes128-cbc", "aes192-cbc", "aes256-cbc", "rijndael-cbc@lysator.liu.se"},
+    "kexalgorithms": {"diffie-hellman-group1-sha1", "diffie-hellman-group14-sha1",
+                      "diffie-hellman-group-exchange-sha1"},
+    "macs": {"hmac-md5", "hmac-md5-96", "hmac-ripemd160", "hmac-sha1", "hmac-sha1-96", "umac-64@openssh.com",
+             "umac-128@openssh.com", "hmac-md5-etm@openssh.com", "hmac-md5-96-etm@openssh.com",
+             "hmac-ripemd160-etm@openssh.com", "hmac-sha1-etm@openssh.com", "hmac-sha1-96-etm@openssh.com",
+             "umac-64-etm@openssh.com", "umac-128-etm@openssh.com"},
+}
+
+
+@check("ssh_strong_crypto")
+def ssh_strong_crypto(host: RunsCommands, node: Node) -> Outcome:
+    """What sshd offers (``sshd -T``, the effective configuration) holds no weak algorithm."""
+    conf = _sshd_effective(host)
+    if isinstance(conf, Outcome):
+        return conf
+    weak = [f"{key} {name}" for key, names in WEAK_SSH.items() for name in conf.get(key, "").split(",")
+            if name in names]
+    missing = [key for key in WEAK_SSH if key not in conf]
+    if weak or missing:
+        return Outcome(False, "sshd offers weak algorithms: " + ", ".join(weak + [f"{k} unknown" for k in missing]))
+    return Outcome(True, f"{len(conf['ciphers'].split(','))} ciphers, {len(conf['macs'].split(','))} MACs, "
+                         f"{len(conf['kexalgorithms'].split(','))} key exchanges, none weak (CIS 5.1.6/12/15)")
 
 
 def parse_unit_states(text: str) -> dict[str, dict[str, str]]:
@@ -99,6 +134,57 @@ def log_forwarding(host: RunsCommands, node: Node) -> Outcome:
     if not forwards:
         return Outcome(False, f"no rsyslog forwarding to {', '.join(node.log_targets)}")
     return Outcome(True, f"forwarding: {forwards[0][:120]}")
+
+
+# rsyslog's own words for a TLS session whose peer is verified (gtls and ossl drivers alike)
+PEER_VERIFIED = {"x509/name", "x509/certvalid", "x509/fingerprint"}
+_OBJECT = re.compile(r"\b(action|module|input)\s*\(([^)]*)\)", re.I | re.S)
+_PARAM = re.compile(r'([\w.]+)\s*=\s*"([^"]*)"')
+
+
+def _tls_problem(kind: str, params: dict[str, str]) -> str | None:
+    """What is wrong with one omfwd action or imtcp module/input: None when it is TLS with a verified peer."""
+    mode = params.get("streamdrivermode") or params.get("streamdriver.mode")
+    auth = (params.get("streamdriverauthmode") or params.get("streamdriver.authmode") or "").lower()
+    if mode != "1":
+        return f"{kind} without TLS"
+    if auth not in PEER_VERIFIED:
+        return f"{kind} with TLS but peer authentication {auth or 'anon'}"
+    return None
+
+
+@check("log_over_tls")
+def log_over_tls(host: RunsCommands, node: Node) -> Outcome:
+    """Syslog crosses the network only over TLS with the peer's certificate verified (RFC 5425):
+    every forwarding action, and every network input, of the effective rsyslog configuration."""
+    text = "\n".join(line.split("#", 1)[0] for line in
+                     output(host.run("cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf")).splitlines())
+    problems, forwards, inputs = [], 0, 0
+    if re.search(r"^\s*[^\s#(]+\s+@", text, re.M):
+        problems.append("legacy @/@@ forwarding without TLS")
+    for kind, body in _OBJECT.findall(text):
+        params = {k.lower(): v for k, v in _PARAM.findall(body)}
+        what = params.get("type") or params.get("load") or ""
+        if kind.lower() == "action" and what == "omfwd":
+            forwards += 1
+            problem = _tls_problem(f"forwarding to {params.get('target', '?')}", params)
+        elif what in ("imudp", "imptcp", "imrelp"):
+            problem = f"{what}: a plain network input"
+        elif kind.lower() == "module" and what == "imtcp":
+            inputs += 1
+            problem = _tls_problem("imtcp", params)
+        else:
+            continue
+        if problem:
+            problems.append(problem)
+    if problems:
+        return Outcome(False, "; ".join(problems))
+    if "log" in node.roles:
+        return Outcome(inputs > 0, "log host: syslog over TLS, senders verified" if inputs else
+                       "log host: no TLS network input (imtcp)")
+    if not forwards:
+        return Outcome(False, "no forwarding at all")
+    return Outcome(True, f"{forwards} forwarding action(s), all TLS with the log host verified")
 
 
 @check("unattended_upgrades")

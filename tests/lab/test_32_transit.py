@@ -1,0 +1,145 @@
+"""Encrypted in transit, authenticated at every service (issue 13, item 8), on the deployed lab:
+syslog over TLS with the sender's certificate checked, PostgreSQL across hosts only over TLS with
+verify-full, and the Prometheus stack answering HTTPS with a password only.
+
+Runs after test_30 (every host deployed); changes nothing, so it restores nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+import ssl
+import time
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.support.real_monitoring import wait_for
+
+pytestmark = pytest.mark.lab
+
+CA = "/usr/local/share/ca-certificates/egov-lab-ca.crt"
+# a syslog line (RFC 5424) framed by octet count (RFC 5425 3.3), as a sender's rsyslog writes it
+SEND = ("import socket, ssl, sys\n"
+        "ctx = ssl.create_default_context(cafile=sys.argv[3])\n"
+        "ctx.check_hostname = False\n"
+        "if len(sys.argv) > 5: ctx.load_cert_chain(sys.argv[4], sys.argv[5])\n"
+        "msg = ('<13>1 - %s egov-test - - - ' % sys.argv[2]).encode() + sys.argv[2].encode()\n"
+        "try:\n"
+        "    s = ctx.wrap_socket(socket.create_connection((sys.argv[1], 6514), timeout=5))\n"
+        "    s.sendall(str(len(msg)).encode() + b' ' + msg); s.recv(1)\n"
+        "except (OSError, ssl.SSLError) as exc: print('refused', type(exc).__name__)\n")
+
+
+def _log_host(lab: Any) -> Any:
+    return lab.inventory.hosts_with_role("log")[0]
+
+
+def _logged(lab: Any, marker: str) -> bool:
+    rc, out = lab.exec(_log_host(lab).name, f"grep -rl {shlex.quote(marker)} /var/log/egov/ 2>/dev/null")
+    return rc == 0 and bool(out.strip())
+
+
+def test_a_log_line_crosses_to_the_log_host_over_tls_only(lab: Any) -> None:
+    log = _log_host(lab)
+    sender = next(h for h in lab.inventory.hosts.values() if "log" not in h.roles)
+    marker = f"egov-tls-{uuid.uuid4().hex[:12]}"
+    started = time.monotonic()
+    assert lab.exec(sender.name, f"logger -t egov-test {marker}")[0] == 0
+    wait_for(f"{marker} from {sender.name} on {log.name}", lambda: _logged(lab, marker), 30, 1)
+    print(f"syslog over TLS {sender.name} -> {log.name}: {time.monotonic() - started:.1f} s")
+    _rc, out = lab.exec(log.name, "ss -Htln")
+    listening = {line.split()[3].rsplit(":", 1)[1] for line in out.splitlines() if line.strip()}
+    assert "6514" in listening and "514" not in listening, out
+    _rc, out = lab.exec(sender.name, "ss -Htn state established '( dport = :6514 )'")
+    assert str(log.mgmt_ip) in out, f"{sender.name} holds no TLS session to {log.name}: {out}"
+
+
+def test_the_log_host_takes_no_sender_without_a_platform_certificate(lab: Any) -> None:
+    """A client that checks the log host but shows no certificate of its own: refused (x509/name)."""
+    log = _log_host(lab)
+    sender = next(h for h in lab.inventory.hosts.values() if "log" not in h.roles)
+    anonymous, signed = f"egov-anon-{uuid.uuid4().hex[:12]}", f"egov-signed-{uuid.uuid4().hex[:12]}"
+    for marker, cert in ((anonymous, ""), (signed, " /etc/ssl/egov/host.crt /etc/ssl/egov/host.key")):
+        lab.exec(sender.name, f"python3 -c {shlex.quote(SEND)} {log.mgmt_ip} {marker} {CA}{cert}")
+    # the same script with the host's certificate gets through: the refusal is the certificate's
+    wait_for(f"{signed} on {log.name}", lambda: _logged(lab, signed), 30, 1)
+    assert not _logged(lab, anonymous), "a sender without a certificate was logged"
+
+
+def test_postgres_across_hosts_is_tls_with_verify_full(lab: Any) -> None:
+    inv = lab.inventory
+    primary, replica = (h for h in inv.hosts_with_role("db"))
+    # the replica streams over TLS, with the primary's certificate and name verified
+    rc, out = lab.exec(replica.name, "runuser -u postgres -- psql -XAtc 'select conninfo from pg_stat_wal_receiver'")
+    assert rc == 0 and "sslmode=verify-full" in out, out
+    rc, out = lab.exec(primary.name, "runuser -u postgres -- psql -XAtc 'select s.ssl from pg_stat_replication r "
+                                     "join pg_stat_ssl s using (pid)'")
+    assert rc == 0 and out.split() == ["t"], out
+    from inventory.applications import APPS
+
+    backups = inv.hosts_with_role("backup")
+    databases = [app.name for role, app in APPS.items() if inv.hosts_with_role(role)]
+    if not backups or not databases:  # a cut-down lab: the replication check above is all there is
+        return
+    # the backup host's reader (its .pgpass has the password): verify-full works, a plain session is refused
+    dsn = f"host={primary.mgmt_ip} dbname={databases[0]} user=egov_backup"
+    sql = shlex.quote("select ssl from pg_stat_ssl where pid = pg_backend_pid()")
+    rc, out = lab.exec(backups[0].name, f"psql {shlex.quote(dsn + f' sslmode=verify-full sslrootcert={CA}')} "
+                                        f"-XAtc {sql}")
+    assert rc == 0 and out.strip() == "t", out
+    rc, out = lab.exec(backups[0].name, f"psql {shlex.quote(dsn + ' sslmode=disable')} -XAtc {sql} 2>&1")
+    assert rc != 0 and "no encryption" in out, out
+
+
+def _status(url: str, ca: str, auth: tuple[str, str] | None = None) -> int | str:
+    headers = {"Authorization": "Basic " + base64.b64encode(":".join(auth).encode()).decode()} if auth else {}
+    context = ssl.create_default_context(cafile=ca) if url.startswith("https://") else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5, context=context) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (urllib.error.URLError, OSError) as exc:
+        return f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+
+
+def test_prometheus_alertmanager_and_exporters_want_tls_and_a_password(lab: Any) -> None:
+    from deploys.context import DeployContext
+    from deploys.pki import control_ca_file
+    from egov.secrets import Secrets
+    from monitoring.targets import build_plan
+    from monitoring.webconfig import ONCALL_USER, SCRAPE_USER, SECRETS
+
+    inv = lab.inventory
+    ca = control_ca_file(inv, inv.hosts_with_role("monitoring")[0].vars) or ""
+    context = DeployContext.of(inv, Secrets())
+    top = build_plan(inv).top[0]
+    s = top.settings
+    endpoints = [(top.address, port) for port in (s.prometheus_port, s.alertmanager_port, s.node_exporter_port,
+                                                  s.blackbox_port, s.egov_exporter_port)]
+    endpoints += [(str(h.mgmt_ip), s.postgres_exporter_port) for h in inv.hosts_with_role("db")]
+    seen = {}
+    for address, port in endpoints:
+        url = f"https://{address}:{port}/metrics"
+        seen[port] = (_status(url.replace("https://", "http://"), ca), _status(url, ca),
+                      _status(url, ca, (SCRAPE_USER, context.secret(SECRETS[SCRAPE_USER]))),
+                      _status(url, ca, (ONCALL_USER, context.secret(SECRETS[ONCALL_USER]))))
+    for port, (plain, anonymous, scraper, oncall) in seen.items():
+        assert plain != 200 and anonymous == 401 and scraper == 200, (port, seen[port])
+        assert oncall == (200 if port != s.postgres_exporter_port else 401), (port, seen[port])
+    # and Prometheus scrapes every one of them over TLS: every target up
+    from monitoring import api
+
+    http = api.client(ca, ONCALL_USER, context.secret(SECRETS[ONCALL_USER]))
+    expr = 'up{job=~"prometheus|node|postgres|egov|alertmanager|blackbox"}'
+
+    def all_up() -> bool:
+        rows = api.query(top.url(), expr, http)
+        return bool(rows) and all(r["value"][1] == "1" for r in rows)
+
+    wait_for("every exporter, Prometheus and Alertmanager scraped over TLS", all_up, 120, 3)

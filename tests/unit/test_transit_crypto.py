@@ -1,0 +1,379 @@
+"""Encrypted in transit (issue 13, item 8): what the roles render, through each service's own checker.
+
+sshd, rsyslogd, promtool and postgres are installed by scripts/bootstrap.sh (what CI runs): a
+missing one is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploys import render
+from deploys.base import SSH_CIPHERS, SSH_KEX, SSH_MACS
+from tests.support.fake_host import FakeHost, Out
+from verify.checks import CHECKS, Node
+
+NODE = Node(name="dc-db1", roles=["db"])
+
+
+def _tool(name: str, *where: str) -> str:
+    for path in (shutil.which(name), *where):
+        if path and Path(path).exists():
+            return path
+    pytest.fail(f"{name} is missing: bash scripts/bootstrap.sh installs it")
+
+
+# --- SSH ------------------------------------------------------------------------------------------
+
+
+def _sshd_T(tmp_path: Path, config: str) -> subprocess.CompletedProcess[str]:
+    """``sshd -T`` (the effective configuration, after sshd's own parse) of ``config`` alone."""
+    sshd = _tool("sshd", "/usr/sbin/sshd")
+    key = tmp_path / "host_ed25519"
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    # systemd-tmpfiles makes it on a booted host; sshd -t refuses to run without it
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    path = tmp_path / "sshd_config"
+    path.write_text(config)
+    return subprocess.run([sshd, "-T", "-f", str(path), "-h", str(key)], capture_output=True, text=True,
+                          check=False, timeout=30)
+
+
+def _sshd_conf(**overrides: object) -> str:
+    context: dict[str, object] = {"permit_root_login": "prohibit-password", "max_sessions": 4,
+                                  "tcp_forwarding": False, "ciphers": SSH_CIPHERS, "macs": SSH_MACS, "kex": SSH_KEX}
+    return render("base", "sshd.conf.j2", **{**context, **overrides})
+
+
+def test_every_ssh_algorithm_is_one_openssh_knows() -> None:
+    for query, ours in (("cipher", SSH_CIPHERS), ("mac", SSH_MACS), ("kex", SSH_KEX)):
+        known = subprocess.run(["ssh", "-Q", query], capture_output=True, text=True, check=True).stdout.split()
+        assert set(ours) <= set(known), f"ssh -Q {query} lacks {set(ours) - set(known)}"
+
+
+def test_sshd_accepts_the_config_and_offers_only_strong_algorithms(tmp_path: Path) -> None:
+    ours = _sshd_T(tmp_path, _sshd_conf())
+    assert ours.returncode == 0, ours.stderr
+    outcome = CHECKS["ssh_strong_crypto"](FakeHost(answers={"sshd -T": Out(0, ours.stdout)}), NODE)
+    assert outcome.passed, outcome.detail
+    effective = dict(line.split(None, 1) for line in ours.stdout.splitlines() if " " in line)
+    assert effective["macs"].split(",") == list(SSH_MACS)
+
+
+def test_debian_defaults_fail_the_control(tmp_path: Path) -> None:
+    """OpenSSH 9.2's built-in lists (an empty config) offer umac-64 and hmac-sha1: SRV-08 says so."""
+    default = _sshd_T(tmp_path, "")
+    assert default.returncode == 0, default.stderr
+    outcome = CHECKS["ssh_strong_crypto"](FakeHost(answers={"sshd -T": Out(0, default.stdout)}), NODE)
+    assert not outcome.passed
+    assert "macs umac-64@openssh.com" in outcome.detail and "macs hmac-sha1" in outcome.detail
+
+
+def test_sshd_refuses_an_algorithm_it_does_not_know(tmp_path: Path) -> None:
+    """The checker the deploy runs (sshd -t) would stop a typo before the reload."""
+    bad = _sshd_T(tmp_path, _sshd_conf(macs=("hmac-sha2-257",)))
+    assert bad.returncode != 0 and "Bad SSH2 mac spec" in bad.stderr
+
+
+# --- syslog over TLS ------------------------------------------------------------------------------
+
+TLS_FILES = {"cert": "/etc/ssl/egov/host.crt", "key": "/etc/ssl/egov/host.key",
+             "ca": "/usr/local/share/ca-certificates/egov-lab-ca.crt"}
+
+
+def _rsyslog_check(tmp_path: Path, config: str) -> subprocess.CompletedProcess[str]:
+    rsyslogd = _tool("rsyslogd", "/usr/sbin/rsyslogd")
+    path = tmp_path / "rsyslog.conf"
+    path.write_text(config)
+    return subprocess.run([rsyslogd, "-N1", "-f", str(path)], capture_output=True, text=True, check=False,
+                          timeout=30)
+
+
+def test_forwarding_is_syslog_over_tls_and_rsyslogd_accepts_it(tmp_path: Path) -> None:
+    config = render("base", "rsyslog-forward.conf.j2", targets=[("dc-ops1", "10.22.146.14")], port=6514,
+                    **TLS_FILES)
+    checked = _rsyslog_check(tmp_path, config)
+    assert checked.returncode == 0, checked.stderr
+    outcome = CHECKS["log_over_tls"](FakeHost(answers={"cat /etc/rsyslog.conf": Out(0, config)}),
+                                     Node(name="dc-db1", roles=["db"], log_targets=["10.22.146.14"]))
+    assert outcome.passed, outcome.detail
+
+
+def test_the_log_host_takes_tls_only_from_named_peers(tmp_path: Path) -> None:
+    config = render("log", "central.conf.j2", retention_days=90, port=6514, peers=["dc-db1", "dc-db2"], **TLS_FILES)
+    checked = _rsyslog_check(tmp_path, config)
+    assert checked.returncode == 0, checked.stderr
+    assert 'PermittedPeer=["dc-db1", "dc-db2"]' in config and "imudp" not in config
+    log_host = Node(name="dc-ops1", roles=["log"])
+    outcome = CHECKS["log_over_tls"](FakeHost(answers={"cat /etc/rsyslog.conf": Out(0, config)}), log_host)
+    assert outcome.passed, outcome.detail
+
+
+PLAIN_FORWARD = '*.* action(type="omfwd" target="10.22.146.14" port="514" protocol="tcp")\n'
+PLAIN_RECEIVER = 'module(load="imtcp")\ninput(type="imtcp" port="514")\nmodule(load="imudp")\n'
+
+
+@pytest.mark.parametrize(("node", "config", "problem"), [
+    (Node(name="dc-db1", roles=["db"], log_targets=["10.22.146.14"]), PLAIN_FORWARD, "without TLS"),
+    (Node(name="dc-db1", roles=["db"], log_targets=["10.22.146.14"]), "*.* @@10.22.146.14:514\n", "without TLS"),
+    (Node(name="dc-db1", roles=["db"], log_targets=["10.22.146.14"]),
+     PLAIN_FORWARD.replace('protocol="tcp"', 'protocol="tcp" StreamDriver="gtls" StreamDriverMode="1" '
+                                              'StreamDriverAuthMode="anon"'), "anon"),
+    (Node(name="dc-ops1", roles=["log"]), PLAIN_RECEIVER, "plain"),
+])
+def test_cleartext_syslog_fails_the_control(node: Node, config: str, problem: str) -> None:
+    outcome = CHECKS["log_over_tls"](FakeHost(answers={"cat /etc/rsyslog.conf": Out(0, config)}), node)
+    assert not outcome.passed and problem in outcome.detail, outcome.detail
+
+
+# --- PostgreSQL between hosts ---------------------------------------------------------------------
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@pytest.fixture
+def pg_server() -> Iterator[tuple[Path, str, Path]]:
+    """A real PostgreSQL 15 on 127.0.0.1 with the db role's settings and pg_hba, its certificate
+    from a lab CA (key root:ssl-cert 0640, as base installs it); yields (CA file, port, socket directory)."""
+    import grp
+    import os
+    import socket
+    import tempfile
+
+    from deploys.pki import Pki
+
+    _tool("postgres", str(PG_BIN / "postgres"))
+    work = Path(tempfile.mkdtemp(prefix="egov-pg-"))
+    work.chmod(0o755)
+    try:
+        issued = Pki(work / "pki").issue("host-db", ["dc-db1", "127.0.0.1"], client_auth=True)
+        cert, key, ca = work / "host.crt", work / "host.key", work / "ca.crt"
+        cert.write_text(issued.cert_pem)
+        ca.write_text(issued.ca_pem)
+        key.write_text(issued.key_pem)
+        os.chown(key, 0, grp.getgrnam("ssl-cert").gr_gid)
+        key.chmod(0o640)
+        data = work / "data"
+        data.mkdir()
+        os.chown(data, _uid("postgres"), -1)
+        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "--auth=peer", "-U", "postgres"])
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = str(s.getsockname()[1])
+        (data / "postgresql.auto.conf").write_text(
+            render("db", "egov.conf.j2", cert=cert, key=key) +
+            f"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{data}'\n")
+        # the role's rules for a client at 127.0.0.1; from loopback the template's local line would
+        # match first (by design), so it is left out to test the remote hosts' lines
+        hba = render("db", "pg_hba.conf.j2", rules=[("portal", "portal", "127.0.0.1")])
+        (data / "pg_hba.conf").write_text("\n".join(line for line in hba.splitlines()
+                                                     if not line.startswith("host    all")) + "\n")
+        _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "server.log"), "start"])
+        try:
+            _as_postgres(["psql", "-h", str(data), "-p", port, "-XAtq", "-c", "create role portal login password 'pw'",
+                          "-c", "create database portal owner portal"])
+            yield ca, port, data
+        finally:
+            _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-m", "fast", "stop"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _uid(user: str) -> int:
+    import pwd
+
+    return pwd.getpwnam(user).pw_uid
+
+
+def _as_postgres(command: list[str]) -> None:
+    proc = subprocess.run(["runuser", "-u", "postgres", "--", *command], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _psql(dsn: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["psql", dsn, "-XAtq", "-c", "select ssl from pg_stat_ssl where pid = pg_backend_pid()"],
+                          capture_output=True, text=True, check=False, timeout=30, env={"PGPASSWORD": "pw"})
+
+
+def test_postgres_takes_remote_clients_over_verified_tls_only(pg_server: tuple[Path, str, Path]) -> None:
+    from deploys import libpq
+    from verify.checks.data import PG_TLS_QUERY
+
+    ca, port, socket_dir = pg_server
+    # the control, against the server's own view of its settings and rules
+    state = subprocess.run(PG_TLS_QUERY, shell=True, capture_output=True, text=True, check=False, timeout=30,
+                           env={"PGHOST": str(socket_dir), "PGPORT": port, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+    outcome = CHECKS["db_remote_tls_only"](FakeHost(answers={"runuser -u postgres": Out(0, state.stdout)}), NODE)
+    assert outcome.passed, (outcome.detail, state.stderr)
+    with_plain = state.stdout + "7|host|10.22.146.10|255.255.255.255\n"
+    outcome = CHECKS["db_remote_tls_only"](FakeHost(answers={"runuser -u postgres": Out(0, with_plain)}), NODE)
+    assert not outcome.passed and "pg_hba line 7: host 10.22.146.10" in outcome.detail
+    verified = _psql(libpq.dsn("test", host="127.0.0.1", port=port, dbname="portal", user="portal",
+                               **libpq.verified(str(ca))))
+    assert verified.returncode == 0 and verified.stdout.strip() == "t", verified.stderr
+    plain = _psql(libpq.dsn("test", host="127.0.0.1", port=port, dbname="portal", user="portal", sslmode="disable"))
+    assert plain.returncode != 0 and "no encryption" in plain.stderr
+    # the server's certificate must carry the name connected to: another name is refused by the client
+    renamed = _psql(libpq.dsn("test", host="localhost", port=port, dbname="portal", user="portal",
+                              **libpq.verified(str(ca))))
+    assert renamed.returncode != 0 and "does not match host name" in renamed.stderr
+
+
+# --- the Prometheus stack: TLS and basic auth --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def web_tls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A host certificate for 127.0.0.1 from a lab CA, and a web config for user prometheus."""
+    import bcrypt
+
+    from deploys.pki import Pki
+    from monitoring.webconfig import web_config
+
+    work = tmp_path_factory.mktemp("web")
+    issued = Pki(work / "pki").issue("host-ops", ["dc-ops1", "127.0.0.1"], client_auth=True)
+    files = {"cert": work / "host.crt", "key": work / "host.key", "ca": work / "ca.crt", "web": work / "web.yml"}
+    files["cert"].write_text(issued.cert_pem)
+    files["key"].write_text(issued.key_pem)
+    files["ca"].write_text(issued.ca_pem)
+    hashed = bcrypt.hashpw(b"scrape-pw", bcrypt.gensalt(10)).decode()
+    files["web"].write_text(web_config(str(files["cert"]), str(files["key"]), {"prometheus": hashed}))
+    return files
+
+
+def test_promtool_accepts_the_web_config(web_tls: dict[str, Path]) -> None:
+    promtool = _tool("promtool")
+    checked = subprocess.run([promtool, "check", "web-config", str(web_tls["web"])], capture_output=True, text=True,
+                             check=False, timeout=30)
+    assert checked.returncode == 0 and "SUCCESS" in checked.stdout + checked.stderr, checked.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str, ca: Path | None = None, auth: tuple[str, str] | None = None) -> int | str:
+    """200 when the metrics came, 401, or the error that stopped it (monitoring.api's own client)."""
+    from egov.errors import MonitoringError
+    from monitoring import api
+
+    try:
+        api.http_json("GET", url, ca_file=str(ca) if ca else None, auth=auth, timeout=5)
+    except MonitoringError as exc:
+        text = str(exc)
+        return 401 if "HTTP 401" in text else 200 if "not JSON" in text else text  # metrics are not JSON
+    return 200
+
+
+def _wait_for_port(port: int, seconds: float = 10) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"nothing listens on 127.0.0.1:{port}")
+
+
+def _status_of_an_endpoint(url: str, ca: Path) -> dict[str, int | str]:
+    return {"with": _get(url, ca, ("prometheus", "scrape-pw")), "without": _get(url, ca),
+            "wrong": _get(url, ca, ("prometheus", "nope")), "plain": _get(url.replace("https://", "http://"))}
+
+
+def test_node_exporter_serves_tls_to_the_web_config_users_only(web_tls: dict[str, Path]) -> None:
+    """Debian's node_exporter 1.5 with the deployed web config: 401 without the password, no plain HTTP."""
+    exporter = _tool("prometheus-node-exporter")
+    port = _free_port()
+    proc = subprocess.Popen([exporter, f"--web.listen-address=127.0.0.1:{port}", f"--web.config.file={web_tls['web']}",
+                             "--collector.disable-defaults", "--collector.time"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port)
+        seen = _status_of_an_endpoint(f"https://127.0.0.1:{port}/metrics", web_tls["ca"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert seen["with"] == 200 and seen["without"] == 401 and seen["wrong"] == 401, seen
+    assert seen["plain"] != 200 and "HTTP 400" in str(seen["plain"]), seen  # Go: "client sent HTTP to an HTTPS server"
+
+
+def test_the_egov_exporter_serves_tls_to_the_web_config_users_only(web_tls: dict[str, Path]) -> None:
+    """The egov exporter's own server (monitoring/exporter/webauth.py) answers as node_exporter does."""
+    from prometheus_client import CollectorRegistry, Counter, make_wsgi_app
+
+    from monitoring.exporter.webauth import serve_tls
+
+    registry = CollectorRegistry()
+    Counter("egov_test", "a test series", registry=registry).inc()
+    port = _free_port()
+    server = serve_tls(make_wsgi_app(registry), "127.0.0.1", port, web_tls["web"])
+    try:
+        seen = _status_of_an_endpoint(f"https://127.0.0.1:{port}/metrics", web_tls["ca"])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen["with"] == 200 and seen["without"] == 401 and seen["wrong"] == 401, seen
+    assert seen["plain"] != 200, seen
+
+
+SS_EXPORTERS = ('tcp LISTEN 0 4096 *:9100 *:* users:(("prometheus-node",pid=9,fd=3))\n'
+                'tcp LISTEN 0 4096 *:9187 *:* users:(("prometheus-post",pid=8,fd=3))\n'
+                'tcp LISTEN 0 4096 127.0.0.1:9115 0.0.0.0:* users:(("prometheus-blac",pid=7,fd=3))\n'
+                'udp UNCONN 0 0 0.0.0.0:9090 0.0.0.0:* users:(("x",pid=6,fd=3))\n')
+DB = Node(name="dc-db1", roles=["db"], authenticated_ports=[9090, 9100, 9115, 9187])
+
+
+def _probe_answers(answers: list[dict[str, object]]) -> Out:
+    import json
+
+    return Out(0, json.dumps(answers))
+
+
+@pytest.mark.parametrize(("answers", "passed", "detail"), [
+    ([{"status": 400}, {"status": 401}, {"error": "RemoteDisconnected"}, {"status": 401}], True, "9100, 9187"),
+    ([{"status": 200}, {"status": 401}, {"status": 400}, {"status": 401}], False, "9100 answers plain HTTP (200)"),
+    ([{"status": 400}, {"status": 200}, {"status": 400}, {"status": 401}], False,
+     "9100 over TLS without credentials: 200"),
+    ([{"status": 400}, {"status": 401}, {"status": 400}, {"error": "SSLCertVerificationError: unknown CA"}], False,
+     "9187 over TLS without credentials: SSLCertVerificationError"),
+])
+def test_the_monitoring_endpoints_control(answers: list[dict[str, object]], passed: bool, detail: str) -> None:
+    """Only what listens beyond loopback is probed (9115 here is loopback, 9090 absent), plain and TLS."""
+    host = FakeHost(answers={"ss -Htlnup": Out(0, SS_EXPORTERS), "python3 -c": _probe_answers(answers)})
+    outcome = CHECKS["monitoring_endpoints_authenticated"](host, DB)
+    assert outcome.passed is passed and detail in outcome.detail, outcome.detail
+
+
+def test_every_scrape_and_alert_goes_over_tls_as_prometheus() -> None:
+    """The generated prometheus.yml (promtool-checked in test_monitoring_config): no plain job left."""
+    import yaml
+
+    from inventory import load_inventory
+    from monitoring.config import generate
+
+    inv = load_inventory(Path(__file__).resolve().parents[2] / "inventory" / "lab.yml")
+    (server,) = generate(inv).values()
+    config = yaml.safe_load(server.files["prometheus.yml"])
+    for job in [*config["scrape_configs"], *config["alerting"]["alertmanagers"]]:
+        name = job.get("job_name", "alertmanagers")
+        assert job["scheme"] == "https", name
+        assert job["tls_config"]["ca_file"] == "/usr/local/share/ca-certificates/egov-lab-ca.crt", name
+        assert job["basic_auth"] == {"username": "prometheus", "password_file": "/etc/prometheus/scrape.password"}
+        local = any("127.0.0.1" in str(r.get("replacement", "")) for r in job.get("relabel_configs", []))
+        if local or name in ("prometheus", "blackbox"):  # asked at 127.0.0.1/localhost: the certificate's name
+            assert job["tls_config"]["server_name"] == "dc-ops1", name
+    assert yaml.safe_load(server.files["egov-exporter.yml"])["web_config"] == "/etc/prometheus/web.yml"
