@@ -32,7 +32,8 @@ def _record(monkeypatch: pytest.MonkeyPatch, failing: str = "") -> list[tuple[st
 
     monkeypatch.setattr(workflow, "run_deploy", lambda inv, limits, **kw: result("deploy", list(limits)))
     monkeypatch.setattr(workflow, "Options", Options)
-    monkeypatch.setattr(workflow, "push", lambda inv, routers, options, plan: result("network", [r.name for r in routers]))
+    monkeypatch.setattr(workflow, "push",
+                        lambda inv, routers, options, plan: result("network", [r.name for r in routers]))
     monkeypatch.setattr(workflow, "verify_run", lambda inv, limits: result("verify", list(limits)))
     return calls
 
