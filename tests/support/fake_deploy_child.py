@@ -1,6 +1,7 @@
 """A stand-in for ``python -m deploys.pyinfra_process`` in the runner's unit tests: same arguments,
 same JSON events, no pyinfra and no host. Each call is logged (hosts, roles, start and end times)
-as one JSON line to ``$EGOV_FAKE_CHILD_LOG``; the hosts named in ``$EGOV_FAKE_CHILD_FAIL`` fail.
+as one JSON line to ``$EGOV_FAKE_CHILD_LOG``; the hosts named in ``$EGOV_FAKE_CHILD_FAIL`` fail; each
+host takes ``$EGOV_FAKE_CHILD_SECONDS``; on SIGINT the hosts not yet done are reported interrupted.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 
@@ -23,11 +25,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--secrets")
     args = parser.parse_args(argv)
     failing = set(os.environ.get("EGOV_FAKE_CHILD_FAIL", "").split(","))
+    pause = float(os.environ.get("EGOV_FAKE_CHILD_SECONDS", "0.05"))
+    stopped: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, _frame: stopped.append(signum))  # as the real child: finish the op
     started = time.monotonic()
     results = {}
     for host in args.host:
+        if stopped:
+            results[host] = {"target": host, "failed": True, "error": "interrupted (SIGINT) with operations left",
+                             "data": {"changes": 0, "changed_ops": [], "ops": 1, "seconds": 0.0, "failed_op": "",
+                                      "interrupted": True}}
+            continue
         print(json.dumps({"event": "plan", "host": host, "ops": 1}), flush=True)
-        time.sleep(0.05)
+        time.sleep(pause)
         status = "failed" if host in failing else "changed"
         print(json.dumps({"event": "op", "host": host, "op": "an op", "status": status}), flush=True)
         print(json.dumps({"event": "done", "host": host, "status": "failed" if host in failing else "ok"}), flush=True)

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from deploys.health import CHECKS, commands, http_ok
 from deploys.graph import ROLLING
+from deploys.health import CHECKS, commands, http_ok
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_GET(self) -> None:
         self.send_response(200 if self.path == "/healthz" else 502)
         self.end_headers()
         self.wfile.write(b"ok\n")

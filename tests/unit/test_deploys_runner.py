@@ -129,3 +129,25 @@ def test_a_missing_secret_is_refused_before_any_host(child_log: Path, monkeypatc
     assert error.value.exit_code == 2
     assert "secret 'db_replication_password' is not set" in str(error.value) and "needed by" in str(error.value)
     assert not child_log.exists()
+
+
+def test_sigint_starts_nothing_new_and_reports_the_hosts_left(child_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    healthy_unless(monkeypatch, set(LAB.hosts))
+    monkeypatch.setenv("EGOV_FAKE_CHILD_SECONDS", "0.5")
+
+    def ctrl_c_in_the_ntp_step(event: Progress) -> None:
+        # Ctrl-C as the time servers' step begins: dc-app1 finishes its operation, dc-app2 is left
+        # mid-way, every later step is not started (dc-app1's main step too)
+        if event.kind == "plan" and event.host == "dc-app1":
+            os.kill(os.getpid(), signal.SIGINT)
+
+    result = run_deploy(LAB, on_progress=ctrl_c_in_the_ntp_step)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the caller's handler is back
+    assert result["dc-app1"].data["changes"] == 1
+    assert result["dc-app1"].error == "not started: the run was interrupted (SIGINT)"
+    assert result["dc-app2"].failed and "interrupted" in result["dc-app2"].error
+    assert result["dc-db1"].error == "not started: the run was interrupted (SIGINT)"
+    assert [c["only"] for c in calls(child_log)] == ["base,mirror", "base,ntp"]
