@@ -240,7 +240,8 @@ def members(groups: Groups) -> list[HostEntry]:
 
 
 def merge_results(first: Result | None, second: Result) -> Result:
-    """One host's result over its steps: changes add up; a failure in an earlier step stays."""
+    """One host's result over its steps: changes, operations and seconds add up; a failure in an
+    earlier step stays."""
     if first is None:
         return second
     changes = first.data["changes"] + second.data["changes"]
@@ -249,5 +250,6 @@ def merge_results(first: Result | None, second: Result) -> Result:
                   error=first.error or second.error,
                   data={**second.data, "changes": changes,
                         "changed_ops": first.data["changed_ops"] + second.data["changed_ops"],
+                        "ops": first.data.get("ops", 0) + second.data.get("ops", 0),
                         "seconds": first.data["seconds"] + second.data["seconds"],
                         "failed_op": first.data["failed_op"] or second.data["failed_op"]})

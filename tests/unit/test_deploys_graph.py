@@ -96,10 +96,11 @@ def test_every_step_comes_after_what_it_waits_for_and_a_cycle_is_refused() -> No
 
 
 def test_merge_results_adds_changes_and_keeps_failures() -> None:
-    data = {"changes": 2, "changed_ops": ["x", "y"], "seconds": 1.0, "failed_op": ""}
+    data = {"changes": 2, "changed_ops": ["x", "y"], "ops": 10, "seconds": 1.0, "failed_op": ""}
     first = Result(target="h", changed=True, failed=True, error="operation failed: x", data={**data, "failed_op": "x"})
     second = Result(target="h", changed=True, data={**data, "changes": 1, "changed_ops": ["z"]})
     merged = merge_results(first, second)
     assert merged.failed and merged.error == "operation failed: x"
     assert merged.data["changes"] == 3 and merged.data["changed_ops"] == ["x", "y", "z"]
+    assert merged.data["ops"] == 20 and merged.data["seconds"] == 2.0
     assert merged.data["failed_op"] == "x" and merge_results(None, second) is second
