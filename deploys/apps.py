@@ -29,7 +29,6 @@ import io
 import os
 import re
 import tarfile
-import tempfile
 from pathlib import Path
 
 from pyinfra import host
@@ -39,6 +38,7 @@ from pyinfra.operations import apt, files, server, systemd
 
 from deploys import data, host_name, libpq, peers, render, secret
 from deploys.base import host_tls
+from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
 from inventory.applications import APPS, App
@@ -64,7 +64,7 @@ def build_artifact(out_dir: Path | None = None) -> Path:
     The archive is byte-for-byte reproducible (sorted names, fixed owner, times and gzip header),
     so building it again gives the same file and pyinfra uploads nothing.
     """
-    out_dir = out_dir or Path(tempfile.gettempdir()) / "egov-artifacts"
+    out_dir = out_dir or deploy_context().work_dir()  # this run's own 0700 directory
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"refapp-{release_id()}.tar.gz"
     raw = io.BytesIO()

@@ -100,7 +100,8 @@ def apply() -> None:
     rules += [("replication", REPLICATION_USER, address) for _n, address in db_hosts]
     checked_file(name="pg_hba: each application to its own database", path=f"{ETC}/pg_hba.conf", mode="640",
                  user="postgres", group="postgres", content=render("db", "pg_hba.conf.j2", rules=rules),
-                 check=HBA_CHECK, reload=f"systemctl reload-or-restart {CLUSTER}")
+                 check=HBA_CHECK, reload=f"systemctl reload-or-restart {CLUSTER}",
+                 check_live=True)  # pg_hba_file_rules is the running server's reading of the live file
     systemd.service(name="postgresql running", service=CLUSTER, running=True, enabled=True)
     if host_name() == primary_name:
         postgres.role(name="role replicator", role=REPLICATION_USER, password=secret("db_replication_password"),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 from deploys import pyinfra_internals as internals
-from deploys.stages import members
+from deploys.graph import members
 from egov.results import Result
 from egov.secrets import redact
 from inventory.pyinfra_bridge import Groups
