@@ -15,6 +15,7 @@ from egov.errors import SecretsError
 from egov.secrets import Secrets
 from inventory.applications import APPS
 from inventory.services import roles_of
+from monitoring.webconfig import SECRETS as WEB_SECRETS
 
 if TYPE_CHECKING:
     from inventory import Host, Inventory
@@ -40,6 +41,10 @@ NEEDS: dict[str, Callable[[Inventory], list[str]]] = {
     "backup": lambda inv: ["backup_ssh_seed", "db_backup_password"],
     "db": lambda inv: ["db_replication_password", "db_backup_password", *_placed_apps(inv)],
     "mail": _mailboxes,
+    # every endpoint's web config holds the scrape user, and the on-call user on the monitoring hosts; the
+    # table is per role, so a run on any host asks for both (production sets every secret anyway)
+    "exporters": lambda inv: sorted(WEB_SECRETS.values()),
+    "monitoring": lambda inv: sorted(WEB_SECRETS.values()),
     **{role: _app_secret(app.secret) for role, app in APPS.items()},
 }
 
