@@ -8,6 +8,7 @@ stage's hosts. pyinfra's internals are read through ``deploys/pyinfra_internals.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+from deploys import fact_cache
 from deploys import pyinfra_internals as internals
 from deploys.stages import members
 from egov.results import Result
@@ -195,6 +197,22 @@ def host_result(state: State, host: Host, record: StageRecord, idle: bool, dry: 
                         "failed_op": failed_op, "seconds": seconds, "dry": dry})
 
 
+def rehearse(groups: Groups, stage: list[str], only: tuple[str, ...] | None, diff: bool,
+             connected: set[str]) -> fact_cache.Rehearsal:
+    """Prepare the stage's deploys on a throwaway State (the ``connected`` hosts), its facts answered
+    by a FactCache: what ``fact_cache.gather`` learns from which facts the deploys will ask."""
+
+    def run(cache: fact_cache.FactCache) -> None:
+        state = new_state(groups, stage, diff)
+        for host in state.inventory:
+            if host.name in connected:
+                state.activate_host(host)
+        with internals.answering_facts(cache.hook):
+            prepare(state, only, False, StageRecord(stage), io.StringIO())
+
+    return run
+
+
 def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dry: bool, diff: bool,
               out: IO[str]) -> dict[str, Result]:
     """Run one pyinfra State over the whole inventory, limited to the ``stage`` hosts (and roles);
@@ -210,8 +228,12 @@ def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dr
         connect_all(state)
     except PyinfraError:
         pass  # "No hosts remaining!": every host of the stage is down; reported below
-    prepare(state, only, diff, record, out)
-    idle = execute(state, dry)
+    connected = {h.name for h in state.inventory.get_active_hosts()}
+    cache = fact_cache.gather(state, rehearse(groups, stage, only, diff, connected))
+    with internals.answering_facts(cache.hook):
+        prepare(state, only, diff, record, out)
+        idle = execute(state, dry)
+    log.info("facts: %d answered from the batches, %d gathered live", cache.counts["answered"], cache.counts["live"])
     seconds = round(time.monotonic() - started, 2)
     try:
         disconnect_all(state)
