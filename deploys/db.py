@@ -22,6 +22,7 @@ from deploys.ops import OperationCommands, postgres
 from deploys.ops.config import checked_file
 
 VERSION = "15"
+PACKAGES = [f"postgresql-{VERSION}"]
 CLUSTER = f"postgresql@{VERSION}-main"
 ETC = f"/etc/postgresql/{VERSION}/main"
 DATA = f"/var/lib/postgresql/{VERSION}/main"
@@ -77,7 +78,7 @@ def apply() -> None:
     db_hosts = peers("db")
     primary_name, primary = db_hosts[0]
     backup_hosts = [addr for _n, addr in peers("backup")]
-    apt.packages(name="PostgreSQL 15", packages=[f"postgresql-{VERSION}"])
+    apt.packages(name="PostgreSQL 15", packages=PACKAGES)
     checked_file(name="postgresql settings", path=f"{ETC}/conf.d/egov.conf", user="postgres", group="postgres",
                  content=render("db", "egov.conf.j2"), check=CONFIG_CHECK, reload=f"systemctl restart {CLUSTER}")
     rules = [(db, user, address) for db, user, addresses in app_databases() for address in addresses]

@@ -42,6 +42,11 @@ PACKAGE_SYNC: dict[str, Any] = {"src": str(REPO / EXPORTER_PACKAGE), "dest": f"{
                                 "mode": "644", "dir_mode": "755", "delete": True, "exclude": BYTECODE,
                                 "exclude_dir": [PYCACHE, f"*/{PYCACHE}"]}
 EXPORTER_PACKAGES = ["python3", "python3-prometheus-client", "python3-yaml", "python3-cryptography"]
+NODE_PACKAGES = ["prometheus-node-exporter"]
+# the hosts whose egov exporter reads what they hold (the monitoring state, the backups)
+EGOV_EXPORTER_ROLES = {"monitoring", "backup"}
+# postgresql-common creates the postgres user the exporter runs as
+POSTGRES_PACKAGES = ["postgresql-common", "prometheus-postgres-exporter"]
 PG_QUERIES = "/etc/prometheus/postgres-queries.yml"
 DAEMON_RELOAD = "systemctl daemon-reload"
 
@@ -65,7 +70,7 @@ def apply() -> None:
     inv, me_host, s = _settings()
     roles = set(me_host.roles)
 
-    apt.packages(name="node_exporter", packages=["prometheus-node-exporter"], no_recommends=True)
+    apt.packages(name="node_exporter", packages=NODE_PACKAGES, no_recommends=True)
     checked_file(name="node_exporter settings", path="/etc/default/prometheus-node-exporter",
                  content=render("exporters", "node-exporter.default.j2", port=s.node_exporter_port),
                  reload="systemctl restart prometheus-node-exporter")
@@ -73,15 +78,19 @@ def apply() -> None:
 
     if "db" in roles:
         _postgres_exporter(s.postgres_exporter_port)
-    if roles & {"monitoring", "backup"}:
+    if roles & EGOV_EXPORTER_ROLES:
         _egov_exporter(inv, me_host)
 
 
+def packages(roles: set[str]) -> list[str]:
+    """The packages (none of their recommended ones) the exporters of a host with ``roles`` need."""
+    return [*NODE_PACKAGES, *(POSTGRES_PACKAGES if "db" in roles else []),
+            *(EXPORTER_PACKAGES if roles & EGOV_EXPORTER_ROLES else [])]
+
+
 def _postgres_exporter(port: int) -> None:
-    # postgresql-common creates the postgres user the exporter runs as; this role runs before
-    # the db role, which then installs the server itself
-    apt.packages(name="postgres_exporter", packages=["postgresql-common", "prometheus-postgres-exporter"],
-                 no_recommends=True)
+    # this role runs before the db role, which then installs the server itself
+    apt.packages(name="postgres_exporter", packages=POSTGRES_PACKAGES, no_recommends=True)
     queries = files.put(name="postgres_exporter replication queries", dest=PG_QUERIES,
                         src=StringIO(render("exporters", "postgres-queries.yml")), mode="644")
     dropin = files.put(name="postgres_exporter runs as postgres",
