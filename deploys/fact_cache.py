@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -60,7 +60,8 @@ class FactCache:
     answers: dict[str, dict[str, Answer]] = field(default_factory=dict)
     asked: dict[str, dict[str, None]] = field(default_factory=dict)
     recording: bool = True
-    counts: Counter[str] = field(default_factory=Counter)
+    # per host: facts "answered" from the batches, gathered "live", "round trips", commands "sent"
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     def hook(self, state: State, host: Host, fact: FactBase[Any], line: str | None) -> Any:
         """``internals.answering_facts``' hook: the fact's value from the host's answers."""
@@ -69,13 +70,13 @@ class FactCache:
         answer = self.answers.get(host.name, {}).get(line) if line is not None else None
         value = internals.MISS if answer is None else internals.fact_value(fact, answer.rc, answer.stdout)
         if value is not internals.MISS:
-            self.counts["answered"] += 0 if self.recording else 1
+            self.counts[host.name]["answered"] += 0 if self.recording else 1
             return value
         if self.recording:
             if line is not None and answer is None:
                 self.asked.setdefault(host.name, {})[line] = None
             return fact.default()
-        self.counts["live"] += 1
+        self.counts[host.name]["live"] += 1
         return internals.MISS
 
     def fetch(self, hosts: list[Host]) -> int:
@@ -87,20 +88,20 @@ class FactCache:
             from pyinfra.api import StringCommand
 
             lines = list(self.asked.pop(host.name, {}))
+            self.counts[host.name]["sent"] += len(lines)
             log.debug("facts of %s, batched:\n%s", host.name, "\n".join(lines))
             known = self.answers.setdefault(host.name, {})
             for run in chunks(lines):
                 status, output = host.run_shell_command(StringCommand(batch_script(run)), print_output=False)
                 if status:
                     known.update(parse_batch(run, "\n".join(output.stdout_lines)))
-                self.counts["round trips"] += 1
+                self.counts[host.name]["round trips"] += 1
             # never asked again: a command the batch did not answer goes live in the real preparation
             for line in lines:
                 known.setdefault(line, Answer(-1, "", ""))
 
         sent = sum(len(self.asked.get(h.name, {})) for h in hosts)
         gevent.joinall([gevent.spawn(fetch_host, h) for h in hosts if self.asked.get(h.name)], raise_error=False)
-        self.counts["sent"] += sent
         return sent
 
 

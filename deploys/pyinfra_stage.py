@@ -44,11 +44,14 @@ def name_of(host: Host) -> str:
 
 @dataclass
 class StageRecord:
-    """What one stage learns per pyinfra host name: its errors, its operations' own names, its diffs."""
+    """What one stage learns per pyinfra host name: its errors, its operations' own names, its diffs,
+    how its facts were gathered."""
 
     hosts: list[str]
     errors: dict[str, str] = field(default_factory=dict)
     diffs: dict[str, str] = field(default_factory=dict)
+    # per host, how its facts were gathered (``fact_cache.FactCache.counts``)
+    facts: dict[str, dict[str, int]] = field(default_factory=dict)
     op_names: dict[str, dict[str, str]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -194,7 +197,8 @@ def host_result(state: State, host: Host, record: StageRecord, idle: bool, dry: 
     return Result(target=name_of(host), changed=bool(changed_ops), failed=failed_host,
                   error=error or ("failed" if failed_host else ""), diff=record.diffs.get(host.name, ""),
                   data={"changes": len(changed_ops), "changed_ops": changed_ops, "ops": len(ops),
-                        "failed_op": failed_op, "seconds": seconds, "dry": dry})
+                        "failed_op": failed_op, "seconds": seconds, "dry": dry,
+                        "facts": record.facts.get(host.name, {})})
 
 
 def rehearse(groups: Groups, stage: list[str], only: tuple[str, ...] | None, diff: bool,
@@ -233,7 +237,7 @@ def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dr
     with internals.answering_facts(cache.hook):
         prepare(state, only, diff, record, out)
         idle = execute(state, dry)
-    log.info("facts: %d answered from the batches, %d gathered live", cache.counts["answered"], cache.counts["live"])
+    record.facts = {name: dict(counts) for name, counts in cache.counts.items()}
     seconds = round(time.monotonic() - started, 2)
     try:
         disconnect_all(state)

@@ -65,9 +65,10 @@ def test_the_batch_answers_as_pyinfra_gathers_each_fact(tmp: Path) -> None:
         answered = facts_of(host, tmp)
     assert answered == live
     assert live[0] and live[1] and live[2] is None  # the chained fact was foreseen
-    assert cache.counts["live"] == 0
-    assert cache.counts["answered"] == len(live)
-    assert cache.counts["round trips"] == 2  # the sha1 is asked only once the file is known to be there
+    counts = cache.counts[host.name]
+    assert counts["live"] == 0
+    assert counts["answered"] == len(live)
+    assert counts["round trips"] == 2  # the sha1 is asked only once the file is known to be there
 
 
 def test_a_failing_fact_is_left_to_pyinfra(tmp: Path) -> None:
@@ -84,7 +85,7 @@ def test_a_failing_fact_is_left_to_pyinfra(tmp: Path) -> None:
 
     with internals.answering_facts(hook):
         assert host.get_fact(Command, command="exit 3", _ignore_errors=True) is None
-    assert asked == [line] and cache.counts["live"] == 1
+    assert asked == [line] and cache.counts[host.name]["live"] == 1
 
 
 def test_chunks_keep_every_line_in_order_within_the_limit() -> None:
