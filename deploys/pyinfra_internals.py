@@ -64,6 +64,12 @@ class PreparedOp:
     may_change: bool
     dependent: bool
 
+    @property
+    def would_change(self) -> bool:
+        """It would change the host by itself: a command to run and no ``_if`` (every ``_if`` of the
+        deploys asks whether an earlier operation changed, so it runs only after one that would)."""
+        return self.may_change and not self.dependent
+
 
 def _operation_module() -> ModuleType:
     # the module itself: ``pyinfra.api.operation`` as an attribute of ``pyinfra.api`` is the decorator
@@ -116,14 +122,15 @@ def prepared_ops(state: State, host: Host) -> list[PreparedOp]:
 
 
 def untouched(state: State, host: Host) -> bool:
-    """While executing: ``host`` runs an operation that, as every one before it, had nothing to
-    change when prepared, so nothing has been run on the host yet (``Host.executing_op_hash``)."""
+    """While executing: ``host`` runs an operation that, as every one before it, would change
+    nothing by itself when prepared, so nothing has been run on the host yet
+    (``Host.executing_op_hash``)."""
     current = host.executing_op_hash
     if current is None or current not in host.op_hash_order:
         return False
     for op_hash in host.op_hash_order[:host.op_hash_order.index(current) + 1]:
         op = prepared_op(state, host, op_hash)
-        if op is not None and op.may_change:
+        if op is not None and op.would_change:
             return False
     return True
 

@@ -160,12 +160,14 @@ def execute(state: State, dry: bool) -> set[Host]:
 
     A host on which no prepared operation would change anything has nothing to execute: it sits
     out the execution (it is not failed), which makes a no-op re-run cost the fact gathering only.
+    An operation under ``_if`` (a reload or check after an earlier one changed) does not count:
+    it runs only after one that would change.
     """
     from pyinfra.api.exceptions import PyinfraError
     from pyinfra.api.operations import run_ops
 
     idle = {h for h in state.inventory.get_active_hosts()
-            if not any(op.may_change for op in internals.prepared_ops(state, h))}
+            if not any(op.would_change for op in internals.prepared_ops(state, h))}
     internals.sit_out(state, idle)
     if not dry and state.inventory.get_active_hosts():
         try:
@@ -181,7 +183,7 @@ def host_result(state: State, host: Host, record: StageRecord, idle: bool, dry: 
     ops = internals.prepared_ops(state, host)
     if dry:
         # a dependent op (``_if``) only runs when its parent changes; count the parent alone
-        changed_ops = [record.op_name(host, op.op_hash) for op in ops if op.may_change and not op.dependent]
+        changed_ops = [record.op_name(host, op.op_hash) for op in ops if op.would_change]
         failed_op = ""
     elif idle:
         changed_ops, failed_op = [], ""
@@ -211,8 +213,14 @@ def rehearse(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dif
         for host in state.inventory:
             if host.name in connected:
                 state.activate_host(host)
-        with internals.answering_facts(cache.hook):
-            prepare(state, only, False, StageRecord(stage), io.StringIO())
+        # what pyinfra says meanwhile (diffs, warnings) is about made-up facts: kept out of the log
+        pyinfra_logger = logging.getLogger("pyinfra")
+        pyinfra_logger.disabled = True
+        try:
+            with internals.answering_facts(cache.hook):
+                prepare(state, only, False, StageRecord(stage), io.StringIO())
+        finally:
+            pyinfra_logger.disabled = False
 
     return run
 
