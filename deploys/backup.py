@@ -35,6 +35,9 @@ from egov.secrets import remember
 from inventory.services import roles_of
 from monitoring.targets import host_settings
 
+# the scratch server the restore tests restore into
+PACKAGES = ["postgresql-15"]
+
 DIRECTORY = "/var/backups/egov"
 FILES_OUT = "/usr/local/sbin/egov-files-out"
 PULL = "/usr/local/sbin/egov-backup-files"
@@ -118,7 +121,7 @@ def apply() -> None:
     context = {"directory": DIRECTORY, "databases": databases, "primary": db_hosts[0] if db_hosts else "",
                "user": BACKUP_USER, "retention_days": int(data("backup__retention_days")), "scratch_port": 5432,
                "tls": libpq.verified(host_tls()[2])}
-    apt.packages(name="PostgreSQL for dumps and restore tests", packages=["postgresql-15"])
+    apt.packages(name="PostgreSQL for dumps and restore tests", packages=PACKAGES)
     systemd.service(name="scratch PostgreSQL running", service="postgresql@15-main", running=True, enabled=True)
     files.directory(name="backup directory", path=DIRECTORY, mode="700")
     files.put(name="backup reader password", dest="/root/.pgpass", mode="600",

@@ -26,6 +26,7 @@ from deploys.ops import OperationCommands, postgres
 from deploys.ops.config import checked_file
 
 VERSION = "15"
+PACKAGES = [f"postgresql-{VERSION}"]
 CLUSTER = f"postgresql@{VERSION}-main"
 ETC = f"/etc/postgresql/{VERSION}/main"
 DATA = f"/var/lib/postgresql/{VERSION}/main"
@@ -90,7 +91,7 @@ def apply() -> None:
     db_hosts = peers("db")
     primary_name, primary = db_hosts[0]
     backup_hosts = [addr for _n, addr in peers("backup")]
-    apt.packages(name="PostgreSQL 15", packages=[f"postgresql-{VERSION}"])
+    apt.packages(name="PostgreSQL 15", packages=PACKAGES)
     cert, key, ca = host_tls()
     checked_file(name="postgresql settings", path=f"{ETC}/conf.d/egov.conf", user="postgres", group="postgres",
                  content=render("db", "egov.conf.j2", cert=cert, key=key), check=CONFIG_CHECK,

@@ -28,6 +28,8 @@ from deploys.pki import certificate, install
 from egov.errors import DeployError
 from inventory.services import mail_name
 
+PACKAGES = ["postfix", "dovecot-imapd"]
+
 if TYPE_CHECKING:
     from inventory.model import Inventory
 
@@ -46,7 +48,7 @@ def apply() -> None:
     domain = inv.province.domain
     hostname = mail_name(inv)
     issued = certificate("mail", [hostname, domain], prefix="mail")
-    apt.packages(name="postfix and dovecot", packages=["postfix", "dovecot-imapd"])
+    apt.packages(name="postfix and dovecot", packages=PACKAGES)
     cert, key = install(issued, "mail")
     main = checked_file(name="postfix: main.cf", path="/etc/postfix/main.cf",
                         content=render("mail", "main.cf.j2", domain=domain, hostname=hostname,

@@ -17,6 +17,8 @@ from deploys.ops.config import checked_file
 from deploys.pki import certificate, install
 from inventory.services import SERVICE_NAMES, WEB_PORT, vip
 
+PACKAGES = ["nginx"]
+
 
 def server_names() -> list[str]:
     domain = deploy_context().inventory.province.domain
@@ -26,7 +28,7 @@ def server_names() -> list[str]:
 def nginx() -> None:
     """nginx from Debian's package, TLS 1.2+ only, without the package's default site (also the
     monitoring role's, for the on-call page)."""
-    apt.packages(name="nginx", packages=["nginx"])
+    apt.packages(name="nginx", packages=PACKAGES)
     # Debian's nginx.conf still offers TLS 1.0 and 1.1 to every server without its own setting
     protocols = files.line(name="nginx: TLS 1.2 and 1.3 only", path="/etc/nginx/nginx.conf",
                            line=r"^\s*ssl_protocols .*", replace="ssl_protocols TLSv1.2 TLSv1.3;")
