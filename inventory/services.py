@@ -32,6 +32,8 @@ DISTRICT_PROXY_PORT = 3128
 SERVICE_NAMES = ("www", "dichvucong", "portal", "docmgmt", "onestop", "specdb")
 # the VIP's default address in the first lb host's server LAN: .1 is the site's router, hosts start at .10
 VIP_OFFSET = 5
+# the directory's LDAP over TLS (ldaps); plain LDAP (389) is not served at all
+DIRECTORY_PORT = 636
 # where each core application keeps its config (``<APP_CONFIG_DIR>/<app>.ini``)
 APP_CONFIG_DIR = "/etc/egov"
 
@@ -65,6 +67,7 @@ TABLE: tuple[Role, ...] = (
     Role("ntp", ("udp/123",)),
     Role("dns", ("tcp/53", "udp/53"), critical=True),
     Role("log", ("tcp/514", "udp/514")),
+    Role("directory", (f"tcp/{DIRECTORY_PORT}",), critical=True),
     Role("db", ("tcp/5432",), critical=True),
     Role("web", ("tcp/80", "tcp/443", f"tcp/{WEB_PORT}"), critical=True),
     Role("lb", ("tcp/80", "tcp/443", "vrrp"), critical=True),
@@ -134,3 +137,13 @@ def mail_name(inv: Inventory) -> str:
 def app_config_path(role: str) -> str:
     """Where the app of ``role`` keeps its config (the apps role writes it, ``egov verify`` reads it)."""
     return f"{APP_CONFIG_DIR}/{APPS[role].name}.ini"
+
+
+def directory_name(inv: Inventory) -> str:
+    """The directory's service name, on its certificate: ``ldap.<province domain>``."""
+    return f"ldap.{inv.province.domain}"
+
+
+def directory_base(inv: Inventory) -> str:
+    """The directory's base DN, from the province's domain: ``dc=quangninh,dc=gov,dc=vn``."""
+    return ",".join(f"dc={part}" for part in inv.province.domain.lower().split("."))
