@@ -151,6 +151,21 @@ class Router:
         return {purpose: lan.ip for purpose, lan in self.lan_interfaces.items()}
 
 
+@dataclass(frozen=True)
+class Agency:
+    """An agency: its portal answers at ``portal`` (a virtual host of the portal application) and its
+    mail is under ``mail_domain`` (its own, else the province's shared domain)."""
+
+    code: str
+    name: str
+    short: str
+    level: str          # its site's level
+    site: str
+    portal: str         # host name, e.g. "snv.quangninh.gov.vn"
+    mail_domain: str    # e.g. "quangninh.gov.vn" (shared) or the agency's own
+    confirmed: bool = True   # False: the name awaits a check against the official list
+
+
 @dataclass(eq=False)
 class Inventory:
     path: Path
@@ -163,6 +178,7 @@ class Inventory:
     links: list[Link]
     plan: IPPlan
     noc_networks: list[IPv4Network]
+    agencies: dict[str, Agency] = field(default_factory=dict)   # code -> Agency, in file order
 
     def level(self, name: str) -> Level:
         return next(lvl for lvl in self.levels if lvl.name == name)

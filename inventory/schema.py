@@ -82,6 +82,26 @@ class SiteSpec(Strict):
     routers: list[RouterSpec] = Field(default_factory=list)
 
 
+# one DNS label (RFC 1035 as browsers take it: letters, digits, '-' inside, at most 63)
+DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+DnsName = Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253)]
+
+
+class AgencySpec(Strict):
+    """One agency: a department, board or organisation of the province, a commune-level people's
+    committee (a district's under three levels). Its level is its site's."""
+
+    code: Name                       # the inventory's key for it (a-z, 0-9, '-'), never reused
+    # full name with diacritics, as it signs its documents; it is written into web pages and nginx's
+    # configuration as it is, so none of the characters those would have to escape
+    name: str = Field(min_length=1, max_length=200, pattern=r'^[^"$\\<>{};&`\x00-\x1f\x7f]+$')
+    short: DnsLabel                  # its portal's label: <short>.<province domain>
+    site: str                        # the site it sits at (and reaches the platform through)
+    portal: DnsName | None = None    # its portal's host name, when not <short>.<province domain>
+    mail_domain: DnsName | None = None   # its own mail domain; none: the province's shared one
+    confirmed: bool = True           # false: the name is not checked against an official list yet
+
+
 class InventorySpec(Strict):
     environment: Literal["lab", "production"]
     province: ProvinceSpec
@@ -90,6 +110,8 @@ class InventorySpec(Strict):
     defaults: Vars = Field(default_factory=dict)
     # each site is checked on its own (SiteSpec), so one broken site does not hide the others' problems
     sites: list[Any] = Field(min_length=1)
+    # each agency is checked on its own too (AgencySpec)
+    agencies: list[Any] = Field(default_factory=list)
 
 
 # --- Variables ------------------------------------------------------------------------------------

@@ -131,7 +131,14 @@ def vip(inv: Inventory) -> str | None:
 
 def mail_name(inv: Inventory) -> str:
     """The mail host's name, on its certificate: ``mail.<province domain>``."""
-    return f"mail.{inv.province.domain}"
+    return f"mail.{inv.province.domain}"  # reserved_hosts() keeps agencies off it
+
+
+def reserved_hosts(domain: str) -> dict[str, str]:
+    """The host names the platform's own services hold under ``domain`` (host -> what holds it): an
+    agency's portal may not take one."""
+    names = {f"{name}.{domain}": f"service name {name}" for name in SERVICE_NAMES}
+    return {**names, f"mail.{domain}": "mail host", domain: "main portal"}
 
 
 def app_config_path(role: str) -> str:
