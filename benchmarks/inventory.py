@@ -28,7 +28,7 @@ LEVELS = [
     "{name: commune, max_sites: 128, subnets: {mgmt: 27, user: 25}, defaults: {router__platform: cisco_ios}}",
 ]
 CORES = ["{name: core1, slot: 0, platform: juniper_junos}", "{name: core2, slot: 1, platform: juniper_junos}"]
-ROLES = ["dns", "db", "lb", "web", "app_docmgmt", "app_onestop", "app_portal", "app_specdb", "ntp", "log"]
+ROLES = ["dns", "db", "lb", "web", "app_docmgmt", "app_onestop", "app_portal", "app_specdb", "ntp", "log", "directory"]
 
 
 def province_yaml(n: int, total: int, communes: int) -> str:

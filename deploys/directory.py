@@ -149,7 +149,8 @@ def tree(inv: Inventory, accounts: list[Account], mailboxes: list[str], aliases:
     for role in aliases:
         for agency in dict.fromkeys(a.agency for a in accounts if role in a.roles):
             address = alias_address(inv, agency, role)
-            targets = [f"{a.uid}@{mail_domain(inv, agency)}" for a in accounts if a.agency == agency and role in a.roles]
+            targets = [f"{a.uid}@{mail_domain(inv, agency)}" for a in accounts
+                       if a.agency == agency and role in a.roles]
             entries.append((f"cn={address},ou=aliases,{base}", {"objectClass": ["top", "nisMailAlias"],
                                                                  "cn": [address], "rfc822MailMember": targets}))
     return entries
@@ -160,7 +161,7 @@ class LdapEntries(FactBase[dict[str, dict[str, list[str]]]]):
     ``{}`` when slapd is not installed, not running or holds no such base."""
 
     @override
-    def command(self, base: str) -> str:  # type: ignore[override]
+    def command(self, base: str) -> str:
         return f"ldapsearch {ROOT_EXTERNAL} -LLL -o ldif-wrap=no -b '{base}' '(objectClass=*)' '*' 2>/dev/null || true"
 
     @override
@@ -232,6 +233,9 @@ def apply() -> None:
     key = files.put(name="slapd: certificate key", src=StringIO(issued.key_pem), dest=f"{TLS_DIR}/directory.key",
                     user="root", group="openldap", mode="640")
     trust(issued.ca_pem, "directory")
+    # before the config: a first start (the config's) already listens on ldaps only
+    defaults = checked_file(name="slapd: listen on ldaps and ldapi only", path="/etc/default/slapd",
+                            content=render("directory", "slapd.default.j2"))
     admin_password = secret("directory_admin_password")
     others = [(n, a) for n, a in directory_hosts if n != me]
     config = checked_file(
@@ -243,8 +247,6 @@ def apply() -> None:
                        tls_dir=TLS_DIR, size_limit=data("directory__size_limit"),
                        max_size=int(data("directory__max_size_mb")) * 1024 * 1024),
         check=BUILD, reload=SWAP)
-    defaults = checked_file(name="slapd: listen on ldaps and ldapi only", path="/etc/default/slapd",
-                            content=render("directory", "slapd.default.j2"))
     systemd.service(name="slapd restarted on a new certificate or listeners", service="slapd", restarted=True,
                     _if=lambda: bool(cert.did_change() or key.did_change() or defaults.did_change())
                     and not config.did_change())

@@ -65,7 +65,7 @@ def apply() -> None:
     issued = certificate("mail", [hostname, domain], prefix="mail")
     apt.packages(name="postfix and dovecot, with their LDAP lookups", packages=PACKAGES)
     cert, key = install(issued, "mail")
-    tables = [checked_file(name=f"postfix: {table} from the directory", path=f"/etc/postfix/ldap-{table}.cf",
+    tables = [checked_file(name=f"postfix: {table} from the directory", path=ldap_table(table),
                            mode="640", group="postfix",
                            content=render("mail", "ldap-table.cf.j2", servers=directories, base=base,
                                           bind_dn=f"cn=mail,ou=services,{base}", bind_pw=lookup_password,
@@ -75,7 +75,8 @@ def apply() -> None:
     main = checked_file(name="postfix: main.cf", path="/etc/postfix/main.cf",
                         content=render("mail", "main.cf.j2", domain=domain, hostname=hostname,
                                        networks=[str(inv.plan.supernet)], relay_host=data("mail__relay_host"),
-                                       cert=cert, key=key, domains=mail_domains(inv), tables=list(LDAP_TABLES)),
+                                       cert=cert, key=key, domains=mail_domains(inv),
+                                       tables={t: ldap_table(t) for t in LDAP_TABLES}),
                         check="postfix check")
     master = checked_file(name="postfix: master.cf with submission", path="/etc/postfix/master.cf",
                           content=render("mail", "master.cf.j2"), check="postfix check")
@@ -107,6 +108,11 @@ def apply() -> None:
         systemd.service(name=f"{service} running", service=service, running=True, enabled=True)
     # postfix.service is a oneshot that starts this instance: the daemon that must be running
     systemd.service(name="postfix daemon running", service="postfix@-", running=True)
+
+
+def ldap_table(table: str) -> str:
+    """Where postfix's LDAP table ``table`` (a key of ``LDAP_TABLES``) is configured."""
+    return f"/etc/postfix/ldap-{table}.cf"
 
 
 def mail_domains(inv: Inventory) -> list[str]:

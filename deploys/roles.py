@@ -19,6 +19,7 @@ ROLES: dict[str, str] = {
     "dns": "deploys.dns:apply",
     "ntp": "deploys.ntp:apply",
     "db": "deploys.db:apply",
+    "directory": "deploys.directory:apply",
     "lb": "deploys.lb:apply",
     "web": "deploys.web:apply",
     "mail": "deploys.mail:apply",

@@ -15,6 +15,8 @@ APT_PACKAGES=(
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
   postgresql python3-psycopg2 unbound squid
   chromium
+  # the directory and mail checkers the unit tests run (slaptest, a real slapd, postfix check, doveconf)
+  slapd ldap-utils postfix postfix-ldap dovecot-imapd dovecot-lmtpd dovecot-ldap python3-ldap3
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

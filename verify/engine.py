@@ -20,7 +20,15 @@ from egov.errors import InputError
 from egov.parallel import run_parallel
 from egov.results import Result, RunResult
 from inventory.applications import APPS
-from inventory.services import WEB_PORT, app_config_path, listen_ports, mail_name, vip
+from inventory.services import (
+    DIRECTORY_PORT,
+    WEB_PORT,
+    app_config_path,
+    directory_base,
+    listen_ports,
+    mail_name,
+    vip,
+)
 from verify.catalogue import DEFAULT_CATALOGUE, Catalogue, Control, load_catalogue
 from verify.checks import CHECKS, Node, Outcome
 from verify.prefetch import Prefetched, Recorder, prefetch
@@ -79,6 +87,9 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
                   for role, app in APPS.items() if inv.hosts_with_role(role)},
         mail_name=mail_name(inv),
         hosts=list(inv.hosts),
+        directories=[str(h.mgmt_ip) for h in inv.hosts_with_role("directory")],
+        directory_base=directory_base(inv),
+        directory_port=DIRECTORY_PORT,
     )
 
 

@@ -51,7 +51,9 @@ def test_config_renders_and_passes_the_apps_own_check(tmp_path: Path) -> None:
     app = APPS["app_docmgmt"]
     text = render("apps", "app.ini.j2", app=app, role_name="app_docmgmt", listen="0.0.0.0",
                   dsn="host=10.22.176.12,10.22.176.13 port=5432 dbname=docmgmt user=docmgmt password=pw-xyz-123 "
-                      "target_session_attrs=read-write connect_timeout=3")
+                      "target_session_attrs=read-write connect_timeout=3",
+                  directories=["ldaps://10.22.146.12:636", "ldaps://10.22.146.13:636"],
+                  base="dc=quangninh,dc=gov,dc=vn")
     path = tmp_path / "docmgmt.ini"
     path.write_text(text)
     check = [SYSTEM_PYTHON, str(apps.REFAPP / "refapp.py"), "--check", "--config", str(path)]

@@ -147,7 +147,7 @@ def test_pyinfra_groups_by_role_site_and_level() -> None:
     data = dict(groups["role_db"][0])["dc-db1"]
     assert data["ssh_hostname"] == str(inv.hosts["dc-db1"].mgmt_ip)
     assert data["ssh_strict_host_key_checking"] == "yes" and data["ssh_known_hosts_file"].endswith("known_hosts")
-    assert data["egov_roles"] == ["db"] and data["egov_site"] == "dc" and data["base__timezone"]
+    assert data["egov_roles"] == ["db", "directory"] and data["egov_site"] == "dc" and data["base__timezone"]
     assert IPv4Address(data["ssh_hostname"]) in inv.plan.pools["mgmt"]
     only = pyinfra_groups(inv, [inv.hosts["dc-ops1"]])
     assert set(only) == {"role_mirror", "role_log", "role_mail", "role_monitoring", "role_bastion", "role_backup",

@@ -49,7 +49,7 @@ def test_each_probe_target_carries_its_own_hosts_site(federated) -> None:
     assert all(g["targets"] == [g["labels"]["url"]] and g["labels"]["site"] == "dc" for g in apps)
     tls = json.loads(federated["dc-ops1"]["file_sd/blackbox_tls.json"])
     assert {g["labels"]["endpoint"] for g in tls} == {"dc-app1:8443", "dc-app1:443", "dc-app2:8443", "dc-app2:443",
-                                                     "dc-ops1:993"}
+                                                     "dc-ops1:993", "dc-db1:636", "dc-db2:636"}
     # the district server probes nothing of the data centre's
     district = json.loads(federated["qn-ty-mon1"]["file_sd/blackbox_tls.json"])
     assert all(g["labels"]["site"] == "tien-yen" for g in district)

@@ -303,3 +303,28 @@ def test_probe_speaks_smtp() -> None:
         server.join(5)
     assert json.loads(out.stdout) == [{"ehlo": ["PIPELINING", "SIZE 1000", "8BITMIME"]}]
     assert heard == [b"EHLO egov-verify\r\n", b"QUIT\r\n"]
+
+
+def _directory_node() -> Node:
+    return Node(name="dc-db1", roles=["directory"], directories=["10.22.146.12", "10.22.146.13"],
+                directory_base="dc=quangninh,dc=gov,dc=vn")
+
+
+# what ldapsearch -LLL prints for the base entry's contextCSN (OpenLDAP 2.5: one CSN per server ID,
+# <time>.<µs>Z#<count>#<server id>#<modifier>), and the line it prints to stderr when a server is down
+CSN_1 = "contextCSN: 20261201121500.123456Z#000000#001#000000"
+CSN_2 = "contextCSN: 20261201121730.654321Z#000000#002#000000"
+DOWN = "ldap_sasl_bind(SIMPLE): Can't contact LDAP server (-1)"
+
+
+@pytest.mark.parametrize(("listing", "passed", "detail"), [
+    (f"== 10.22.146.12\ndn: dc=quangninh,dc=gov,dc=vn\n{CSN_1}\n{CSN_2}\n\n"
+     f"== 10.22.146.13\ndn: dc=quangninh,dc=gov,dc=vn\n{CSN_2}\n{CSN_1}\n\n", True, "2 directory servers answer"),
+    (f"== 10.22.146.12\ndn: dc=quangninh,dc=gov,dc=vn\n{CSN_1}\n{CSN_2}\n\n"
+     f"== 10.22.146.13\ndn: dc=quangninh,dc=gov,dc=vn\n{CSN_1}\n\n", False, "replication not in step"),
+    (f"== 10.22.146.12\ndn: dc=quangninh,dc=gov,dc=vn\n{CSN_1}\n\n== 10.22.146.13\n{DOWN}\n", False,
+     f"10.22.146.13: {DOWN}"),
+])
+def test_directory_in_step(listing: str, passed: bool, detail: str) -> None:
+    result = run("directory_in_step", {"for a in ": Out(0, listing)}, node=_directory_node())
+    assert result[0] is passed and detail in result[1], result

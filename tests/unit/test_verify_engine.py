@@ -58,6 +58,10 @@ def healthy_answers(command: str) -> Out:
                                                     ("docmgmt", "onestop", "portal", "specdb")))),
         "date": lambda: Out(0, str(NOW)),
         "true": lambda: Out(0),
+        # the directory check: both lab directory hosts answer with the same contextCSN
+        "for": lambda: Out(0, "".join(f"== {a}\ndn: dc=quangninh,dc=gov,dc=vn\n"
+                                      "contextCSN: 20261201121500.123456Z#000000#001#000000\n\n"
+                                      for a in ("10.22.146.12", "10.22.146.13"))),
     }
     return table[words[0]]()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from verify.checks.base import Node, Outcome, RunsCommands, check, probe, probe_many
+from verify.checks.base import Node, Outcome, RunsCommands, check, output, probe, probe_many
 
 
 def _health(answer: dict[str, Any]) -> str | None:
@@ -111,3 +111,38 @@ def mail_tls_only(host: RunsCommands, node: Node, min_days: int = 14) -> Outcome
     if problems:
         return Outcome(False, "; ".join(problems))
     return Outcome(True, f"{node.mail_name}: STARTTLS on :25 and :587, AUTH only after it; {days} days left")
+
+
+@check("directory_in_step")
+def directory_in_step(host: RunsCommands, node: Node) -> Outcome:
+    """Every directory server answers over ldaps with the platform CA verified (the host's trust
+    store), and all hold the same ``contextCSN`` on the base entry: replication is in step."""
+    if not node.directories or not node.directory_base:
+        return Outcome(False, "the inventory places no directory host")
+    # ldapsearch verifies the server's certificate against /etc/ldap/ldap.conf's TLS_CACERT (the trust store)
+    command = ("for a in " + " ".join(["%s"] * len(node.directories)) + "; do echo \"== $a\"; "
+               "ldapsearch -x -LLL -o ldif-wrap=no -o nettimeout=3 -H \"ldaps://$a:" + str(node.directory_port)
+               + "\" -s base -b %s contextCSN 2>&1; done")
+    result = host.run(command, *node.directories, node.directory_base)
+    answers: dict[str, list[str]] = {}
+    errors: dict[str, str] = {}
+    current = ""
+    for line in output(result).splitlines():
+        if line.startswith("== "):
+            current = line[3:]
+            answers[current] = []
+        elif line.startswith("contextCSN: "):
+            answers.setdefault(current, []).append(line.split(": ", 1)[1])
+        elif line.startswith("ldap_") and current:
+            errors.setdefault(current, line.strip())
+    problems = [f"{a}: {errors.get(a, 'no answer')}" for a in node.directories if not answers.get(a)]
+    if problems:
+        return Outcome(False, "; ".join(problems))
+    states = {a: sorted(answers[a]) for a in node.directories}
+    first = node.directories[0]
+    behind = [a for a in node.directories if states[a] != states[first]]
+    if behind:
+        return Outcome(False, f"replication not in step: {first} has {', '.join(states[first])}; "
+                              + "; ".join(f"{a} has {', '.join(states[a])}" for a in behind))
+    return Outcome(True, f"{len(node.directories)} directory servers answer over ldaps, in step "
+                         f"({', '.join(states[first])})")
