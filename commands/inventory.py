@@ -32,6 +32,7 @@ def validate_cmd(file: str | None, inventory_path: str, as_json: bool) -> None:
 
     inv = load_inventory(file or inventory_path)
     _check_monitoring(inv)
+    _check_rosters(inv)
     data = summary(inv)
     if as_json:
         common.emit_json({"valid": True, **data})
@@ -55,6 +56,14 @@ def _check_monitoring(inv: Inventory) -> None:
             problems.update(dict.fromkeys(f"{inv.path}: {problem}" for problem in exc.problems))
     if problems:
         raise MonitoringConfigError(list(problems))
+
+
+def _check_rosters(inv: Inventory) -> None:
+    """The directory's rosters (inventory/roster.py): every bad row with its file and line."""
+    from deploys.mail import alert_mailboxes
+    from inventory.roster import inventory_rosters
+
+    inventory_rosters(inv, alert_mailboxes(inv))
 
 
 @inventory_group.command("ipplan")

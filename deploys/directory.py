@@ -25,7 +25,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from io import StringIO
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyinfra import host
@@ -42,7 +41,7 @@ from deploys.ops import OperationCommands
 from deploys.ops.config import checked_file
 from deploys.pki import certificate, trust
 from egov.errors import DeployError
-from inventory.roster import Account, load_rosters
+from inventory.roster import Account, inventory_rosters
 from inventory.services import DIRECTORY_PORT, directory_base, directory_name
 
 if TYPE_CHECKING:
@@ -56,7 +55,9 @@ ROOT_EXTERNAL = f"-Q -Y EXTERNAL -H {LDAPI}"
 SERVICE_ACCOUNTS = ("mail",)
 # slapadd builds the new cn=config beside the live one; slaptest checks it (-u: without opening the
 # database files slapd holds); only then does it replace the live one, while slapd is stopped
-BUILD = (f"rm -rf {SLAPD_D}.egov-new && mkdir -m 750 {SLAPD_D}.egov-new && "
+# (slaptest opens the pid file's directory, which slapd's init script makes only when it starts)
+BUILD = (f"install -d -o openldap -g openldap /var/run/slapd && rm -rf {SLAPD_D}.egov-new && "
+         f"mkdir -m 750 {SLAPD_D}.egov-new && "
          f"slapadd -q -n0 -F {SLAPD_D}.egov-new -l {{path}} && slaptest -Q -u -F {SLAPD_D}.egov-new && "
          f"chown -R openldap:openldap {SLAPD_D}.egov-new")
 SWAP = (f"systemctl stop slapd && rm -rf {SLAPD_D} && mv {SLAPD_D}.egov-new {SLAPD_D} && systemctl start slapd")
@@ -78,15 +79,6 @@ def person_dn(base: str, uid: str) -> str:
 
 def mailbox_dn(base: str, name: str) -> str:
     return f"uid={name},ou=mailboxes,{base}"
-
-
-def rosters(inv: Inventory, rosters_dir: str, roles: list[str], mailboxes: list[str]) -> list[Account]:
-    """The accounts of the inventory's rosters (``directory__rosters``, relative to the inventory's
-    directory), each named after an agency of the inventory."""
-    path = Path(rosters_dir)
-    if not path.is_absolute():
-        path = inv.path.parent / path
-    return load_rosters(path, roles, agencies=list(inv.agencies), reserved=mailboxes)
 
 
 def mail_domain(inv: Inventory, agency: str) -> str:
@@ -250,13 +242,14 @@ def apply() -> None:
     systemd.service(name="slapd restarted on a new certificate or listeners", service="slapd", restarted=True,
                     _if=lambda: bool(cert.did_change() or key.did_change() or defaults.did_change())
                     and not config.did_change())
-    systemd.service(name="slapd running", service="slapd", running=True, enabled=True)
+    # running only: slapd is an init.d service (Debian enables it at boot through its rc links), which
+    # systemd lists as "generated", so pyinfra's enabled check would enable it again on every run
+    systemd.service(name="slapd running", service="slapd", running=True)
     if me == names[0]:
         from deploys.mail import alert_mailboxes
 
         mailboxes = alert_mailboxes(inv)
-        roles = list(data("directory__roles"))
-        accounts = rosters(inv, data("directory__rosters"), roles, mailboxes)  # every bad row, or none
+        accounts = inventory_rosters(inv, mailboxes)  # every bad row, or none
         wanted = tree(inv, accounts, mailboxes, list(data("directory__aliases")), secret)
         managed = [f"ou={ou},{base}" for ou in ("people", "groups", "aliases", "mailboxes", "services")]
         directory_entries(name=f"{len(accounts)} accounts, their groups and aliases", base=base, entries=wanted,

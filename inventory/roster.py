@@ -26,8 +26,12 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from egov.errors import InventoryError
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
 
 UID = re.compile(r"^[a-z][a-z0-9.-]{0,31}$")
 AGENCY = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -174,3 +178,20 @@ def load_rosters(directory: Path, known_roles: Iterable[str], agencies: Iterable
     if problems:
         raise InventoryError(problems)
     return accounts
+
+
+def inventory_rosters(inv: Inventory, reserved: Iterable[str] = ()) -> list[Account]:
+    """The accounts of ``inv``'s rosters: ``directory__rosters`` of its first directory host (relative
+    to the inventory's directory), rows checked against its ``directory__roles``, files against its
+    agencies; ``[]`` when no host has role directory.
+
+    + reserved: uids taken by the platform (the alert mailboxes)
+    """
+    hosts = inv.hosts_with_role("directory")
+    if not hosts:
+        return []
+    settings = hosts[0].vars
+    path = Path(settings["directory__rosters"])
+    if not path.is_absolute():
+        path = inv.path.parent / path
+    return load_rosters(path, settings["directory__roles"], agencies=list(inv.agencies), reserved=reserved)

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import email
 import email.policy
-import imaplib
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -34,6 +32,7 @@ import yaml
 
 from inventory import load_inventory
 from monitoring.config import generate, write_tree
+from tests.support.imaps import Imaps
 from tests.support.real_monitoring import free_port, get_json, ready, wait_for
 
 pytestmark = pytest.mark.lab
@@ -348,18 +347,6 @@ def test_a_stopped_host_is_reported_down_and_pages(deployed: Any) -> None:
 
 # --- paging that arrives -------------------------------------------------------------------------
 
-class _Imaps(imaplib.IMAP4_SSL):
-    """IMAPS to the mail host's address, its certificate checked against the mail name it holds."""
-
-    def __init__(self, address: str, server_name: str, context: ssl.SSLContext) -> None:
-        self._server_name = server_name
-        super().__init__(address, 993, ssl_context=context, timeout=10)
-
-    def _create_socket(self, timeout: float | None) -> Any:
-        sock = socket.create_connection((self.host, self.port), timeout)
-        return self.ssl_context.wrap_socket(sock, server_hostname=self._server_name)
-
-
 def _noc_mail(lab: Any) -> list[str]:
     """Every message in the NOC's mailbox, decoded to text (subject and body), read over IMAPS
     as the NOC reads it: the mailbox of the inventory's NOC address, its password from the lab's secrets."""
@@ -372,7 +359,7 @@ def _noc_mail(lab: Any) -> list[str]:
     password = yaml.safe_load((lab.state_dir / LAB_SECRETS_FILE).read_text())[f"mailbox_{name}_password"]
     context = ssl.create_default_context(cafile=str(lab.state_dir / "pki" / "ca.crt"))
     mail = inv.hosts_with_role("mail")[0]
-    with _Imaps(str(mail.mgmt_ip), mail_name(inv), context) as imap:
+    with Imaps(str(mail.mgmt_ip), mail_name(inv), context) as imap:
         imap.login(name, password)
         imap.select("INBOX", readonly=True)
         _, ids = imap.search(None, "ALL")

@@ -205,3 +205,19 @@ def test_slapd_takes_the_tree_and_a_second_pass_changes_nothing(slapd: str, tmp_
     assert f"uid=dangquochuy,ou=people,{BASE}" not in after
     assert f"cn=cntt,ou=roles,ou=groups,{BASE}" not in after  # its one member left
     assert changes(after, smaller, managed, ("userPassword", people)) == ""
+
+
+def test_egov_inventory_validate_names_a_bad_roster_row(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    rosters = tmp_path / "rosters"
+    _roster(rosters, "so-noi-vu", "uid,name,roles\nan,Nguyễn An,vanthu\nbinh,Trần Bình,giamdoc\n")
+    text = LAB.read_text(encoding="utf-8").replace("directory__rosters: rosters/lab", f"directory__rosters: {rosters}")
+    inventory = tmp_path / "lab.yml"
+    inventory.write_text(text, encoding="utf-8")
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), "inventory", "validate", "-i", str(inventory)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{rosters / 'so-noi-vu.csv'}:3: roles: unknown giamdoc" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -8,9 +8,7 @@ server that is down is skipped; with none up the app says so (503); the password
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,11 +20,11 @@ from deploys.directory import tree
 from deploys.ldif import changes
 from inventory import load_inventory
 from inventory.roster import load_rosters
+from tests.support import refapp
 from tests.support import slapd as slapd_support
 
 ROOT = Path(__file__).resolve().parents[2]
-REFAPP = ROOT / "apps" / "refapp" / "refapp.py"
-SYSTEM_PYTHON = "/usr/bin/python3"
+REFAPP, SYSTEM_PYTHON = refapp.REFAPP, refapp.SYSTEM_PYTHON
 BASE = slapd_support.BASE
 
 
@@ -60,16 +58,7 @@ def _start(tmp_path: Path, uris: list[str], ca: Path) -> tuple[subprocess.Popen[
                       f"dsn = host=127.0.0.1 port={slapd_support.free_port()} dbname=x user=x password=x "
                       "connect_timeout=1\n\n"
                       f"[directory]\nuris = {' '.join(uris)}\nbase = {BASE}\nca_file = {ca}\n")
-    proc = subprocess.Popen([SYSTEM_PYTHON, str(REFAPP), "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("refapp did not listen")
+    return refapp.start(config, port), port
 
 
 def _login(port: int, body: object) -> tuple[int, dict[str, object]]:
