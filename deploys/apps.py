@@ -40,6 +40,7 @@ from pyinfra.operations import apt, files, server, systemd
 
 from deploys import data, host_name, libpq, peers, render, secret
 from deploys.context import deploy_context
+from deploys.directory import trust_directory
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
 from inventory.applications import APPS, App
@@ -152,6 +153,7 @@ def apply() -> None:
         return
     apt.packages(name="apps: python3 and psycopg2", packages=PACKAGES, update=True, cache_time=3600)
     files.directory(name="apps: config directory", path=APP_CONFIG_DIR, mode="755")
+    trust_directory(deploy_context().inventory)  # the login's ldaps connections verify the directory
     artifact = build_artifact()
     for role in roles:
         deploy_app(role, artifact, release_id())

@@ -39,7 +39,7 @@ from deploys.context import deploy_context
 from deploys.ldif import Entry, changes, parse, ssha
 from deploys.ops import OperationCommands
 from deploys.ops.config import checked_file
-from deploys.pki import certificate, trust
+from deploys.pki import certificate, issuer_of, trust
 from egov.errors import DeployError
 from inventory.roster import Account, inventory_rosters
 from inventory.services import DIRECTORY_PORT, directory_base, directory_name
@@ -195,6 +195,14 @@ def directory_entries(base: str, entries: list[Entry], managed: list[str],
     yield FileUploadCommand(StringIO(ldif), temp, remote_temp_filename=temp)
     # the changes hold password hashes: the file goes as soon as slapd has read it
     yield f"chmod 600 {temp} && ldapmodify {ROOT_EXTERNAL} -f {temp} >/dev/null; rc=$?; rm -f {temp}; exit $rc"
+
+
+def trust_directory(inv: Inventory) -> None:
+    """For a client of the directory (mail, the applications): trust the CA that issued its
+    certificate (``directory__ca_file``, or the lab's CA), so its ldaps connections verify it."""
+    hosts = inv.hosts_with_role("directory")
+    if hosts:
+        trust(issuer_of("directory", hosts[0].vars), "directory client")
 
 
 def _quotable(name: str, value: str) -> str:

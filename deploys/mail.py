@@ -30,6 +30,7 @@ from pyinfra.operations.util import any_changed
 
 from deploys import data, peers, render, secret
 from deploys.context import deploy_context
+from deploys.directory import trust_directory
 from deploys.ops.config import checked_file
 from deploys.pki import certificate, install
 from egov.errors import DeployError
@@ -65,6 +66,7 @@ def apply() -> None:
     issued = certificate("mail", [hostname, domain], prefix="mail")
     apt.packages(name="postfix and dovecot, with their LDAP lookups", packages=PACKAGES)
     cert, key = install(issued, "mail")
+    trust_directory(inv)
     tables = [checked_file(name=f"postfix: {table} from the directory", path=ldap_table(table),
                            mode="640", group="postfix",
                            content=render("mail", "ldap-table.cf.j2", servers=directories, base=base,
