@@ -2,7 +2,8 @@
 more hosts in multi-provider replication (N+1, like the other critical roles).
 
 - Base DN from the province's domain (``inventory.services.directory_base``: ``dc=quangninh,dc=gov,dc=vn``).
-- TLS only: slapd listens on ``ldaps:///`` (636) and the local ``ldapi:///`` socket, never on 389;
+- TLS only: slapd (a native systemd unit in place of Debian's init.d script) listens on
+  ``ldaps:///`` (636) and the local ``ldapi:///`` socket, never on 389;
   certificates from the platform CA (``directory__cert_file``/``directory__key_file`` in production).
 - cn=config is rendered whole (``templates/deploys/directory/config.ldif.j2``), built into a
   fresh ``slapd.d`` with ``slapadd -n0`` and checked with ``slaptest`` before it replaces the live
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 CONFIG_LDIF = "/etc/ldap/egov-config.ldif"
 SLAPD_D = "/etc/ldap/slapd.d"
 TLS_DIR = "/etc/ldap/tls"
+UNIT = "/etc/systemd/system/slapd.service"
 LDAPI = "ldapi:///"
 ROOT_EXTERNAL = f"-Q -Y EXTERNAL -H {LDAPI}"
 SERVICE_ACCOUNTS = ("mail",)
@@ -233,9 +235,10 @@ def apply() -> None:
     key = files.put(name="slapd: certificate key", src=StringIO(issued.key_pem), dest=f"{TLS_DIR}/directory.key",
                     user="root", group="openldap", mode="640")
     trust(issued.ca_pem, "directory")
-    # before the config: a first start (the config's) already listens on ldaps only
-    defaults = checked_file(name="slapd: listen on ldaps and ldapi only", path="/etc/default/slapd",
-                            content=render("directory", "slapd.default.j2"))
+    # before the config: a first start (the config's) is this unit's, on ldaps and ldapi only
+    unit = checked_file(name="slapd: a native unit, on ldaps and ldapi only", path=UNIT,
+                        content=render("directory", "slapd.service.j2", slapd_d=SLAPD_D),
+                        reload="systemctl daemon-reload")
     admin_password = secret("directory_admin_password")
     others = [(n, a) for n, a in directory_hosts if n != me]
     config = checked_file(
@@ -247,12 +250,10 @@ def apply() -> None:
                        tls_dir=TLS_DIR, size_limit=data("directory__size_limit"),
                        max_size=int(data("directory__max_size_mb")) * 1024 * 1024),
         check=BUILD, reload=SWAP)
-    systemd.service(name="slapd restarted on a new certificate or listeners", service="slapd", restarted=True,
-                    _if=lambda: bool(cert.did_change() or key.did_change() or defaults.did_change())
+    systemd.service(name="slapd restarted on a new certificate or unit", service="slapd", restarted=True,
+                    _if=lambda: bool(cert.did_change() or key.did_change() or unit.did_change())
                     and not config.did_change())
-    # running only: slapd is an init.d service (Debian enables it at boot through its rc links), which
-    # systemd lists as "generated", so pyinfra's enabled check would enable it again on every run
-    systemd.service(name="slapd running", service="slapd", running=True)
+    systemd.service(name="slapd running", service="slapd", running=True, enabled=True)
     if me == names[0]:
         from deploys.mail import alert_mailboxes
 

@@ -179,6 +179,7 @@ def test_the_replica_answers_when_the_first_is_stopped(setting: _Setting) -> Non
     rc, out = setting.lab.exec(first, "systemctl stop slapd")
     assert rc == 0, out
     try:
+        assert setting.lab.exec(first, "pgrep -x slapd")[0] == 1, f"slapd still runs on {first}"
         # the mail host and the apps go on to the second server
         with setting.imap(setting.recipient) as imap:
             assert imap.select("INBOX")[0] == "OK"
