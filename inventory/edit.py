@@ -1,6 +1,7 @@
-"""`egov inventory add-site`: append a site to the YAML without disturbing a comment or a line of it.
+"""`egov inventory add-site` and `add-agency`: append a site or an agency to the YAML without
+disturbing a comment or a line of it.
 
-The new file is validated in full before it is written; an invalid result writes nothing. The
+The new file is validated in full before it is written; an invalid result writes nothing. A
 site takes the lowest free index of its level, so its addresses come from an unused block and
 no other site's addresses move.
 """
@@ -20,7 +21,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from egov.errors import InventoryError
 from inventory.loader import load_inventory
-from inventory.model import Inventory
+from inventory.model import Agency, Inventory
 from inventory.source import read_text, round_trip_yaml
 
 
@@ -98,19 +99,70 @@ def add_site(path: str | Path, parent: str, level: str, name: str, code: str | N
     if uplinks:
         entry["routers"] = CommentedSeq([_flow(name=router or f"{name}-r1", slot=0, uplinks=list(uplinks))])
 
+    new_inv = _append(path, "sites", entry, blank_line=True)
+    return _describe(new_inv, name, changed=True)
+
+
+@dataclass
+class AddedAgency:
+    """What add-agency did: ``changed`` is False when the agency was already there (nothing written)."""
+
+    code: str
+    name: str
+    site: str
+    level: str
+    portal: str
+    mail_domain: str
+    changed: bool
+
+
+def add_agency(path: str | Path, code: str, name: str, short: str, site: str, portal: str | None = None,
+               mail_domain: str | None = None, confirmed: bool = True) -> AddedAgency:
+    """Add agency ``code`` at ``site`` (its portal ``<short>.<province domain>`` unless ``portal``, its
+    mail under the shared domain unless ``mail_domain``); the same agency again changes nothing."""
+    path = Path(path)
+    inv = load_inventory(path)
+    existing = inv.agencies.get(code)
+    if existing is not None:
+        wanted = (name, short, site, portal or existing.portal, mail_domain or existing.mail_domain)
+        if (existing.name, existing.short, existing.site, existing.portal, existing.mail_domain) != wanted:
+            raise InventoryError(f"{path}: agency {code!r} already exists ({existing.name}, site {existing.site}, "
+                                 f"portal {existing.portal}): edit it in the file")
+        return _agency(existing, changed=False)
+    entry = _flow(code=code, name=name, short=short, site=site)
+    for key, value in (("portal", portal), ("mail_domain", mail_domain)):
+        if value:
+            entry[key] = value
+    if not confirmed:
+        entry["confirmed"] = False
+    new_inv = _append(path, "agencies", entry, blank_line=False)
+    return _agency(new_inv.agencies[code], changed=True)
+
+
+def _agency(agency: Agency, changed: bool) -> AddedAgency:
+    return AddedAgency(code=agency.code, name=agency.name, site=agency.site, level=agency.level,
+                       portal=agency.portal, mail_domain=agency.mail_domain, changed=changed)
+
+
+def _append(path: Path, section: str, entry: CommentedMap, blank_line: bool) -> Inventory:
+    """Append ``entry`` to the file's top-level list ``section`` (made at the end when there is none),
+    validate the whole result and only then write it; returns the new inventory."""
     yaml = round_trip_yaml()
     text = read_text(path)
     tree = yaml.load(io.StringIO(text))
-    tree["sites"].append(entry)
+    if tree.get(section) is None:
+        tree[section] = CommentedSeq()
+        blank_line = True   # a new section stands apart from the one before it
+    tree[section].append(entry)
     out = io.StringIO()
     yaml.dump(tree, out)
     new_text = out.getvalue()
-    if not text.endswith("\n\n") and text.endswith("\n"):
-        # a blank line before the new site, as between the hand-written ones
+    if blank_line and not text.endswith("\n\n") and text.endswith("\n"):
+        # a blank line before the new site (or section), as between the hand-written ones
         new_text = text + "\n" + new_text[len(text):] if new_text.startswith(text) else new_text
     new_inv = load_inventory(path, text=new_text)   # raises with every problem; nothing is written
     _write(path, new_text)
-    return _describe(new_inv, name, changed=True)
+    return new_inv
 
 
 def _write(path: Path, text: str) -> None:

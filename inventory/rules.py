@@ -326,8 +326,8 @@ def agency_problems(i: int, spec: AgencySpec, portal: str, sites: Mapping[str, S
     found: list[Finding] = []
     for key, value in (("code", spec.code), ("short", spec.short), ("portal", portal)):
         first = seen.setdefault((key, value), i)
-        if first != i:
-            found.append((("agencies", i, key if key != "portal" or spec.portal else "short"),
+        if first != i and (key != "portal" or spec.portal):   # a derived portal repeats its short name's problem
+            found.append((("agencies", i, key),
                           f"{key} {value!r} is already used by the agency on line {line(('agencies', first))}"))
     if portal in reserved:
         found.append((("agencies", i, "portal" if spec.portal else "short"),

@@ -102,3 +102,45 @@ def test_add_site_to_production_keeps_every_other_address(tmp_path: Path) -> Non
     assert {n: (r.loopback, r.mgmt_ip, [(i.name, i.ip) for i in r.interfaces]) for n, r in old.routers.items()} == \
         {n: (r.loopback, r.mgmt_ip, [(i.name, i.ip) for i in r.interfaces if i.peer != "qn-ty-khe-moi-r1"])
          for n, r in new.routers.items() if n in old.routers}
+
+
+def test_add_agency_appends_a_section_keeping_every_line_and_is_idempotent(lab_copy: Path) -> None:
+    from inventory.edit import add_agency
+
+    before = lab_copy.read_text(encoding="utf-8")
+    added = add_agency(lab_copy, code="so-ld", name="Sở Lao động - Thương binh, và Xã hội", short="sld", site="dc",
+                       confirmed=False)
+    after = lab_copy.read_text(encoding="utf-8")
+    assert after.startswith(before) and added.changed
+    assert (added.portal, added.mail_domain, added.level) == ("sld.quangninh.gov.vn", "quangninh.gov.vn", "province")
+    agency = load_inventory(lab_copy).agencies["so-ld"]
+    assert agency.name == "Sở Lao động - Thương binh, và Xã hội" and not agency.confirmed  # the comma survives
+    again = add_agency(lab_copy, code="so-ld", name="Sở Lao động - Thương binh, và Xã hội", short="sld", site="dc")
+    assert not again.changed and lab_copy.read_text(encoding="utf-8") == after
+    add_agency(lab_copy, code="so-tc", name="Sở Tài chính", short="stc", site="dc", mail_domain="stc.quangninh.gov.vn")
+    assert lab_copy.read_text(encoding="utf-8").startswith(after)     # the second goes under the first
+
+
+def test_add_agency_refuses_a_clash_and_writes_nothing(lab_copy: Path) -> None:
+    from inventory.edit import add_agency
+
+    add_agency(lab_copy, code="so-ld", name="Sở Lao động", short="sld", site="dc")
+    before = lab_copy.read_text(encoding="utf-8")
+    with pytest.raises(InventoryError) as info:
+        add_agency(lab_copy, code="so-x", name="Sở X", short="sld", site="nowhere")
+    text = "\n".join(info.value.problems)
+    assert "agencies[so-x].short: short 'sld' is already used" in text and "no site is named 'nowhere'" in text
+    with pytest.raises(InventoryError, match="agency 'so-ld' already exists"):
+        add_agency(lab_copy, code="so-ld", name="Sở Lao động", short="sld", site="tien-yen")
+    assert lab_copy.read_text(encoding="utf-8") == before
+
+
+def test_cli_add_agency_json(lab_copy: Path) -> None:
+    args = ["inventory", "add-agency", "-i", str(lab_copy), "--code", "tien-yen", "--name",
+            "Ủy ban nhân dân huyện Tiên Yên", "--short", "tienyen", "--site", "tien-yen", "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["portal"] == "tienyen.quangninh.gov.vn"
+    bad = CliRunner().invoke(main, [*args[:4], "--code", "dam-ha", "--name", "Ủy ban nhân dân huyện Đầm Hà",
+                                    "--short", "Dam_Ha", "--site", "dam-ha"])
+    assert bad.exit_code == 2 and "should match pattern" in bad.output and "Traceback" not in bad.output
