@@ -49,7 +49,7 @@ def province_yaml(n: int, total: int, communes: int, agencies: int) -> str:
     return "".join(body)
 
 
-def timed(paths: list[Path]) -> tuple[float, int, int, int]:
+def timed(paths: list[Path]) -> tuple[float, int, int, int, int]:
     start = time.perf_counter()
     sites = routers = links = agencies = 0
     for path in paths:

@@ -145,21 +145,32 @@ def _agency(agency: Agency, changed: bool) -> AddedAgency:
 
 
 def _append(path: Path, section: str, entry: CommentedMap, blank_line: bool) -> Inventory:
-    """Append ``entry`` to the file's top-level list ``section`` (made at the end when there is none),
-    validate the whole result and only then write it; returns the new inventory."""
+    """Append ``entry`` to the file's top-level list ``section`` (a new section at the end of the file when
+    there is none), validate the whole result and only then write it; returns the new inventory.
+
+    The entry's text goes in after the section's last line: before the comments and blank lines that
+    introduce the next top-level key (ruamel would attach those to the section's last item and put the
+    entry after them), so every existing line stays as it was, in its place."""
     yaml = round_trip_yaml()
     text = read_text(path)
     tree = yaml.load(io.StringIO(text))
-    if tree.get(section) is None:
-        tree[section] = CommentedSeq()
-        blank_line = True   # a new section stands apart from the one before it
-    tree[section].append(entry)
     out = io.StringIO()
-    yaml.dump(tree, out)
-    new_text = out.getvalue()
-    if blank_line and not text.endswith("\n\n") and text.endswith("\n"):
-        # a blank line before the new site (or section), as between the hand-written ones
-        new_text = text + "\n" + new_text[len(text):] if new_text.startswith(text) else new_text
+    yaml.dump(CommentedSeq([entry]), out)   # "  - ...": the indentation of the hand-written items
+    item = ("\n" if blank_line else "") + out.getvalue()
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    if section not in tree:
+        new_text = "".join(lines) + f"\n{section}:\n" + out.getvalue()
+    elif not tree[section]:
+        raise InventoryError(f"{path}: {section} is empty ({section}: [] or null): write it as a list to add to")
+    else:
+        keys = list(tree)
+        following = keys[keys.index(section) + 1:]
+        end = tree.lc.key(following[0])[0] if following else len(lines)
+        while end > 0 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+            end -= 1
+        new_text = "".join(lines[:end]) + item + "".join(lines[end:])
     new_inv = load_inventory(path, text=new_text)   # raises with every problem; nothing is written
     _write(path, new_text)
     return new_inv

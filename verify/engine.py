@@ -79,6 +79,7 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
                   for role, app in APPS.items() if inv.hosts_with_role(role)},
         mail_name=mail_name(inv),
         hosts=list(inv.hosts),
+        portals=[(agency.portal, agency.name) for agency in inv.agencies.values()],
     )
 
 

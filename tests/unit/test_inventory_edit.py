@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +18,15 @@ from inventory.edit import add_site
 ROOT = Path(__file__).parents[2]
 
 
+def only_inserted(before: str, after: str) -> list[str]:
+    """The lines ``after`` adds to ``before`` in one block; fails if any line of ``before`` changed or moved."""
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    blocks = [op for op in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes() if op[0] != "equal"]
+    assert [op[0] for op in blocks] == ["insert"], blocks
+    _, _, _, start, end = blocks[0]
+    return [line for line in new[start:end] if line.strip()]
+
+
 @pytest.fixture()
 def lab_copy(tmp_path: Path) -> Path:
     path = tmp_path / "lab.yml"
@@ -29,7 +39,10 @@ def test_add_site_keeps_comments_and_layout(lab_copy: Path) -> None:
     old = load_inventory(lab_copy)
     added = add_site(lab_copy, parent="tien-yen", level="commune", name="ty-ha-lau", title="Xã Hà Lâu")
     after = lab_copy.read_text(encoding="utf-8")
-    assert after.startswith(before)  # every original byte, comments included, is still there, in place
+    # every original line, comments included, is still there, in place: the site is one block inserted at the
+    # end of the sites (before the agencies section and the comments that introduce it)
+    inserted = only_inserted(before, after)
+    assert inserted[0] == "  - name: ty-ha-lau\n" and after.index("  - name: ty-ha-lau") < after.index("agencies:")
     assert "# The lab has no way out" in after and "title: Xã Hà Lâu" in after
     assert added.changed and added.index == 0  # the lowest free commune index
     new = load_inventory(lab_copy)

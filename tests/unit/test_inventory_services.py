@@ -97,7 +97,8 @@ def configured(inv: Inventory, host: Host) -> set[str]:
         out |= {f"tcp/{port}" for port in re.findall(r"^\s*bind :(\d+)", _template("lb/haproxy.cfg.j2"), re.MULTILINE)}
         out.add("vrrp")  # keepalived
     if "web" in roles:
-        site = render("web", "site.conf.j2", apps=[], port=web.WEB_PORT, server_names=["x"], cert="c", key="k")
+        site = render("web", "site.conf.j2", apps=[], port=web.WEB_PORT, server_names=["x"], portals=[], cert="c",
+                      key="k")
         out.add("tcp/" + _one(r"^\s*listen (\d+) ssl", site))
     if "log" in roles:
         central = _template("log/central.conf.j2")
