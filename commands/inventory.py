@@ -163,8 +163,10 @@ def graph_cmd(fmt: str, output: str | None, inventory_path: str) -> None:
 @click.option("--name", required=True, help="Identifier: lower-case letters, digits and '-'.")
 @click.option("--code", default=None, help="Administrative code, if it has one.")
 @click.option("--title", default=None, help="Full name with diacritics, e.g. 'Xã Hà Lâu'.")
-@click.option("--kind", type=click.Choice(["datacenter", "pasc", "district_node", "commune_point"]), default=None,
-              help="Default: the usual kind of the level's sites.")
+@click.option("--kind", type=click.Choice(["datacenter", "pasc", "local_node", "reception_point", "district_node",
+                                           "commune_point"]), default=None,
+              help="Default: the usual kind of the level's sites (district_node and commune_point are the old "
+                   "names of local_node and reception_point).")
 @click.option("--router", default=None, help="Name of its router (default: NAME-r1).")
 @common.inventory_option
 @common.json_option

@@ -22,6 +22,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from egov.errors import InventoryError
 from inventory.loader import load_inventory
 from inventory.model import Agency, Inventory
+from inventory.schema import KIND_ALIASES
 from inventory.source import read_text, round_trip_yaml
 
 
@@ -64,7 +65,7 @@ def lowest_free_index(inv: Inventory, level: str) -> int:
 def add_site(path: str | Path, parent: str, level: str, name: str, code: str | None = None,
              title: str | None = None, kind: str | None = None, router: str | None = None) -> AddedSite:
     """Add site ``name`` under ``parent``; with a router (``router``, default ``<name>-r1``) uplinked to the
-    parent's routers when the parent has any, and a host ``<name>-node1`` when it is a district node."""
+    parent's routers when the parent has any, and a host ``<name>-node1`` when it is a local node."""
     path = Path(path)
     inv = load_inventory(path)
     if level not in [lvl.name for lvl in inv.levels]:
@@ -93,8 +94,8 @@ def add_site(path: str | Path, parent: str, level: str, name: str, code: str | N
     if code:
         entry["code"] = DoubleQuotedScalarString(code)  # codes are strings: "022" must not become 22
     entry.update(level=level, kind=kind, index=index, parent=parent)
-    if kind == "district_node":
-        entry["hosts"] = CommentedSeq([_flow(name=f"{name}-node1", slot=0, roles=["district_node"])])
+    if KIND_ALIASES.get(kind, kind) == "local_node":
+        entry["hosts"] = CommentedSeq([_flow(name=f"{name}-node1", slot=0, roles=["local_node"])])
     uplinks = inv.sites[parent].routers[:lvl.max_uplinks]
     if uplinks:
         entry["routers"] = CommentedSeq([_flow(name=router or f"{name}-r1", slot=0, uplinks=list(uplinks))])

@@ -34,7 +34,7 @@ from inventory.schema import (
     PlanSpec,
     SiteSpec,
 )
-from inventory.services import CRITICAL_ROLES, INVENTORY_ROLES
+from inventory.services import CRITICAL_ROLES, INVENTORY_ROLES, ROLE_ALIASES, canonical_role
 from inventory.source import FieldPath
 
 Finding = tuple[FieldPath, str]   # (field of the file, what is wrong there)
@@ -234,8 +234,9 @@ def slot_problem(field: FieldPath, slot: int, name: str, holder: str) -> Finding
 
 
 def role_problems(field: FieldPath, roles: Sequence[str]) -> list[Finding]:
-    return [((*field, "roles", k), f"unknown role {role!r} (known: {', '.join(INVENTORY_ROLES)})")
-            for k, role in enumerate(roles) if role not in INVENTORY_ROLES]
+    known = ", ".join([*INVENTORY_ROLES, *(f"{old} (alias of {new})" for old, new in ROLE_ALIASES.items())])
+    return [((*field, "roles", k), f"unknown role {role!r} (known: {known})")
+            for k, role in enumerate(roles) if canonical_role(role) not in INVENTORY_ROLES]
 
 
 def platform_problem(field: FieldPath, layers: Resolved) -> Finding | None:
