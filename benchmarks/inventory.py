@@ -5,9 +5,8 @@
 The model is one province per file (each province runs its own platform, with its own supernet
 and its own IP plan), so the national inventory is 34 generated province files in the two-level
 structure of 2025 (province + commune-level units; about 3,321 units in all), each with its
-agencies (``--agencies`` per province: its departments at the data centre, then one committee per
-commune-level unit, as many as the province has units), each loaded on its own; the figure is the
-total. Target: national < 2 s on the project's 2-core machine.
+agencies (``--agencies`` per province: 20 departments at the data centre, the rest committees of its
+communes), each loaded on its own; the figure is the total. Target: national < 2 s on the project's 2-core machine.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ LEVELS = [
     "{name: commune, max_sites: 128, subnets: {mgmt: 27, user: 25}, defaults: {router__platform: cisco_ios}}",
 ]
 CORES = ["{name: core1, slot: 0, platform: juniper_junos}", "{name: core2, slot: 1, platform: juniper_junos}"]
+DEPARTMENTS = 20   # a province's departments, boards and organisations (Quảng Ninh's sample: 17)
 ROLES = ["dns", "db", "lb", "web", "app_docmgmt", "app_onestop", "app_portal", "app_specdb", "ntp", "log"]
 
 
@@ -42,9 +42,10 @@ def province_yaml(n: int, total: int, communes: int, agencies: int) -> str:
         body.append(f"  - name: c{c}\n    title: Xã {c}\n    level: commune\n    kind: commune_point\n    index: {c}\n"
                     f"    parent: dc\n    vars: {{ntp__upstream_servers: [10.{n}.0.1]}}\n    routers:\n"
                     f"      - {{name: c{c}-r1, slot: 0, uplinks: [core1, core2]}}\n")
-    body.append("agencies:\n")
-    for a in range(agencies):
-        site = f"c{a - (agencies - communes)}" if a >= agencies - communes else "dc"
+    if agencies:
+        body.append("agencies:\n")
+    for a in range(agencies):   # the departments at the data centre, then committees of the first communes
+        site = "dc" if a < DEPARTMENTS or a - DEPARTMENTS >= communes else f"c{a - DEPARTMENTS}"
         body.append(f"  - {{code: a{a}, name: Cơ quan {a} tỉnh {n}, short: a{a}, site: {site}}}\n")
     return "".join(body)
 
