@@ -2,7 +2,7 @@
 commune-level units with no district between them, as Quảng Ninh is since July 2025.
 
 Brought up here, in one module, and brought down at its end: the data centre's entry point, web tier, DNS,
-NTP and mirror are deployed and the routers configured; then ``node up`` of the ward with a node host
+NTP, mirror and log host are deployed and the routers configured; then ``node up`` of the ward with a node host
 (kind ``local_node``) must say READY, and two agencies' component portals (a department's and the ward's
 committee's) must answer over HTTPS, by their own names through the VIP, with their agency's name.
 
@@ -59,7 +59,8 @@ def _problems(result: Any) -> str:
 
 def test_the_data_centre_comes_up(two_level: Any) -> None:
     """What a commune's node and the portals need of the data centre: entry point, web, DNS, NTP, mirror
-    (the app hosts stay bare: the portals' home pages are nginx's) and every router."""
+    and log host (dc-app1, dc-app2; the app hosts stay bare: the portals' home pages are nginx's), and the
+    core routers."""
     from deploys.runner import run_deploy
     from network.push import Options, push
 
