@@ -35,7 +35,7 @@ ROLES: dict[str, str] = {
     "app_portal": "deploys.apps:apply",
     "app_specdb": "deploys.apps:apply",
     # district level
-    "district_node": "deploys.district_node:apply",
+    "local_node": "deploys.local_node:apply",
 }
 
 

@@ -30,8 +30,8 @@ from inventory.model import (
     Site,
 )
 from inventory.rules import Finding
-from inventory.schema import InventorySpec
-from inventory.services import INVENTORY_ROLES, reserved_hosts
+from inventory.schema import KIND_ALIASES, InventorySpec
+from inventory.services import INVENTORY_ROLES, ROLE_ALIASES, canonical_role, reserved_hosts
 from inventory.source import FieldPath, Problems
 
 LAN_PURPOSES = ("server", "user")
@@ -98,7 +98,7 @@ class _Builder:
         self.report(*rules.plan_problems(spec.plan, plan))
         self._sites(plan)
         self._nodes()
-        self.report(*rules.name_clashes(self.levels, self.site_pos, self.node_field, INVENTORY_ROLES))
+        self.report(*rules.name_clashes(self.levels, self.site_pos, self.node_field, [*INVENTORY_ROLES, *ROLE_ALIASES]))
         self._links()
         if not self.broken:  # a broken site's hosts cannot be counted
             self.report(*rules.tier3(self.sites, self.hosts, self.site_pos))
@@ -149,7 +149,8 @@ class _Builder:
                 if net is not None:
                     subnets[purpose] = net
             self.sites[name] = Site(
-                name=name, title=site.title or name, code=site.code, level=site.level, kind=site.kind,
+                name=name, title=site.title or name, code=site.code, level=site.level,
+                kind=KIND_ALIASES.get(site.kind, site.kind),
                 parent=site.parent, index=site.index, depth=level.depth, subnets=subnets,
                 overrides=frozenset(site.subnets),
             )
@@ -229,7 +230,7 @@ class _Builder:
         server_ip = None if server is None else address(server, HOST_OFFSET + spec.slot)
         resources = {f"host__{key}": getattr(spec, key) for key in ("cpu", "memory_gb", "disk_gb")
                      if getattr(spec, key) is not None}
-        host = Host(name=spec.name, site=site.name, slot=spec.slot, roles=list(spec.roles),
+        host = Host(name=spec.name, site=site.name, slot=spec.slot, roles=[canonical_role(r) for r in spec.roles],
                     mgmt_ip=self._mgmt(site, field, spec.slot, HOST_OFFSET), server_ip=server_ip,
                     layers=site.layers.over(f"host {spec.name}", {**spec.vars, **resources}))
         self.hosts[host.name] = host

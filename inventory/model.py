@@ -11,6 +11,7 @@ from typing import Any
 from egov.errors import InventoryError
 from inventory.ipplan import IPPlan
 from inventory.layers import Resolved
+from inventory.services import canonical_role
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,8 @@ class Inventory:
         return next(lvl for lvl in self.levels if lvl.name == name)
 
     def hosts_with_role(self, role: str) -> list[Host]:
+        """The hosts with ``role`` (an old role name is its level-neutral role's alias), in file order."""
+        role = canonical_role(role)
         return [host for host in self.hosts.values() if role in host.roles]
 
     def descendants(self, site: str) -> list[str]:

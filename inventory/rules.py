@@ -34,7 +34,7 @@ from inventory.schema import (
     PlanSpec,
     SiteSpec,
 )
-from inventory.services import CRITICAL_ROLES, INVENTORY_ROLES
+from inventory.services import CRITICAL_ROLES, INVENTORY_ROLES, ROLE_ALIASES, canonical_role
 from inventory.source import FieldPath
 
 Finding = tuple[FieldPath, str]   # (field of the file, what is wrong there)
@@ -234,8 +234,9 @@ def slot_problem(field: FieldPath, slot: int, name: str, holder: str) -> Finding
 
 
 def role_problems(field: FieldPath, roles: Sequence[str]) -> list[Finding]:
-    return [((*field, "roles", k), f"unknown role {role!r} (known: {', '.join(INVENTORY_ROLES)})")
-            for k, role in enumerate(roles) if role not in INVENTORY_ROLES]
+    known = ", ".join([*INVENTORY_ROLES, *(f"{old} (alias of {new})" for old, new in ROLE_ALIASES.items())])
+    return [((*field, "roles", k), f"unknown role {role!r} (known: {known})")
+            for k, role in enumerate(roles) if canonical_role(role) not in INVENTORY_ROLES]
 
 
 def platform_problem(field: FieldPath, layers: Resolved) -> Finding | None:
@@ -326,8 +327,8 @@ def agency_problems(i: int, spec: AgencySpec, portal: str, sites: Mapping[str, S
     found: list[Finding] = []
     for key, value in (("code", spec.code), ("short", spec.short), ("portal", portal)):
         first = seen.setdefault((key, value), i)
-        if first != i:
-            found.append((("agencies", i, key if key != "portal" or spec.portal else "short"),
+        if first != i and (key != "portal" or spec.portal):   # a derived portal repeats its short name's problem
+            found.append((("agencies", i, key),
                           f"{key} {value!r} is already used by the agency on line {line(('agencies', first))}"))
     if portal in reserved:
         found.append((("agencies", i, "portal" if spec.portal else "short"),

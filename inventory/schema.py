@@ -14,7 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import Strict as NoCoercion
 
 PLATFORMS = ("frr", "cisco_ios", "huawei_vrp", "huawei_vrpv8", "juniper_junos")  # network.drivers.DRIVERS
-KINDS = ("datacenter", "pasc", "district_node", "commune_point")
+# Site kinds, level-neutral: a local unit's node (a district's under three levels, a commune-level unit's under
+# two) and a reception point (a commune's, or any unit's with its router only). The three-level names are
+# aliases, accepted wherever a kind is read and resolved to these at load (docs/inventory.md).
+KINDS = ("datacenter", "pasc", "local_node", "reception_point")
+KIND_ALIASES = {"district_node": "local_node", "commune_point": "reception_point"}
 # Per-site subnets a level may define; loopbacks and point-to-point links are per router.
 SUBNET_PURPOSES = ("mgmt", "server", "user")
 PURPOSES = ("mgmt", "loopback", "p2p", "server", "user")
@@ -73,7 +77,7 @@ class SiteSpec(Strict):
     title: str | None = None
     code: str | None = Field(default=None, pattern=r"^[0-9]{2,5}$")
     level: str
-    kind: Literal["datacenter", "pasc", "district_node", "commune_point"]
+    kind: Literal["datacenter", "pasc", "local_node", "reception_point", "district_node", "commune_point"]
     index: int = Field(ge=0)
     parent: str | None = None
     subnets: dict[Literal["mgmt", "server", "user"], IPv4Network] = Field(default_factory=dict)

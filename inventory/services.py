@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 PACKAGE_CACHE_PORT = 3142
 # where the web role's nginx terminates TLS; the load balancer passes HTTPS through to it
 WEB_PORT = 8443
-# the district node's squid, the district's way to the DC mirror
+# the local node's squid, its unit's way to the DC mirror
 DISTRICT_PROXY_PORT = 3128
 # the platform's public names, served by the DC DNS on the load balancer's VIP, on the web certificate
 SERVICE_NAMES = ("www", "dichvucong", "portal", "docmgmt", "onestop", "specdb")
@@ -75,7 +75,7 @@ TABLE: tuple[Role, ...] = (
     Role("backup"),
     Role("bastion"),
     *(Role(role, (f"tcp/{app.port}",), critical=True) for role, app in APPS.items()),
-    Role("district_node", ("tcp/53", "udp/53", f"tcp/{DISTRICT_PROXY_PORT}", "tcp/80", "tcp/443")),
+    Role("local_node", ("tcp/53", "udp/53", f"tcp/{DISTRICT_PROXY_PORT}", "tcp/80", "tcp/443")),
     Role("monitoring", ("tcp/{monitoring__prometheus_port}", "tcp/{monitoring__alertmanager_port}",
                         "tcp/{monitoring__alertmanager_cluster_port}", "udp/{monitoring__alertmanager_cluster_port}",
                         "tcp/{monitoring__blackbox_port}", "tcp/{monitoring__alert_receiver_port}",
@@ -87,6 +87,16 @@ EVERY_HOST = tuple(role.name for role in TABLE if role.every_host)
 # what an inventory may name, and what the Tier 3 rule counts
 INVENTORY_ROLES = tuple(role.name for role in TABLE if not role.every_host)
 CRITICAL_ROLES = tuple(role.name for role in TABLE if role.critical)
+
+# The three-level structure's role names, accepted as aliases of the level-neutral ones (an inventory's
+# ``roles``, ``--limit``, ``hosts_with_role``); the model holds the new name (docs/inventory.md).
+ROLE_ALIASES = {"district_node": "local_node"}
+
+
+def canonical_role(role: str) -> str:
+    """The role ``role`` names: itself, or the level-neutral role an old name is an alias of."""
+    return ROLE_ALIASES.get(role, role)
+
 
 _SETTING = re.compile(r"\{(\w+)\}")
 

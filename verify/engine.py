@@ -87,6 +87,7 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
                   for role, app in APPS.items() if inv.hosts_with_role(role)},
         mail_name=mail_name(inv),
         hosts=list(inv.hosts),
+        portals=[(agency.portal, agency.name) for agency in inv.agencies.values()],
         directories=[str(h.mgmt_ip) for h in inv.hosts_with_role("directory")],
         directory_base=directory_base(inv),
         directory_port=DIRECTORY_PORT,

@@ -493,3 +493,21 @@ def test_blackbox_probes_every_app_and_certificate_and_the_exporter_tells_its_bu
     builds = {r["metric"]["instance"]: r["metric"]["revision"] for r in query(top.url(), "egov_exporter_build_info")}
     assert builds and set(builds.values()) == {revision()}, builds
     assert query(top.url(), 'process_resident_memory_bytes{job="egov"}')
+
+
+def test_every_agency_portal_is_probed_by_its_name(deployed: Any) -> None:
+    """Each agency's component portal (inventory/lab.yml has two): blackbox asks the VIP with the portal's
+    name (its hostname parameter, from the target's __param_hostname), verifies the platform CA's
+    certificate for it and HSTS; each series carries its agency's site."""
+    from monitoring.targets import build_plan, portal_targets
+
+    inv = deployed.inventory
+    top = build_plan(inv).top[0]
+    expected = {(t.labels["instance"], t.labels["site"]) for t in portal_targets(inv)}
+    assert len(expected) == len(inv.agencies) == 2
+
+    def probed() -> set[tuple[str, str]]:
+        rows = query(top.url(), 'probe_success{job="blackbox_http_portal"} == 1')
+        return {(r["metric"]["instance"], r["metric"]["site"]) for r in rows}
+
+    wait_for("every agency's portal probed successfully", lambda: probed() == expected, 120, 5)

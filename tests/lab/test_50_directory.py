@@ -203,5 +203,5 @@ def test_verify_sees_the_directory_in_step(setting: _Setting) -> None:
     from verify import run
 
     result = run(setting.inv, setting.directories)
-    outcomes = [c for r in result.values() for c in r.data.get("controls", []) if c["id"] == "APP-07"]
+    outcomes = [c for r in result.values() for c in r.data.get("controls", []) if c["id"] == "APP-08"]
     assert outcomes and all(c["passed"] for c in outcomes), outcomes

@@ -1,4 +1,4 @@
-"""The apps and district_node deploys' data, artifact and templates, checked by the services' own checkers."""
+"""The apps and local_node deploys' data, artifact and templates, checked by the services' own checkers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from deploys import apps, render
 from deploys.apps import build_artifact, release_id
-from deploys.district_node import _served_networks
+from deploys.local_node import _served_networks
 from inventory import load_inventory
 from inventory.applications import APPS
 from inventory.services import app_config_path
@@ -88,7 +88,7 @@ def _district_context() -> dict[str, object]:
 
 @pytest.mark.skipif(shutil.which("unbound-checkconf") is None, reason="unbound is not installed here")
 def test_unbound_config_passes_unbound_checkconf(tmp_path: Path) -> None:
-    text = render("district_node", "unbound.conf.j2", **_district_context())
+    text = render("local_node", "unbound.conf.j2", **_district_context())
     assert "forward-addr: 10.22.146.11" in text and 'domain-insecure: "quangninh.gov.vn"' in text
     path = tmp_path / "unbound.conf"
     path.write_text(text)
@@ -100,7 +100,7 @@ def test_unbound_config_passes_unbound_checkconf(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("squid") is None, reason="squid is not installed here")
 def test_squid_config_passes_squid_parse(tmp_path: Path) -> None:
-    text = render("district_node", "squid.conf.j2", networks=["10.22.192.0/27"], port=3128, mirror="10.22.146.14",
+    text = render("local_node", "squid.conf.j2", networks=["10.22.192.0/27"], port=3128, mirror="10.22.146.14",
                   mirror_port=3142, cache_mb=1024, max_object_mb=512)
     assert "cache_peer 10.22.146.14 parent 3142" in text and "never_direct allow all" in text
     path = tmp_path / "squid.conf"

@@ -85,10 +85,10 @@ def test_a_roster_without_its_columns_or_in_another_encoding_is_refused(tmp_path
 
 def test_the_rosters_refuse_a_uid_twice_an_unknown_agency_and_a_platform_mailbox(tmp_path: Path) -> None:
     first = _roster(tmp_path, "so-noi-vu", "uid,name,roles\nan,Nguyễn An,vanthu\nnoc,Trực Ban,cntt\n")
-    second = _roster(tmp_path, "ubnd-tien-yen", "uid,name,roles\nan,Nguyễn Văn An,vanthu\n")
+    second = _roster(tmp_path, "tien-yen", "uid,name,roles\nan,Nguyễn Văn An,vanthu\n")
     _roster(tmp_path, "so-khong-co", "uid,name,roles\nbinh,Bình,vanthu\n")
     with pytest.raises(InventoryError) as caught:
-        load_rosters(tmp_path, ROLES, agencies=["so-noi-vu", "ubnd-tien-yen"], reserved=["noc"])
+        load_rosters(tmp_path, ROLES, agencies=["so-noi-vu", "tien-yen"], reserved=["noc"])
     assert caught.value.problems == [
         f"{tmp_path / 'so-khong-co.csv'}: no agency 'so-khong-co' in the inventory",
         f"{first}:3: uid: 'noc' is a platform mailbox's",
@@ -99,7 +99,7 @@ def test_the_rosters_refuse_a_uid_twice_an_unknown_agency_and_a_platform_mailbox
 def test_the_sample_rosters_load() -> None:
     inv = load_inventory(LAB)
     accounts = load_rosters(ROOT / "inventory" / "rosters" / "lab", ROLES, agencies=list(inv.agencies))
-    assert {a.agency for a in accounts} == {"so-noi-vu", "ubnd-tien-yen"}
+    assert {a.agency for a in accounts} == {"so-noi-vu", "tien-yen"}
     assert load_rosters(ROOT / "inventory" / "rosters", ROLES,
                         agencies=list(load_inventory(ROOT / "inventory" / "quangninh-2025.yml").agencies))
 
@@ -139,12 +139,12 @@ def test_the_tree_has_groups_per_agency_and_role_and_the_aliases() -> None:
     person = entries[f"uid=phamthingoc,ou=people,{BASE}"]
     assert person["mail"] == ["phamthingoc@tienyen.quangninh.gov.vn"]
     assert person["cn"] == ["Phạm Thị Ngọc"] and person["o"] == ["Ủy ban nhân dân huyện Tiên Yên"]
-    assert entries[f"cn=ubnd-tien-yen,ou=agencies,ou=groups,{BASE}"]["member"] == [
+    assert entries[f"cn=tien-yen,ou=agencies,ou=groups,{BASE}"]["member"] == [
         f"uid={u},ou=people,{BASE}" for u in ("hoangvanlong", "phamthingoc", "dangquochuy")]
     assert entries[f"cn=vanthu,ou=roles,ou=groups,{BASE}"]["member"] == [
         f"uid=tranvanduc,ou=people,{BASE}", f"uid=phamthingoc,ou=people,{BASE}"]
     # an agency with its own domain gets vanthu@ it; under the shared domain, vanthu.<short>@
-    assert alias_address(inv, "ubnd-tien-yen", "vanthu") == "vanthu@tienyen.quangninh.gov.vn"
+    assert alias_address(inv, "tien-yen", "vanthu") == "vanthu@tienyen.quangninh.gov.vn"
     assert entries[f"cn=vanthu.snv@quangninh.gov.vn,ou=aliases,{BASE}"]["rfc822MailMember"] == [
         "tranvanduc@quangninh.gov.vn"]
     assert entries[f"uid=noc,ou=mailboxes,{BASE}"]["mail"] == ["noc@quangninh.gov.vn"]
@@ -196,7 +196,7 @@ def test_slapd_takes_the_tree_and_a_second_pass_changes_nothing(slapd: str, tmp_
     assert changes(held, wanted, managed, ("userPassword", people)) == ""
     rosters = tmp_path / "rosters"
     shutil.copytree(ROOT / "inventory" / "rosters" / "lab", rosters)
-    roster = rosters / "ubnd-tien-yen.csv"
+    roster = rosters / "tien-yen.csv"
     roster.write_text("".join(line for line in roster.read_text(encoding="utf-8").splitlines(keepends=True)
                               if not line.startswith("dangquochuy")), encoding="utf-8")
     smaller = _lab_tree(rosters)

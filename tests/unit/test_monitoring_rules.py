@@ -119,7 +119,12 @@ def test_expected_series_come_from_the_inventory() -> None:
     assert dict(exp.tls)["dc-ops1:993"] == {"site": "dc", "level": "province", "zone": "dc", "instance": "dc-ops1"}
     assert {(h, db) for h, db, _ in exp.backups} == {
         ("dc-ops1", db) for db in ("docmgmt", "onestop", "portal", "specdb")}
-    assert exp.endpoints == []  # the lab has no public names (inventory/lab.yml)
+    # the lab has no public names (inventory/lab.yml), but its agencies' portals are probed at the VIP, each
+    # labelled with its agency's site
+    assert exp.endpoints == [
+        ("blackbox_http_portal", "snv.quangninh.gov.vn", {"site": "dc", "level": "province", "zone": "dc"}),
+        ("blackbox_http_portal", "tienyen.quangninh.gov.vn",
+         {"site": "tien-yen", "level": "district", "zone": "tien-yen"})]
 
 
 def test_a_missing_router_probe_is_an_alert_in_the_generated_rules() -> None:

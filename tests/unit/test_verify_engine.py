@@ -29,6 +29,20 @@ class Out:
         self.rc, self.stdout, self.stderr = rc, stdout, stderr
 
 
+PORTALS = {agency.portal: agency.name for agency in load_inventory(LAB).agencies.values()}
+
+
+def probe_answer(spec: dict[str, Any]) -> dict[str, Any]:
+    """A compliant node's probe answer: healthy, and an agency's portal as nginx and HAProxy serve it."""
+    portal = spec.get("server_name") if spec.get("path") == "/" else None
+    if portal in PORTALS and spec.get("port") == 80:
+        return {"status": 301, "location": f"https://{portal}/", "body": ""}
+    if portal in PORTALS:
+        return {"status": 200, "body": f"<h1>{PORTALS[portal]}</h1>", "hsts": "max-age=31536000", "days_left": 200.0}
+    return {"status": 200, "body": '{"status": "ok"}', "days_left": 200.0, "rcode": 0, "answers": 1, "id_ok": True,
+            "ehlo": ["PIPELINING", "STARTTLS"], "tls_ehlo": ["AUTH PLAIN LOGIN"]}
+
+
 def healthy_answers(command: str) -> Out:
     """What a compliant lab node answers (log host dc-ops1 is 10.22.146.14, NTP dc-app1 10.22.146.10)."""
     words = command.split()
@@ -47,10 +61,7 @@ def healthy_answers(command: str) -> Out:
         "apt-config": lambda: Out(0, 'APT::Periodic::Unattended-Upgrade "1";'),
         "systemd-analyze": lambda: Out(0, "[Journal]\nStorage=persistent\n"),
         "test": lambda: Out(0),
-        "python3": lambda: Out(0, json.dumps([{"status": 200, "body": '{"status": "ok"}', "days_left": 200.0,
-                                               "rcode": 0, "answers": 1, "id_ok": True,
-                                               "ehlo": ["PIPELINING", "STARTTLS"], "tls_ehlo": ["AUTH PLAIN LOGIN"]}]
-                                             * len(json.loads(shlex.split(command)[-1])))),
+        "python3": lambda: Out(0, json.dumps([probe_answer(spec) for spec in json.loads(shlex.split(command)[-1])])),
         "stat": lambda: Out(0, "".join(f"{path} 640 root\n" for path in shlex.split(command)[3:])),
         "find": lambda: Out(0, "".join(f"{NOW - 3600} {name}-20261127T0130."
                                        f"{'tar.gz' if 'tar.gz' in command else 'dump'}\n"

@@ -75,6 +75,45 @@ def app_backends_reachable(host: RunsCommands, node: Node) -> Outcome:
     return _health_report(host, [f"{app} {backend}" for app, backend in pairs], specs, "backends ")
 
 
+def _portal_problem(host_name: str, name: str, page: dict[str, Any], plain: dict[str, Any]) -> str | None:
+    """What is wrong with a component portal: its HTTPS answer ``page`` and its plain-HTTP one ``plain``."""
+    if "error" in page:
+        return str(page["error"])
+    if page.get("status") != 200:
+        return f"HTTP {page.get('status')}"
+    if f"<h1>{name}</h1>" not in page.get("body", ""):
+        return f"the page does not name {name!r}"
+    if not str(page.get("hsts") or "").startswith("max-age="):
+        return "no Strict-Transport-Security header"
+    if plain.get("status") not in (301, 302, 307, 308) or plain.get("location") != f"https://{host_name}/":
+        return f"http:// is not redirected to https://{host_name}/ ({plain.get('error') or plain.get('status')})"
+    return None
+
+
+@check("portals_answer")
+def portals_answer(host: RunsCommands, node: Node) -> Outcome:
+    """Every agency's component portal through the platform's entry point, as a browser asks for it: over
+    HTTPS with its own name (SNI and Host, the chain verified against the trust store) its home page names
+    its agency and sets HSTS; over plain HTTP it is redirected to HTTPS."""
+    if not node.portals:
+        return Outcome(True, "the inventory has no agency portal")
+    address, port = node.entry or ("127.0.0.1", 443)
+    specs: list[dict[str, Any]] = []
+    for portal, _name in node.portals:
+        specs.append({"kind": "http", "connect": address, "port": port, "path": "/", "tls": True,
+                      "server_name": portal})
+        specs.append({"kind": "http", "connect": address, "port": 80, "path": "/", "server_name": portal})
+    answers = probe_many(host, specs)
+    failures = []
+    for k, (portal, name) in enumerate(node.portals):
+        problem = _portal_problem(portal, name, answers[2 * k], answers[2 * k + 1])
+        if problem:
+            failures.append(f"{portal}: {problem}")
+    if failures:
+        return Outcome(False, f"via {address}:{port}: " + "; ".join(failures))
+    return Outcome(True, f"via {address}:{port}: {len(node.portals)} portals answer with their agency's name")
+
+
 @check("tls_valid")
 def tls_valid(host: RunsCommands, node: Node, min_days: int = 14) -> Outcome:
     answer = probe(host, _https_spec(node, "web", "/healthz"))

@@ -48,6 +48,7 @@ class Node:
     + backends: every application's backends as the proxy reaches them, role -> ["addr:port"]
     + mail_name: the name the mail host's certificate must carry
     + hosts: every host of the inventory (the backup host must hold an archive of each one's files)
+    + portals: every agency's component portal, (host name, the agency's name its home page shows)
     + directories, directory_base, directory_port: every directory host's address, the base DN, the ldaps port
     """
 
@@ -68,6 +69,7 @@ class Node:
     backends: dict[str, list[str]] = field(default_factory=dict)
     mail_name: str | None = None
     hosts: list[str] = field(default_factory=list)
+    portals: list[tuple[str, str]] = field(default_factory=list)
     directories: list[str] = field(default_factory=list)
     directory_base: str | None = None
     directory_port: int = 636
