@@ -24,7 +24,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
@@ -64,6 +66,12 @@ def apply() -> None:
     base = directory_base(inv)
     lookup_password = secret("directory_mail_password")
     issued = certificate("mail", [hostname, domain], prefix="mail")
+    if "exim4-daemon-light" in host.get_fact(DebPackages):
+        # Debian's default MTA (base's packages recommend one) goes when postfix comes, but its init
+        # script cannot stop a daemon of another user where /proc/<pid>/exe is unreadable (a container
+        # without CAP_SYS_PTRACE): its cgroup is killed, or it keeps port 25 from postfix
+        server.shell(name="exim4 out of postfix's way",
+                     commands=["systemctl kill --signal=KILL exim4.service; systemctl stop exim4.service; true"])
     apt.packages(name="postfix and dovecot, with their LDAP lookups", packages=PACKAGES)
     cert, key = install(issued, "mail")
     trust_directory(inv)
