@@ -52,7 +52,8 @@ ARCHIVED = (f"find {DIRECTORY}/files -mindepth 2 -name '*.tar.gz' -printf '%h\\n
 
 # What a host holds that neither the inventory nor the deploys can rebuild, below /, per role
 # (every host has base). Databases are dumped, not copied.
-FILES: dict[str, tuple[str, ...]] = {"base": ("etc",), "mail": ("home", "var/mail"), "log": ("var/log/egov",)}
+# mail: the virtual mailboxes (deploys/mail.py VMAIL)
+FILES: dict[str, tuple[str, ...]] = {"base": ("etc",), "mail": ("var/vmail",), "log": ("var/log/egov",)}
 
 
 def backup_key() -> tuple[str, str]:

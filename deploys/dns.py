@@ -32,6 +32,8 @@ def records() -> list[tuple[str, str]]:
     address = vip(inv)
     if address:
         out += [(f"{name}.{domain}", address) for name in SERVICE_NAMES]
+        # every agency's component portal, a virtual host behind the same entry point (deploys/web.py)
+        out += [(agency.portal, address) for agency in inv.agencies.values()]
     return out
 
 

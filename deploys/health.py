@@ -31,6 +31,8 @@ CHECKS: dict[str, tuple[str, ...]] = {
     "ntp": ("systemctl is-active --quiet chrony",),
     "dns": ("systemctl is-active --quiet unbound",),
     "db": ("runuser -u postgres -- pg_isready -q",),
+    # slapd answers its root DSE over the local socket (its ldaps certificate names the host, not localhost)
+    "directory": ('ldapsearch -Q -LLL -Y EXTERNAL -H ldapi:/// -b "" -s base namingContexts >/dev/null',),
     "web": (http_ok(f"https://127.0.0.1:{WEB_PORT}/healthz"),),
     "lb": ("systemctl is-active --quiet haproxy keepalived", http_ok("https://{vip}/healthz")),
     **{role: (http_ok(f"http://127.0.0.1:{app.port}/healthz"),) for role, app in APPS.items()},

@@ -12,25 +12,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+# roles that install their own packages, after an answer to a question the package asks on install:
+# slapd would make a database of its own (dc=nodomain) unless debconf is told first (deploys/directory.py)
+OWN_TRANSACTION = frozenset({"directory"})
+
 
 def of_roles(roles: Iterable[str]) -> tuple[list[str], list[str]]:
     """The packages of ``roles`` (a host's, every-host roles included): those installed with their
     recommended packages, and those without; in role order, each once."""
     # the role modules import base, which calls this: imported here, not at the top
-    from deploys import apps, backup, db, district_node, dns, exporters, lb, mail, mirror, monitoring, web
+    from deploys import apps, backup, db, dns, exporters, lb, local_node, mail, mirror, monitoring, web
     from inventory.applications import APPS
 
     wanted = list(roles)
     table: dict[str, tuple[list[str], list[str]]] = {
         "mirror": (mirror.PACKAGES, []), "dns": (dns.PACKAGES, []), "db": (db.PACKAGES, []),
         "web": (web.PACKAGES, []), "lb": (lb.PACKAGES, []), "mail": (mail.PACKAGES, []),
-        "backup": (backup.PACKAGES, []), "district_node": (district_node.PACKAGES, []),
+        "backup": (backup.PACKAGES, []), "local_node": (local_node.PACKAGES, []),
         "monitoring": (web.PACKAGES, monitoring.PACKAGES), "exporters": ([], exporters.packages(set(wanted))),
         **{app: (apps.PACKAGES, []) for app in APPS},
     }
     full: dict[str, None] = {}
     lean: dict[str, None] = {}
     for role in wanted:
+        if role in OWN_TRANSACTION:
+            continue
         with_recommends, without = table.get(role, ([], []))
         full.update(dict.fromkeys(with_recommends))
         lean.update(dict.fromkeys(p for p in without if p not in full))

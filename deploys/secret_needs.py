@@ -32,6 +32,16 @@ def _mailboxes(inv: Inventory) -> list[str]:
     return [f"mailbox_{name.replace('-', '_')}_password" for name in alert_mailboxes(inv)]
 
 
+def _directory(inv: Inventory) -> list[str]:
+    from deploys.directory import SERVICE_ACCOUNTS
+    from deploys.mail import alert_mailboxes
+    from inventory.roster import inventory_rosters
+
+    mailboxes = alert_mailboxes(inv)
+    return ["directory_admin_password", *(f"directory_{name}_password" for name in SERVICE_ACCOUNTS),
+            *_mailboxes(inv), *(account.secret for account in inventory_rosters(inv, mailboxes))]
+
+
 def _app_secret(name: str) -> Callable[[Inventory], list[str]]:
     return lambda inv: [name]
 
@@ -40,7 +50,8 @@ NEEDS: dict[str, Callable[[Inventory], list[str]]] = {
     "backup_source": lambda inv: ["backup_ssh_seed"],  # the backup hosts' public key, derived from it
     "backup": lambda inv: ["backup_ssh_seed", "db_backup_password"],
     "db": lambda inv: ["db_replication_password", "db_backup_password", *_placed_apps(inv)],
-    "mail": _mailboxes,
+    "mail": lambda inv: [*_mailboxes(inv), "directory_mail_password"],
+    "directory": _directory,
     # every endpoint's web config holds the scrape user, and the on-call user on the monitoring hosts; the
     # table is per role, so a run on any host asks for both (production sets every secret anyway)
     "exporters": lambda inv: sorted(WEB_SECRETS.values()),

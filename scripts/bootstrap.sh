@@ -16,6 +16,8 @@ APT_PACKAGES=(
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
   postgresql python3-psycopg2 unbound squid
   chromium
+  # the directory and mail checkers the unit tests run (slaptest, a real slapd, postfix check, doveconf)
+  slapd ldap-utils postfix postfix-ldap dovecot-imapd dovecot-lmtpd dovecot-ldap python3-ldap3
 )
 # shellcheck source=scripts/steps.sh
 . scripts/steps.sh

@@ -97,7 +97,7 @@ class Operation:
 
 
 @contextmanager
-def deploy_context(workdir: Path) -> Iterator[Inventory]:
+def deploy_context(workdir: Path, inventory: Path = LAB_INVENTORY) -> Iterator[Inventory]:
     """The inventory and secrets a role reads, set up once for a run: a lab state directory under
     ``workdir`` with a dummy key, its public half and known_hosts (``$EGOV_LAB_DIR``, read by
     ``egov.connection``), a 0600 secrets file of ``TEST_SECRETS``, and the deploy context of them
@@ -121,7 +121,7 @@ def deploy_context(workdir: Path) -> Iterator[Inventory]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EGOV_")}
     env.update(EGOV_LAB_DIR=str(workdir), EGOV_PKI_DIR=str(workdir / "pki"))
     with mock.patch.dict(os.environ, env, clear=True):
-        inv = load_inventory(LAB_INVENTORY)
+        inv = load_inventory(inventory)
         before = context._current
         context.set_context(context.DeployContext.of(inv, Secrets(secrets_file), run_id=TEST_RUN_ID))
         try:

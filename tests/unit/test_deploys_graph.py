@@ -51,7 +51,7 @@ def test_a_limited_run_takes_the_hosts_outside_it_as_deployed() -> None:
 
 def test_pairs_in_service_roll_one_member_after_the_other() -> None:
     p = plan(HOSTS)
-    assert p.groups == {"dns+web+lb+ntp+app_*": ["dc-app1", "dc-app2"], "db": ["dc-db1", "dc-db2"]}
+    assert p.groups == {"dns+web+lb+ntp+app_*": ["dc-app1", "dc-app2"], "directory+db": ["dc-db1", "dc-db2"]}
     assert p.steps["dc-db2"].after == ["dc-db1"] and p.steps["dc-db1"].after == []
     # one chain over the pair: both time-server steps, then both main steps
     assert p.steps["dc-app2:ntp"].after == ["dc-app1:ntp"]

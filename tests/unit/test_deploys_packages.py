@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from deploys.packages import of_roles
+from deploys.packages import OWN_TRANSACTION, of_roles
 from inventory.services import roles_of
 from tests.support.role_harness import case_files, deploy_context, load_case, run_role
 
 BARE = [(path, role) for path in case_files() if path.stem.startswith("bare")
-        for role in load_case(path)["roles"] if role != "base"]
+        for role in load_case(path)["roles"] if role != "base" and role not in OWN_TRANSACTION]
 
 
 def installed(commands: list[object]) -> list[str]:

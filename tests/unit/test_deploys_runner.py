@@ -83,7 +83,7 @@ def test_a_failed_member_stops_its_pair_and_what_needs_it(child_log: Path, monke
     monkeypatch.setenv("EGOV_FAKE_CHILD_FAIL", "dc-db1")
     result = run_deploy(LAB)
     assert result["dc-db1"].failed and result["dc-db1"].error == "operation failed: an op"
-    assert "rolling group db stopped after dc-db1 failed" in result["dc-db2"].error
+    assert "rolling group directory+db stopped after dc-db1 failed" in result["dc-db2"].error
     assert "needs dc-db1" in result["dc-app1"].error and "which failed" in result["dc-app1"].error
     assert not result["qn-ty-node1"].failed and not result["qn-dh-node1"].failed
     assert not any("dc-db2" in c["hosts"] for c in calls(child_log))
