@@ -15,7 +15,6 @@ from unittest import mock
 from inventory.edit import add_agency
 from tests.support.role_harness import LAB_INVENTORY, case_files, deploy_context, load_case, run_role
 
-
 FIXED_SALT = b"$2b$04$" + b"egovportalsfixedsalt.."
 
 
