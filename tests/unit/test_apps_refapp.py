@@ -11,8 +11,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,15 +82,6 @@ def _start_app(tmp_path: Path, pg_port: int, password: str = "app-secret-pw") ->
     return refapp.start(config, port), port
 
 
-def _get(port: int, path: str, body: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
 
 
 @pytest.fixture()
@@ -104,18 +93,18 @@ def app(tmp_path: Path, postgres: tuple[int, Path]) -> Iterator[int]:
 
 
 def test_healthz_ok_and_answers_from_database(app: int) -> None:
-    status, body = _get(app, "/healthz")
+    status, body = refapp.ask(app, "/healthz")
     assert status == 200 and body["status"] == "ok" and body["app"] == "app_portal"
-    status, body = _get(app, "/")
+    status, body = refapp.ask(app, "/")
     assert status == 200
     assert body["database"] == "portal" and body["user"] == "portal"
     assert str(body["server_version"]).startswith("15")
 
 
 def test_records_are_written_to_the_database(app: int) -> None:
-    status, created = _get(app, "/records", {"title": "Cấp giấy phép xây dựng"})
+    status, created = refapp.ask(app, "/records", {"title": "Cấp giấy phép xây dựng"})
     assert status == 201
-    status, listing = _get(app, "/records")
+    status, listing = refapp.ask(app, "/records")
     assert status == 200
     records = listing["records"]
     assert isinstance(records, list) and records[0]["title"] == "Cấp giấy phép xây dựng"
@@ -123,24 +112,24 @@ def test_records_are_written_to_the_database(app: int) -> None:
 
 
 def test_bad_requests_are_refused_cleanly(app: int) -> None:
-    assert _get(app, "/records", {"name": "x"})[0] == 400
-    assert _get(app, "/nowhere")[0] == 404
-    assert _get(app, "/healthz", {"title": "x"})[0] == 405
+    assert refapp.ask(app, "/records", {"name": "x"})[0] == 400
+    assert refapp.ask(app, "/nowhere")[0] == 404
+    assert refapp.ask(app, "/healthz", {"title": "x"})[0] == 405
 
 
 def test_healthz_survives_a_database_restart(app: int, postgres: tuple[int, Path]) -> None:
     """Pooled connections die with the server: the next request must use a new one, not fail."""
-    assert _get(app, "/healthz")[0] == 200
+    assert refapp.ask(app, "/healthz")[0] == 200
     _pg_stop(postgres[1])
     _pg_start(postgres[1], postgres[0])
-    status, body = _get(app, "/healthz")
+    status, body = refapp.ask(app, "/healthz")
     assert status == 200, body
 
 
 def test_healthz_fails_without_leaking_the_password(tmp_path: Path, postgres: tuple[int, Path]) -> None:
     proc, port = _start_app(tmp_path, postgres[0], password="wrong-password-xyz")
     try:
-        status, body = _get(port, "/healthz")
+        status, body = refapp.ask(port, "/healthz")
     finally:
         proc.terminate()
         proc.wait(timeout=5)

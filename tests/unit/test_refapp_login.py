@@ -7,10 +7,7 @@ server that is down is skipped; with none up the app says so (503); the password
 
 from __future__ import annotations
 
-import json
 import subprocess
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -61,14 +58,10 @@ def _start(tmp_path: Path, uris: list[str], ca: Path) -> tuple[subprocess.Popen[
     return refapp.start(config, port), port
 
 
+
+
 def _login(port: int, body: object) -> tuple[int, dict[str, object]]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/login", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+    return refapp.ask(port, "/login", body, timeout=15)  # a bind that fails over waits on a dead server
 
 
 @pytest.fixture
