@@ -27,7 +27,16 @@ from deploys.context import deploy_context
 from deploys.facts.system import ContainerKind
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
-from inventory.services import HOST_CERT, HOST_KEY, PACKAGE_CACHE_PORT, SYSLOG_TLS_PORT, listen_ports, peer_ca
+from inventory.services import (
+    HOST_CERT,
+    HOST_KEY,
+    PACKAGE_CACHE_PORT,
+    SYSLOG_TLS_PORT,
+    listen_ports,
+    peer_ca,
+    router_only_ports,
+    router_pool,
+)
 
 PACKAGES = [
     "sudo", "openssh-server", "nftables", "chrony", "rsyslog", "auditd", "unattended-upgrades",
@@ -111,14 +120,21 @@ def _admin_keys(user: dict[str, Any]) -> list[str]:
     return keys
 
 
-def firewall_rules(roles: list[str], extra: list[str], host_vars: Mapping[str, Any], name: str = "") -> list[str]:
+def firewall_rules(roles: list[str], extra: list[str], host_vars: Mapping[str, Any], name: str = "",
+                   router_pool: list[str] | None = None) -> list[str]:
     """nftables match texts for the ports the host's roles listen on (``tcp/53`` -> ``tcp dport 53``;
-    ``inventory.services.listen_ports``, which reads the settings in ``host_vars``) and ``extra``."""
+    ``inventory.services.listen_ports``, which reads the settings in ``host_vars``) and ``extra``.
+    A port that serves the routers only is opened from ``router_pool`` (the router loopbacks) alone,
+    and not at all without one."""
+    only_routers = set(router_only_ports(roles))
     rules = []
     for port in [*listen_ports(roles, host_vars, name), *extra]:
         proto, _, number = port.partition("/")
         if proto == "vrrp":
             rules.append("ip protocol vrrp")
+        elif port in only_routers:
+            if router_pool:
+                rules.append(f"ip saddr {{ {', '.join(router_pool)} }} {proto} dport {number}")
         elif proto in ("tcp", "udp") and number.isdigit():
             rules.append(f"{proto} dport {number}")
         else:
@@ -240,7 +256,7 @@ def _firewall() -> None:
     except ValueError as exc:
         raise DeployError(f"{host_name()}: base__ssh_allow_from: {exc}") from None
     rules = firewall_rules(list(host.data.get("egov_roles") or []), data("base__firewall_open"), host.data.dict(),
-                           host_name())
+                           host_name(), router_pool(deploy_context().inventory))
     checked_file(name="nftables default-drop", path="/etc/nftables.conf", mode="755",
                  content=render("base", "nftables.conf.j2", ssh_from=ssh_from, rules=rules),
                  check="nft -c -f {path}", reload="nft -f /etc/nftables.conf")

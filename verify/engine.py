@@ -20,7 +20,7 @@ from egov.errors import InputError
 from egov.parallel import run_parallel
 from egov.results import Result, RunResult
 from inventory.applications import APPS
-from inventory.services import AUTHENTICATED_PORTS, WEB_PORT, app_config_path, listen_ports, mail_name, vip
+from inventory.services import AUTHENTICATED_PORTS, WEB_PORT, app_config_path, listen_ports, mail_name, router_pool, vip
 from verify.catalogue import DEFAULT_CATALOGUE, Catalogue, Control, load_catalogue
 from verify.checks import CHECKS, Node, Outcome
 from verify.prefetch import Prefetched, Recorder, prefetch
@@ -68,6 +68,7 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
         proxied={role: app.path for role, app in APPS.items() if inv.hosts_with_role(role)},
         ntp_servers=_addresses(inv.hosts_with_role("ntp")),
         log_targets=_addresses(inv.hosts_with_role("log")),
+        router_pool=router_pool(inv),
         # the web role's certificate always names the province domain; its CA is in the trust store
         tls_name=inv.province.domain,
         proxy_port=WEB_PORT,
