@@ -121,7 +121,7 @@ def test_a_router_forwards_its_syslog_to_the_log_host_over_udp_from_its_loopback
 
     plan = plan_lab(inv, "lab")
     files = node_files(plan.nodes["qn-core1"], plan, "ssh-ed25519 AAAA test")
-    forward, _mode = files["/etc/rsyslog.d/90-egov-log-hosts.conf"]
+    forward, _mode = files["/etc/rsyslog.d/10-egov-log-hosts.conf"]
     # dc-ops1 (role log) at its server LAN address, from qn-core1's Loopback0 (inventory/lab.yml's plan)
     assert ('*.* action(type="omfwd" target="10.22.176.14" port="514" protocol="udp" address="10.22.186.32")'
             in forward.splitlines()), forward
