@@ -11,13 +11,9 @@ bootstrap:
 	@bash scripts/bootstrap.sh
 
 # The main job on the lab: build it, provision the data centre and the province core routers,
-# then bring up one district node and print its verdict.
+# then bring up one district node and print its verdict (scripts/demo.sh: one line per step).
 demo: bootstrap
-	$(EGOV) inventory validate -i inventory/lab.yml
-	$(EGOV) lab up -i inventory/lab.yml
-	$(EGOV) deploy -i inventory/lab.yml --limit province
-	$(EGOV) net push -i inventory/lab.yml --limit province
-	$(EGOV) node up -i inventory/lab.yml tien-yen
+	@bash scripts/demo.sh
 
 lab-down: bootstrap
 	$(EGOV) lab down -i inventory/lab.yml

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Self
 
 import click
+from rich.markup import escape
 
 from commands import common
 
@@ -14,6 +15,18 @@ if TYPE_CHECKING:
 
 DRY_HELP = "Prepare only: show what would change on each host, change nothing (pyinfra dry run)."
 DIFF_HELP = "Show the file differences (secrets blanked) for each host."
+PLAN_HELP = ("Print the steps the deploy would run, what each waits for and why, and the rolling groups; "
+             "contact no host.")
+SERIAL_HELP = ("Hosts of a redundant group (db, lb/web, dns/ntp, app pairs) changed at once, each batch "
+               "checked healthy first.")
+MAX_FAIL_HELP = "Share of a redundant group's hosts that may fail before the rest of it is not started (e.g. 25%)."
+
+
+def _percent(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    number = value[:-1] if value.endswith("%") else value
+    if not number.isdigit() or not 0 <= int(number) <= 100:
+        raise click.BadParameter(f"expected a percentage from 0% to 100%, got {value!r}")
+    return int(number)
 
 
 class _Display:
@@ -36,7 +49,8 @@ class _Display:
     def __call__(self, event: Progress) -> None:
         if not self.progress.console.is_terminal:
             # a log (CI, a pipe) gets no live bars: one line per host milestone instead
-            line = {"plan": f"{event.total} operations prepared", "done": event.status or "done"}.get(event.kind)
+            line = {"plan": f"{event.total} operations prepared", "done": event.status or "done",
+                    "health": "healthy" if event.status == "ok" else f"UNHEALTHY: {event.op}"}.get(event.kind)
             if event.kind == "op" and event.status == "failed":
                 line = f"FAILED {event.op}"
             if line:
@@ -49,6 +63,9 @@ class _Display:
         elif event.kind == "op":
             mark = {"changed": "[yellow]changed[/]", "failed": "[red]FAILED[/]"}.get(event.status, "ok")
             self.progress.update(task, advance=1, description=f"{mark} {event.op}")
+        elif event.kind == "health":
+            mark = "[green]healthy[/]" if event.status == "ok" else f"[red]UNHEALTHY[/] {escape(event.op)}"
+            self.progress.update(task, description=mark)
         elif event.kind == "done":
             if event.status == "failed":
                 self.progress.update(task, description="[red]failed[/]")
@@ -76,25 +93,43 @@ def _summary(result: RunResult, dry: bool, diff: bool) -> None:
 @common.limit_option
 @click.option("--dry", is_flag=True, help=DRY_HELP)
 @click.option("--diff", is_flag=True, help=DIFF_HELP)
+@click.option("--plan", "show_plan", is_flag=True, help=PLAN_HELP)
+@click.option("--serial", type=click.IntRange(min=1), default=1, show_default=True, help=SERIAL_HELP)
+@click.option("--max-fail", "max_fail", default="0%", show_default=True, callback=_percent, help=MAX_FAIL_HELP)
 @common.secrets_option
 @common.json_option
-def deploy_cmd(inventory_path: str, limit: tuple[str, ...], dry: bool, diff: bool, secrets_path: str | None,
-               as_json: bool) -> None:
+def deploy_cmd(inventory_path: str, limit: tuple[str, ...], dry: bool, diff: bool, show_plan: bool, serial: int,
+               max_fail: int, secrets_path: str | None, as_json: bool) -> None:
     """Apply base and each host's roles (pyinfra) to the inventory's hosts.
 
-    Hosts with the mirror role go first (every other host's apt goes through it). A host that
-    is down or fails is reported; the others finish. Exit 1 when any host failed.
+    Each host waits only for what its roles need (the mirror for apt, the time servers, the
+    databases for the applications); the rest runs at once (--plan shows it). The members of a
+    redundant pair in service are changed one after the other, each checked healthy first. One
+    deploy at a time per host. A host that is down or fails is reported; the hosts that do not
+    need it finish. Ctrl-C stops starting operations and reports the hosts left mid-way.
+
+    Exit 0 when every host is deployed, 1 when any failed (or another deploy holds one), 2 on bad
+    input (a missing secret among them, before any host is touched).
     """
-    from deploys.runner import run_deploy
+    from deploys.runner import Rolling, plan_deploy, run_deploy
     from inventory import load_inventory
 
     inv = load_inventory(inventory_path)
+    rolling = Rolling(serial=serial, max_fail_percent=max_fail)
+    if show_plan:
+        plan = plan_deploy(inv, limit, rolling)
+        if as_json:
+            common.emit_json(plan.to_dict())
+        else:
+            click.echo(plan.text())
+        return
     if as_json:
-        result = run_deploy(inv, limit, dry=dry, diff=diff, secrets=secrets_path)
+        result = run_deploy(inv, limit, dry=dry, diff=diff, secrets=secrets_path, rolling=rolling)
         common.emit_json(result.to_dict())
     else:
         with _Display() as display:
-            result = run_deploy(inv, limit, dry=dry, diff=diff, secrets=secrets_path, on_progress=display)
+            result = run_deploy(inv, limit, dry=dry, diff=diff, secrets=secrets_path, on_progress=display,
+                                rolling=rolling)
         _summary(result, dry, diff)
     common.exit_for(result.failed)
 

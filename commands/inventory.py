@@ -17,7 +17,7 @@ FORMATS = ("svg", "dot", "mermaid")
 
 @click.group("inventory", cls=common.EgovGroup)
 def inventory_group() -> None:
-    """The province as data: validate it, print its IP plan, show it, draw it, add a site."""
+    """The province as data: validate it, print its IP plan, show it, draw it, add a site or an agency."""
 
 
 @inventory_group.command("validate")
@@ -32,6 +32,7 @@ def validate_cmd(file: str | None, inventory_path: str, as_json: bool) -> None:
 
     inv = load_inventory(file or inventory_path)
     _check_monitoring(inv)
+    _check_rosters(inv)
     data = summary(inv)
     if as_json:
         common.emit_json({"valid": True, **data})
@@ -55,6 +56,14 @@ def _check_monitoring(inv: Inventory) -> None:
             problems.update(dict.fromkeys(f"{inv.path}: {problem}" for problem in exc.problems))
     if problems:
         raise MonitoringConfigError(list(problems))
+
+
+def _check_rosters(inv: Inventory) -> None:
+    """The directory's rosters (inventory/roster.py): every bad row with its file and line."""
+    from deploys.mail import alert_mailboxes
+    from inventory.roster import inventory_rosters
+
+    inventory_rosters(inv, alert_mailboxes(inv))
 
 
 @inventory_group.command("ipplan")
@@ -163,8 +172,10 @@ def graph_cmd(fmt: str, output: str | None, inventory_path: str) -> None:
 @click.option("--name", required=True, help="Identifier: lower-case letters, digits and '-'.")
 @click.option("--code", default=None, help="Administrative code, if it has one.")
 @click.option("--title", default=None, help="Full name with diacritics, e.g. 'Xã Hà Lâu'.")
-@click.option("--kind", type=click.Choice(["datacenter", "pasc", "district_node", "commune_point"]), default=None,
-              help="Default: the usual kind of the level's sites.")
+@click.option("--kind", type=click.Choice(["datacenter", "pasc", "local_node", "reception_point", "district_node",
+                                           "commune_point"]), default=None,
+              help="Default: the usual kind of the level's sites (district_node and commune_point are the old "
+                   "names of local_node and reception_point).")
 @click.option("--router", default=None, help="Name of its router (default: NAME-r1).")
 @common.inventory_option
 @common.json_option
@@ -190,3 +201,33 @@ def add_site_cmd(parent: str, level: str, name: str, code: str | None, title: st
     rows += [(r["name"], "link", link) for r in added.routers for link in r["links"]]
     rows += [(h["name"], "mgmt / server", f"{h['mgmt_ip']} / {h['server_ip'] or '-'}") for h in added.hosts]
     common.table("Allocated", ["what", "purpose", "address"], rows)
+
+
+@inventory_group.command("add-agency")
+@click.option("--code", required=True, help="The inventory's key for it: lower-case letters, digits and '-'.")
+@click.option("--name", required=True, help="Full name with diacritics, e.g. 'Sở Nội vụ'.")
+@click.option("--short", required=True, help="Short name, one DNS label: its portal is SHORT.<province domain>.")
+@click.option("--site", required=True, help="The site it sits at (its level is the site's).")
+@click.option("--portal", default=None, help="Its portal's host name, when not SHORT.<province domain>.")
+@click.option("--mail-domain", default=None, help="Its own mail domain (default: the province's shared one).")
+@click.option("--unconfirmed", is_flag=True, help="The name is not yet checked against the official list.")
+@common.inventory_option
+@common.json_option
+def add_agency_cmd(code: str, name: str, short: str, site: str, portal: str | None, mail_domain: str | None,
+                   unconfirmed: bool, inventory_path: str, as_json: bool) -> None:
+    """Append an agency to the inventory file, keeping its comments and layout; the file is validated before
+    it is written (an invalid result writes nothing). Then `egov deploy --limit web` brings its portal up."""
+    from dataclasses import asdict
+
+    from inventory.edit import add_agency
+
+    added = add_agency(inventory_path, code=code, name=name, short=short, site=site, portal=portal,
+                       mail_domain=mail_domain, confirmed=not unconfirmed)
+    if as_json:
+        common.emit_json(asdict(added))
+        return
+    if not added.changed:
+        click.echo(f"{inventory_path}: agency {added.code} is already there; nothing changed")
+        return
+    click.echo(f"{inventory_path}: added agency {added.code} ({added.name}, {added.level} site {added.site}): "
+               f"portal https://{added.portal}/, mail @{added.mail_domain}")

@@ -9,7 +9,8 @@ Every ``app_*`` role of a host is deployed the same way, as a release of the ref
   unchanged app uploads nothing) unpacked into ``/opt/egov/<app>/releases/<release>``, and a
   ``current`` symlink to it; the previous releases stay for a rollback by relinking;
 - ``/etc/egov/<app>.ini`` (root:<app>, 0640): port and the database DSN, whose password is the
-  secret ``db_<app>_password`` (the db role creates the same role and database from ``APPS``);
+  secret ``db_<app>_password`` (the db role creates the same role and database from ``APPS``), and
+  the directory its login binds to (every ``directory`` host over ldaps, the base DN);
   validated by the app itself (``--check``) before the service is restarted on it;
 - the systemd unit ``egov-<app>.service``, restarted when the release or the config changes.
 
@@ -29,7 +30,6 @@ import io
 import os
 import re
 import tarfile
-import tempfile
 from pathlib import Path
 
 from pyinfra import host
@@ -39,14 +39,17 @@ from pyinfra.operations import apt, files, server, systemd
 
 from deploys import data, host_name, libpq, peers, render, secret
 from deploys.base import host_tls
+from deploys.context import deploy_context
+from deploys.directory import trust_directory
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
 from inventory.applications import APPS, App
-from inventory.services import APP_CONFIG_DIR, app_config_path
+from inventory.services import APP_CONFIG_DIR, DIRECTORY_PORT, app_config_path, directory_base
 
 REFAPP = Path(__file__).resolve().parent.parent / "apps" / "refapp"
 BASE_DIR = "/opt/egov"
-PACKAGES = ["python3", "python3-psycopg2"]
+# python3-ldap3: the login binds to the directory (ldaps, the CA verified) without a client of our own
+PACKAGES = ["python3", "python3-psycopg2", "python3-ldap3"]
 
 
 def release_id() -> str:
@@ -64,7 +67,7 @@ def build_artifact(out_dir: Path | None = None) -> Path:
     The archive is byte-for-byte reproducible (sorted names, fixed owner, times and gzip header),
     so building it again gives the same file and pyinfra uploads nothing.
     """
-    out_dir = out_dir or Path(tempfile.gettempdir()) / "egov-artifacts"
+    out_dir = out_dir or deploy_context().work_dir()  # this run's own 0700 directory
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"refapp-{release_id()}.tar.gz"
     raw = io.BytesIO()
@@ -126,7 +129,8 @@ def deploy_app(role: str, artifact: Path, release: str) -> None:
     config = checked_file(
         name=f"{app.name}: config with its database DSN", path=app_config_path(role), mode="640", group=app.name,
         content=render("apps", "app.ini.j2", app=app, role_name=role, listen=data("apps__listen"),
-                       dsn=_dsn(app)),
+                       dsn=_dsn(app), directories=[f"ldaps://{a}:{DIRECTORY_PORT}" for _n, a in peers("directory")],
+                       base=directory_base(deploy_context().inventory)),
         check=f"/usr/bin/python3 {home}/current/refapp.py --check --config {{path}}",
     )
     unit = checked_file(name=f"{app.name}: systemd unit", path=f"/etc/systemd/system/{app.unit}.service",
@@ -149,6 +153,7 @@ def apply() -> None:
         return
     apt.packages(name="apps: python3 and psycopg2", packages=PACKAGES, update=True, cache_time=3600)
     files.directory(name="apps: config directory", path=APP_CONFIG_DIR, mode="755")
+    trust_directory(deploy_context().inventory)  # the login's ldaps connections verify the directory
     artifact = build_artifact()
     for role in roles:
         deploy_app(role, artifact, release_id())

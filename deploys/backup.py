@@ -35,6 +35,9 @@ from egov.secrets import remember
 from inventory.services import roles_of
 from monitoring.targets import host_settings
 
+# the scratch server the restore tests restore into
+PACKAGES = ["postgresql-15"]
+
 DIRECTORY = "/var/backups/egov"
 FILES_OUT = "/usr/local/sbin/egov-files-out"
 PULL = "/usr/local/sbin/egov-backup-files"
@@ -49,7 +52,8 @@ ARCHIVED = (f"find {DIRECTORY}/files -mindepth 2 -name '*.tar.gz' -printf '%h\\n
 
 # What a host holds that neither the inventory nor the deploys can rebuild, below /, per role
 # (every host has base). Databases are dumped, not copied.
-FILES: dict[str, tuple[str, ...]] = {"base": ("etc",), "mail": ("home", "var/mail"), "log": ("var/log/egov",)}
+# mail: the virtual mailboxes (deploys/mail.py VMAIL)
+FILES: dict[str, tuple[str, ...]] = {"base": ("etc",), "mail": ("var/vmail",), "log": ("var/log/egov",)}
 
 
 def backup_key() -> tuple[str, str]:
@@ -118,7 +122,7 @@ def apply() -> None:
     context = {"directory": DIRECTORY, "databases": databases, "primary": db_hosts[0] if db_hosts else "",
                "user": BACKUP_USER, "retention_days": int(data("backup__retention_days")), "scratch_port": 5432,
                "tls": libpq.verified(host_tls()[2])}
-    apt.packages(name="PostgreSQL for dumps and restore tests", packages=["postgresql-15"])
+    apt.packages(name="PostgreSQL for dumps and restore tests", packages=PACKAGES)
     systemd.service(name="scratch PostgreSQL running", service="postgresql@15-main", running=True, enabled=True)
     files.directory(name="backup directory", path=DIRECTORY, mode="700")
     files.put(name="backup reader password", dest="/root/.pgpass", mode="600",

@@ -34,6 +34,7 @@ from inventory.services import (
     SYSLOG_TLS_PORT,
     listen_ports,
     peer_ca,
+    roles_of,
     router_only_ports,
     router_pool,
 )
@@ -151,8 +152,15 @@ def _apt() -> None:
     if proxy:
         checked_file(name="apt through the DC mirror", path="/etc/apt/apt.conf.d/90egov-mirror",
                      content=render("base", "apt-proxy.conf.j2", proxy=proxy))
-    packages = apt.packages(name="base packages", packages=PACKAGES + list(data("base__packages")),
-                            update=True, cache_time=3600)
+    # the roles' packages too, in the same transaction (deploys/packages.py)
+    from deploys.packages import of_roles
+
+    full, lean = of_roles(roles_of(host.data.get("egov_roles") or []))
+    packages = apt.packages(name="packages of base and the host's roles",
+                            packages=[*PACKAGES, *data("base__packages"), *full], update=True, cache_time=3600)
+    if lean:
+        apt.packages(name="packages of the host's roles without their recommended ones", packages=lean,
+                     no_recommends=True)
     # compilers these packages bring in (binutils' as) did not exist when facts were gathered
     server.shell(name="compilers installed now: root only", commands=[
         f"{_PENDING_COMPILERS} | while read -r f; do dpkg-statoverride --update --add root root 0750 $f; done"],

@@ -13,9 +13,13 @@ generates: a missing secret is an error naming where to put it.
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import os
 import secrets as pysecrets
-from dataclasses import dataclass
+import shutil
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
     from inventory.model import Inventory
 
 LAB_SECRETS_FILE = "deploy-secrets.yml"
+# the run id of a process whose context names none (the plain pyinfra CLI)
+_process_run_id: str = pysecrets.token_hex(6)
 
 
 @dataclass(frozen=True)
@@ -38,17 +44,30 @@ class DeployContext:
     + inventory: the egov inventory the run's hosts come from (its NOC networks, plan, peers)
     + secrets: the run's secrets (environment, then the --secrets file)
     + lab_secrets_file: where a lab keeps the secrets it generated; None in production
+    + run_id: this run's id (the runner's, else one made here): it names the side files that
+      ``checked_file`` writes on hosts, so two runs never share one
     """
 
     inventory: Inventory
     secrets: Secrets
     lab_secrets_file: Path | None
+    run_id: str = field(default_factory=lambda: _process_run_id)
+    _work: list[Path] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
-    def of(cls, inv: Inventory, secrets: Secrets) -> DeployContext:
+    def of(cls, inv: Inventory, secrets: Secrets, run_id: str | None = None) -> DeployContext:
         """The context of ``inv``: a lab inventory generates missing secrets into its state directory."""
         lab_file = lab_state_dir(inv.path) / LAB_SECRETS_FILE if inv.environment == "lab" else None
-        return cls(inv, secrets, lab_file)
+        return cls(inv, secrets, lab_file, run_id) if run_id else cls(inv, secrets, lab_file)
+
+    def work_dir(self) -> Path:
+        """This process's own scratch directory on the control machine (0700, made on first use,
+        removed at exit): where the release artifact is built, out of other local users' reach."""
+        if not self._work:
+            path = Path(tempfile.mkdtemp(prefix=f"egov-deploy-{self.run_id}-"))
+            atexit.register(shutil.rmtree, path, True)
+            self._work.append(path)
+        return self._work[0]
 
     def secret(self, name: str) -> str:
         """The value of secret ``name`` (remembered for redaction); see the module docstring."""
@@ -58,20 +77,29 @@ class DeployContext:
         if self.lab_secrets_file is None:
             self.secrets.get(name)  # raises the SecretsError that says where to set it
             raise SecretsError(f"secret '{name}' is not set")
-        stored: dict[str, str] = {}
-        if self.lab_secrets_file.exists():
-            stored = yaml.safe_load(self.lab_secrets_file.read_text()) or {}
-        if name not in stored:
-            stored[name] = pysecrets.token_urlsafe(24)
-            self.lab_secrets_file.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.lab_secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                yaml.safe_dump(stored, f)
+        path = self.lab_secrets_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # several deploy processes may generate at once: one at a time, each reading the last one's
+        # file, and each writing a whole new file renamed into place (never a half-written one)
+        with open(path.with_name(path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            stored: dict[str, str] = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+            if name not in stored:
+                stored[name] = pysecrets.token_urlsafe(24)
+                fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+                with os.fdopen(fd, "w") as f:
+                    yaml.safe_dump(stored, f)
+                os.replace(partial, path)
         remember(stored[name])
         return stored[name]
 
 
 _current: DeployContext | None = None  # set once per process by set_context
+
+
+def run_id() -> str:
+    """This run's id: the context's, else this process's own."""
+    return _current.run_id if _current is not None else _process_run_id
 
 
 def set_context(context: DeployContext) -> None:

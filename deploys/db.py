@@ -26,6 +26,7 @@ from deploys.ops import OperationCommands, postgres
 from deploys.ops.config import checked_file
 
 VERSION = "15"
+PACKAGES = [f"postgresql-{VERSION}"]
 CLUSTER = f"postgresql@{VERSION}-main"
 ETC = f"/etc/postgresql/{VERSION}/main"
 DATA = f"/var/lib/postgresql/{VERSION}/main"
@@ -90,7 +91,7 @@ def apply() -> None:
     db_hosts = peers("db")
     primary_name, primary = db_hosts[0]
     backup_hosts = [addr for _n, addr in peers("backup")]
-    apt.packages(name="PostgreSQL 15", packages=[f"postgresql-{VERSION}"])
+    apt.packages(name="PostgreSQL 15", packages=PACKAGES)
     cert, key, ca = host_tls()
     checked_file(name="postgresql settings", path=f"{ETC}/conf.d/egov.conf", user="postgres", group="postgres",
                  content=render("db", "egov.conf.j2", cert=cert, key=key), check=CONFIG_CHECK,
@@ -100,7 +101,8 @@ def apply() -> None:
     rules += [("replication", REPLICATION_USER, address) for _n, address in db_hosts]
     checked_file(name="pg_hba: each application to its own database", path=f"{ETC}/pg_hba.conf", mode="640",
                  user="postgres", group="postgres", content=render("db", "pg_hba.conf.j2", rules=rules),
-                 check=HBA_CHECK, reload=f"systemctl reload-or-restart {CLUSTER}")
+                 check=HBA_CHECK, reload=f"systemctl reload-or-restart {CLUSTER}",
+                 check_live=True)  # pg_hba_file_rules is the running server's reading of the live file
     systemd.service(name="postgresql running", service=CLUSTER, running=True, enabled=True)
     if host_name() == primary_name:
         postgres.role(name="role replicator", role=REPLICATION_USER, password=secret("db_replication_password"),

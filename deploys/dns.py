@@ -18,6 +18,8 @@ from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 from inventory.services import SERVICE_NAMES, vip
 
+PACKAGES = ["unbound"]
+
 
 def records() -> list[tuple[str, str]]:
     """The internal zone's A records, from the inventory model."""
@@ -30,6 +32,8 @@ def records() -> list[tuple[str, str]]:
     address = vip(inv)
     if address:
         out += [(f"{name}.{domain}", address) for name in SERVICE_NAMES]
+        # every agency's component portal, a virtual host behind the same entry point (deploys/web.py)
+        out += [(agency.portal, address) for agency in inv.agencies.values()]
     return out
 
 
@@ -41,7 +45,7 @@ UNBOUND_RESTART = "systemctl reset-failed unbound; systemctl restart unbound"
 @deploy("DNS")
 def apply() -> None:
     inv = deploy_context().inventory
-    apt.packages(name="unbound", packages=["unbound"])
+    apt.packages(name="unbound", packages=PACKAGES)
     checked_file(
         name="unbound: internal zone and resolver", path="/etc/unbound/unbound.conf.d/egov.conf",
         content=render("dns", "unbound.conf.j2", zone=inv.province.domain, records=records(),

@@ -4,7 +4,7 @@ document exchange, router drift) and backup hosts (age of the last good backup).
 
 All from Debian's packages; the egov exporter is shipped as its source, the package directory
 and the few modules it imports from outside it (it needs only python3-prometheus-client,
-python3-yaml and python3-cryptography), into ``/opt/egov-exporter`` and run with ``python3 -m``.
+python3-yaml and python3-bcrypt for its web config's hashes), into ``/opt/egov-exporter`` and run with ``python3 -m``.
 Its configuration is generated from the inventory (``monitoring.config.exporter_config``) and
 checked by the exporter's own loader before the service is restarted on it.
 
@@ -51,7 +51,12 @@ PYCACHE = "__pycache__"
 PACKAGE_SYNC: dict[str, Any] = {"src": str(REPO / EXPORTER_PACKAGE), "dest": f"{CODE_DIR}/{EXPORTER_PACKAGE}",
                                 "mode": "644", "dir_mode": "755", "delete": True, "exclude": BYTECODE,
                                 "exclude_dir": [PYCACHE, f"*/{PYCACHE}"]}
-EXPORTER_PACKAGES = ["python3", "python3-prometheus-client", "python3-yaml", "python3-cryptography", "python3-bcrypt"]
+EXPORTER_PACKAGES = ["python3", "python3-prometheus-client", "python3-yaml", "python3-bcrypt"]
+NODE_PACKAGES = ["prometheus-node-exporter"]
+# the hosts whose egov exporter reads what they hold (the monitoring state, the backups)
+EGOV_EXPORTER_ROLES = {"monitoring", "backup"}
+# postgresql-common creates the postgres user the exporter runs as
+POSTGRES_PACKAGES = ["postgresql-common", "prometheus-postgres-exporter"]
 # bcrypt's cost for the web config's hashes: each check costs the exporters some 50 ms, once per
 # password (the toolkit caches a verified one), and a 10-round hash still resists offline guessing
 BCRYPT_ROUNDS = 10
@@ -80,7 +85,7 @@ def apply() -> None:
     inv, me_host, s = _settings()
     roles = set(me_host.roles)
 
-    apt.packages(name="node_exporter", packages=["prometheus-node-exporter"], no_recommends=True)
+    apt.packages(name="node_exporter", packages=NODE_PACKAGES, no_recommends=True)
     _web_config([SCRAPE_USER, *([ONCALL_USER] if "monitoring" in roles else [])])
     checked_file(name="node_exporter settings", path="/etc/default/prometheus-node-exporter",
                  content=render("exporters", "node-exporter.default.j2", port=s.node_exporter_port,
@@ -90,7 +95,7 @@ def apply() -> None:
 
     if "db" in roles:
         _postgres_exporter(s.postgres_exporter_port)
-    if roles & {"monitoring", "backup"}:
+    if roles & EGOV_EXPORTER_ROLES:
         _egov_exporter(inv, me_host)
 
 
@@ -121,11 +126,15 @@ def _web_config(users: list[str]) -> None:
                  content=web_config(cert, key, hashes), check=WEB_CONFIG_CHECK)
 
 
+def packages(roles: set[str]) -> list[str]:
+    """The packages (none of their recommended ones) the exporters of a host with ``roles`` need."""
+    return [*NODE_PACKAGES, *(POSTGRES_PACKAGES if "db" in roles else []),
+            *(EXPORTER_PACKAGES if roles & EGOV_EXPORTER_ROLES else [])]
+
+
 def _postgres_exporter(port: int) -> None:
-    # postgresql-common creates the postgres user the exporter runs as; this role runs before
-    # the db role, which then installs the server itself
-    apt.packages(name="postgres_exporter", packages=["postgresql-common", "prometheus-postgres-exporter"],
-                 no_recommends=True)
+    # this role runs before the db role, which then installs the server itself
+    apt.packages(name="postgres_exporter", packages=POSTGRES_PACKAGES, no_recommends=True)
     queries = files.put(name="postgres_exporter replication queries", dest=PG_QUERIES,
                         src=StringIO(render("exporters", "postgres-queries.yml")), mode="644")
     dropin = files.put(name="postgres_exporter runs as postgres",

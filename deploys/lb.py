@@ -17,6 +17,8 @@ from deploys.ops.config import checked_file
 from egov.errors import DeployError
 from inventory.services import WEB_PORT, vip
 
+PACKAGES = ["haproxy", "keepalived"]
+
 
 @deploy("Load balancer")
 def apply() -> None:
@@ -28,7 +30,7 @@ def apply() -> None:
     if interface is None:
         raise DeployError(f"{host_name()}: no interface holds {mine}, the address keepalived speaks VRRP from")
     subnet = inv.sites[inv.hosts[host_name()].site].subnets.get("server")
-    apt.packages(name="HAProxy and keepalived", packages=["haproxy", "keepalived"])
+    apt.packages(name="HAProxy and keepalived", packages=PACKAGES)
     checked_file(name="haproxy: entry point", path="/etc/haproxy/haproxy.cfg",
                  content=render("lb", "haproxy.cfg.j2", backends=peers("web", network="server"), web_port=WEB_PORT),
                  check="haproxy -c -q -f {path}", reload="systemctl reload-or-restart haproxy")

@@ -13,6 +13,8 @@ from deploys.context import deploy_context
 from deploys.ops.config import checked_file
 from inventory.services import PACKAGE_CACHE_PORT
 
+PACKAGES = ["apt-cacher-ng"]
+
 
 def upstream_proxy(key: str) -> str:
     """The upstream proxy ``key`` sets; null derives it: the lab's control machine proxy (the lab's
@@ -26,7 +28,7 @@ def upstream_proxy(key: str) -> str:
 
 @deploy("Package mirror")
 def apply() -> None:
-    apt.packages(name="apt-cacher-ng", packages=["apt-cacher-ng"])
+    apt.packages(name="apt-cacher-ng", packages=PACKAGES)
     checked_file(name="apt-cacher-ng: upstream", path="/etc/apt-cacher-ng/zz-egov.conf",
                  content=render("mirror", "acng.conf.j2", port=PACKAGE_CACHE_PORT,
                                 upstream=upstream_proxy("mirror__upstream_proxy")),

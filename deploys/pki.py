@@ -10,8 +10,11 @@ deploy uploads nothing.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import ipaddress
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from io import StringIO
 from pathlib import Path
@@ -61,7 +64,20 @@ class Pki:
         self.dir = directory
         self.org = org
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        # the deploy's steps run in several processes at once: one of them makes the CA or a
+        # certificate while the others wait, then find it made
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.dir / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def _ca(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        with self._locked():
+            return self._ca_unlocked()
+
+    def _ca_unlocked(self) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
         cert_path, key_path = self.dir / "ca.crt", self.dir / "ca.key"
         if cert_path.exists() and key_path.exists():
             key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
@@ -95,8 +111,12 @@ class Pki:
         ``client_auth``: also a TLS client's (a host's own certificate, which it shows its peers)."""
         if not names:
             raise DeployError(f"pki: certificate {service} needs at least one name")
-        ca_cert, ca_key = self._ca()
-        ca_pem = self.ca_pem()
+        with self._locked():
+            return self._issue(service, names, client_auth)
+
+    def _issue(self, service: str, names: list[str], client_auth: bool) -> Issued:
+        ca_cert, ca_key = self._ca_unlocked()
+        ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM).decode()
         cert_path, key_path = self.dir / f"{service}.crt", self.dir / f"{service}.key"
         usages = [ExtendedKeyUsageOID.SERVER_AUTH, *([ExtendedKeyUsageOID.CLIENT_AUTH] if client_auth else [])]
         sans: list[x509.GeneralName] = []

@@ -9,8 +9,14 @@ it. The runner takes them from pyinfra's private attributes, all of which are in
 - ``State.ops[host][op_hash]`` (``StateOperationHostData``): its ``.operation_meta`` and
   ``.global_arguments["_if"]``;
 - ``OperationMeta._maybe_is_change``: set while preparing (``check_for_changes``);
-- ``Host.op_hash_order``: a host's prepared operations, in order;
-- ``State.active_hosts``: the hosts the execution runs on.
+- ``Host.op_hash_order``: a host's prepared operations, in order; ``Host.executing_op_hash``: the
+  one it executes;
+- ``State.active_hosts``: the hosts the execution runs on;
+- ``pyinfra.api.facts._get_fact(state, host, cls, args, kwargs, ...)``: patched while facts are
+  answered from a host's prefetched state (``answering_facts``), with the fact's command built as
+  ``_get_fact`` builds it (``_handle_fact_kwargs``, ``_make_command``, the ``requires_command``
+  guard and its ``_MISSING_COMMAND_MARKER``) and wrapped as the connector wraps it
+  (``make_unix_command_for_host``).
 
 ``missing_internals()`` prepares one operation on a local host and reads it back through this
 module; its unit test fails, naming what is gone, when a pyinfra upgrade renames any of them.
@@ -19,17 +25,27 @@ module; its unit test fails, naming what is gone, when a pyinfra upgrade renames
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pyinfra.api import Host, State
+    from pyinfra.api import FactBase, Host, State
     from pyinfra.api.operation import OperationMeta
 
+# offered every fact pyinfra gathers: (state, host, the fact, its shell line or None when it needs
+# more than a line) -> its value, or MISS for pyinfra to gather it. The fact is the instance whose
+# command() made the line (pyinfra's facts keep their arguments for process()).
+FactHook = Callable[["State", "Host", "FactBase[Any]", "str | None"], Any]
+
 PATCHED = "solve_operation_consistency"
+FACT_PATCHED = "_get_fact"
+# a hook's answer meaning "not known here": pyinfra gathers the fact itself
+MISS: Any = object()
+# connector arguments a shell line cannot carry (stdin, a pty, other exit codes, a password)
+_UNBATCHABLE = ("_stdin", "_get_pty", "_sudo_password", "_su_password")
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,12 @@ class PreparedOp:
     meta: OperationMeta
     may_change: bool
     dependent: bool
+
+    @property
+    def would_change(self) -> bool:
+        """It would change the host by itself: a command to run and no ``_if`` (every ``_if`` of the
+        deploys asks whether an earlier operation changed, so it runs only after one that would)."""
+        return self.may_change and not self.dependent
 
 
 def _operation_module() -> ModuleType:
@@ -99,9 +121,103 @@ def prepared_ops(state: State, host: Host) -> list[PreparedOp]:
     return [_prepared(state, host, h) for h in host.op_hash_order if h in state.ops[host]]
 
 
+def untouched(state: State, host: Host) -> bool:
+    """While executing: ``host`` runs an operation that, as every one before it, would change
+    nothing by itself when prepared, so nothing has been run on the host yet
+    (``Host.executing_op_hash``)."""
+    current = host.executing_op_hash
+    if current is None or current not in host.op_hash_order:
+        return False
+    for op_hash in host.op_hash_order[:host.op_hash_order.index(current) + 1]:
+        op = prepared_op(state, host, op_hash)
+        if op is not None and op.would_change:
+            return False
+    return True
+
+
 def sit_out(state: State, hosts: Iterable[Host]) -> None:
     """Leave ``hosts`` out of the execution without failing them (``fail_hosts`` would)."""
     state.active_hosts -= set(hosts)
+
+
+def _facts_module() -> ModuleType:
+    return importlib.import_module("pyinfra.api.facts")
+
+
+def fact_command(state: State, host: Host, cls: type[FactBase[Any]], args: Any = None,
+                 kwargs: Any = None) -> tuple[FactBase[Any], str | None]:
+    """The fact and the shell line pyinfra would send to ``host`` to gather it with these arguments
+    (in the current operation's context); the line is None when it needs more than a line (stdin,
+    a pty, a password, exit codes other than 0)."""
+    from pyinfra.api import StringCommand
+    from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
+    from pyinfra.connectors.util import make_unix_command_for_host
+
+    facts = _facts_module()
+    fact = cls()
+    fact_kwargs, global_kwargs = facts._handle_fact_kwargs(state, host, cls, args, kwargs)
+    if fact.shell_executable:
+        global_kwargs["_shell_executable"] = fact.shell_executable
+    executor = {k: v for k, v in global_kwargs.items() if k in CONNECTOR_ARGUMENT_KEYS}
+    codes = executor.pop("_success_exit_codes", None)
+    if any(executor.get(k) for k in _UNBATCHABLE) or (codes is not None and list(codes) != [0]):
+        return fact, None
+    for key in ("_stdin", "_get_pty", "_timeout"):
+        executor.pop(key, None)
+    command = facts._make_command(fact.command, fact_kwargs)
+    requires = facts._make_command(fact.requires_command, fact_kwargs)
+    if requires:  # as _get_fact guards it
+        command = StringCommand("if", "command", "-v", requires, ">/dev/null", "2>&1;", "then", "(", command, ");",
+                                "else", "echo", f"'{facts._MISSING_COMMAND_MARKER}';", "fi")
+    return fact, str(make_unix_command_for_host(state, host, StringCommand(command), **executor).get_raw_value())
+
+
+def fact_value(fact: FactBase[Any], rc: int, stdout: str) -> Any:
+    """The value pyinfra would make of ``fact`` (as ``fact_command`` gave it) from its command's
+    exit code and output; MISS when only pyinfra's own handling of a failure would do (a non-zero
+    exit, output it cannot process). Raises ``MissingCommandError`` as ``_get_fact`` does when the
+    guarded binary is absent."""
+    from pyinfra.api.exceptions import FactProcessError, MissingCommandError
+
+    if rc != 0:
+        return MISS
+    lines = stdout.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the connector reads lines: a last newline ends the last one
+    if lines == [_facts_module()._MISSING_COMMAND_MARKER]:
+        raise MissingCommandError(type(fact).__name__)
+    if not lines:
+        return fact.default()
+    try:
+        return fact.process(lines)
+    except FactProcessError:
+        return MISS
+
+
+@contextmanager
+def answering_facts(hook: FactHook) -> Iterator[None]:
+    """While inside, every fact pyinfra gathers (``host.get_fact``, short facts included) is first
+    offered to ``hook`` with its shell line; MISS lets pyinfra gather it itself. A fact's
+    preconditions are checked first, as pyinfra checks them."""
+    from pyinfra.api.exceptions import FactPreconditionError
+
+    facts = _facts_module()
+    original = getattr(facts, FACT_PATCHED)
+
+    def answering(state: State, host: Host, cls: type[FactBase[Any]], args: Any = None, kwargs: Any = None,
+                  *rest: Any, **more: Any) -> Any:
+        if reason := cls().check_preconditions(state, host):
+            raise FactPreconditionError(cls, reason)
+        value = hook(state, host, *fact_command(state, host, cls, args, kwargs))
+        if value is not MISS:
+            return value
+        return original(state, host, cls, args, kwargs, *rest, **more)
+
+    setattr(facts, FACT_PATCHED, answering)
+    try:
+        yield
+    finally:
+        setattr(facts, FACT_PATCHED, original)
 
 
 def _lacking(obj: object, owner: str, *attributes: str) -> list[str]:
@@ -126,7 +242,8 @@ def missing_internals() -> list[str]:
     with recording_op_names(op_names):
         add_op(state, server.shell, commands=["true"], host=host, name="probe")
         add_op(state, server.shell, commands=["true"], host=host, name="after", _if=lambda: True)
-    missing = _lacking(host, "pyinfra.api.host.Host", "op_hash_order") + _lacking(
+    missing = [] if hasattr(host, "executing_op_hash") else ["pyinfra.api.host.Host.executing_op_hash: not there"]
+    missing += _lacking(host, "pyinfra.api.host.Host", "op_hash_order") + _lacking(
         state, "pyinfra.api.state.State", "ops", "active_hosts")
     if missing:
         return missing
@@ -153,4 +270,28 @@ def missing_internals() -> list[str]:
     sit_out(state, [host])
     if host in inventory.get_active_hosts():
         problems.append("State.active_hosts: no longer the hosts Inventory.get_active_hosts() returns")
-    return problems
+    return problems + _missing_fact_internals(state, host)
+
+
+def _missing_fact_internals(state: State, host: Host) -> list[str]:
+    """What ``answering_facts`` needs of ``pyinfra.api.facts``, each named; a fact asked on ``host``
+    (never gathered: the hook answers) must reach the hook with its line and come back as its value."""
+    from pyinfra.facts.server import Command
+
+    facts = _facts_module()
+    needed = (FACT_PATCHED, "_handle_fact_kwargs", "_make_command", "_MISSING_COMMAND_MARKER")
+    gone = [f"pyinfra.api.facts.{name}: not there" for name in needed if not hasattr(facts, name)]
+    if gone:
+        return gone
+    seen: list[str | None] = []
+
+    def hook(state: State, host: Host, fact: FactBase[Any], line: str | None) -> Any:
+        seen.append(line)
+        return fact_value(fact, 0, "probe\n")
+
+    with answering_facts(hook):
+        value = host.get_fact(Command, command="echo probe")
+    if value != "probe" or len(seen) != 1 or "echo probe" not in (seen[0] or ""):
+        return [f"pyinfra.api.facts.{FACT_PATCHED}: no longer how host.get_fact gathers a fact "
+                f"(hook saw {seen}, returned {value!r})"]
+    return []

@@ -8,6 +8,7 @@ stage's hosts. pyinfra's internals are read through ``deploys/pyinfra_internals.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -15,8 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+from deploys import fact_cache
 from deploys import pyinfra_internals as internals
-from deploys.stages import members
+from deploys.graph import members
 from egov.results import Result
 from egov.secrets import redact
 from inventory.pyinfra_bridge import Groups
@@ -42,11 +44,14 @@ def name_of(host: Host) -> str:
 
 @dataclass
 class StageRecord:
-    """What one stage learns per pyinfra host name: its errors, its operations' own names, its diffs."""
+    """What one stage learns per pyinfra host name: its errors, its operations' own names, its diffs,
+    how its facts were gathered."""
 
     hosts: list[str]
     errors: dict[str, str] = field(default_factory=dict)
     diffs: dict[str, str] = field(default_factory=dict)
+    # per host, how its facts were gathered (``fact_cache.FactCache.counts``)
+    facts: dict[str, dict[str, int]] = field(default_factory=dict)
     op_names: dict[str, dict[str, str]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -155,12 +160,14 @@ def execute(state: State, dry: bool) -> set[Host]:
 
     A host on which no prepared operation would change anything has nothing to execute: it sits
     out the execution (it is not failed), which makes a no-op re-run cost the fact gathering only.
+    An operation under ``_if`` (a reload or check after an earlier one changed) does not count:
+    it runs only after one that would change.
     """
     from pyinfra.api.exceptions import PyinfraError
     from pyinfra.api.operations import run_ops
 
     idle = {h for h in state.inventory.get_active_hosts()
-            if not any(op.may_change for op in internals.prepared_ops(state, h))}
+            if not any(op.would_change for op in internals.prepared_ops(state, h))}
     internals.sit_out(state, idle)
     if not dry and state.inventory.get_active_hosts():
         try:
@@ -176,7 +183,7 @@ def host_result(state: State, host: Host, record: StageRecord, idle: bool, dry: 
     ops = internals.prepared_ops(state, host)
     if dry:
         # a dependent op (``_if``) only runs when its parent changes; count the parent alone
-        changed_ops = [record.op_name(host, op.op_hash) for op in ops if op.may_change and not op.dependent]
+        changed_ops = [record.op_name(host, op.op_hash) for op in ops if op.would_change]
         failed_op = ""
     elif idle:
         changed_ops, failed_op = [], ""
@@ -192,7 +199,30 @@ def host_result(state: State, host: Host, record: StageRecord, idle: bool, dry: 
     return Result(target=name_of(host), changed=bool(changed_ops), failed=failed_host,
                   error=error or ("failed" if failed_host else ""), diff=record.diffs.get(host.name, ""),
                   data={"changes": len(changed_ops), "changed_ops": changed_ops, "ops": len(ops),
-                        "failed_op": failed_op, "seconds": seconds, "dry": dry})
+                        "failed_op": failed_op, "seconds": seconds, "dry": dry,
+                        "facts": record.facts.get(host.name, {})})
+
+
+def rehearse(groups: Groups, stage: list[str], only: tuple[str, ...] | None, diff: bool,
+             connected: set[str]) -> fact_cache.Rehearsal:
+    """Prepare the stage's deploys on a throwaway State (the ``connected`` hosts), its facts answered
+    by a FactCache: what ``fact_cache.gather`` learns from which facts the deploys will ask."""
+
+    def run(cache: fact_cache.FactCache) -> None:
+        state = new_state(groups, stage, diff)
+        for host in state.inventory:
+            if host.name in connected:
+                state.activate_host(host)
+        # what pyinfra says meanwhile (diffs, warnings) is about made-up facts: kept out of the log
+        pyinfra_logger = logging.getLogger("pyinfra")
+        pyinfra_logger.disabled = True
+        try:
+            with internals.answering_facts(cache.hook):
+                prepare(state, only, False, StageRecord(stage), io.StringIO())
+        finally:
+            pyinfra_logger.disabled = False
+
+    return run
 
 
 def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dry: bool, diff: bool,
@@ -210,8 +240,12 @@ def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dr
         connect_all(state)
     except PyinfraError:
         pass  # "No hosts remaining!": every host of the stage is down; reported below
-    prepare(state, only, diff, record, out)
-    idle = execute(state, dry)
+    connected = {h.name for h in state.inventory.get_active_hosts()}
+    cache = fact_cache.gather(state, rehearse(groups, stage, only, diff, connected))
+    with internals.answering_facts(cache.hook):
+        prepare(state, only, diff, record, out)
+        idle = execute(state, dry)
+    record.facts = {name: dict(counts) for name, counts in cache.counts.items()}
     seconds = round(time.monotonic() - started, 2)
     try:
         disconnect_all(state)

@@ -19,6 +19,7 @@ ROLES: dict[str, str] = {
     "dns": "deploys.dns:apply",
     "ntp": "deploys.ntp:apply",
     "db": "deploys.db:apply",
+    "directory": "deploys.directory:apply",
     "lb": "deploys.lb:apply",
     "web": "deploys.web:apply",
     "mail": "deploys.mail:apply",
@@ -34,7 +35,7 @@ ROLES: dict[str, str] = {
     "app_portal": "deploys.apps:apply",
     "app_specdb": "deploys.apps:apply",
     # district level
-    "district_node": "deploys.district_node:apply",
+    "local_node": "deploys.local_node:apply",
 }
 
 

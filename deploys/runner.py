@@ -1,42 +1,60 @@
 """Run the deploys on inventory hosts through the pyinfra API, with progress and typed results.
 
-``run_deploy`` starts a child Python process, ``python -m deploys.pyinfra_process``, that runs
-pyinfra (pyinfra needs gevent's monkey-patching for parallel SSH, which must not leak into the
-caller's process) and reads one JSON event per line from it:
+``run_deploy`` plans the run as a graph of steps (``deploys/graph.py``: a host waits only for what
+its roles need) and starts each batch of steps whose needs are met as a child Python process,
+``python -m deploys.pyinfra_process`` (pyinfra needs gevent's monkey-patching for parallel SSH,
+which must not leak into the caller's process), several at once. Each child writes one JSON event
+per line:
 
     {"event": "plan",   "host": h, "ops": n}                   # operations prepared for h
     {"event": "op",     "host": h, "op": name, "status": s}    # s: changed | ok | failed
-    {"event": "done",   "host": h, "status": s}                # s: failed | ok (one per stage)
+    {"event": "done",   "host": h, "status": s}                # s: failed | ok (one per step)
     {"event": "result", "results": {...RunResult.to_dict()...}}
 
-The stages, in which hosts and roles go first, are in ``deploys/stages.py``. A host that cannot
-be reached, or whose operation fails, is reported failed; the other hosts go on to the end.
+Around the children the runner holds one SSH session per host (``deploys/sessions.py``): the
+host's deploy lock for the whole run, and the health checks of a rolling deploy
+(``deploys/health.py``) after each member of a redundant group, before the next one starts.
+
+Before any host is touched: the secrets every selected role reads are there (``deploys/secret_needs.py``:
+else a SecretsError, exit 2), and every host's lock is taken (another run's: refused, naming it).
+SIGINT/SIGTERM: no new step starts, the running ones stop after their running operation, and the
+hosts left mid-way or not started are reported. A host that cannot be reached, or whose operation
+fails, is reported failed; the hosts that do not need it go on to the end.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
+import secrets as pysecrets
+import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from egov.connection import require_lab_up
+from deploys import graph, health, secret_needs
+from deploys.sessions import HostSession, LockHeld, holder
+from egov.connection import connection_for, require_lab_up
 from egov.errors import DeployError
 from egov.results import Result, RunResult
 from egov.secrets import Secrets, redact
+from inventory.services import roles_of, vip
 
 if TYPE_CHECKING:
-    from inventory import Inventory
+    from inventory import Host, Inventory
 
 log = logging.getLogger(__name__)
 
 CHILD = "deploys.pyinfra_process"
+REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -44,9 +62,10 @@ class Progress:
     """One step of a deploy, for a progress display.
 
     + host: inventory host name
-    + kind: ``plan`` (``total`` operations prepared), ``op`` (one operation finished) or ``done``
-    + op: the operation's name
-    + status: ``changed``, ``ok``, ``failed`` (for ``op``); ``failed`` or ``ok`` for ``done``
+    + kind: ``plan`` (``total`` operations prepared), ``op`` (one operation finished), ``done``
+      (a step ended) or ``health`` (a rolling deploy's check after a step: ``op`` says what)
+    + op: the operation's name (``health``: the check's role, or what failed)
+    + status: ``changed``, ``ok``, ``failed`` (for ``op``); ``failed`` or ``ok`` for ``done`` and ``health``
     + total: number of operations prepared for the host (``plan``)
     """
 
@@ -57,6 +76,29 @@ class Progress:
     total: int = 0
 
 
+@dataclass(frozen=True)
+class Rolling:
+    """``--serial`` (hosts of a redundant group changed at once) and ``--max-fail`` (the share of a
+    group's hosts that may fail before the rest of it is not started)."""
+
+    serial: int = 1
+    max_fail_percent: int = 0
+
+
+def _selected(inv: Inventory, limits: Iterable[str]) -> list[Host]:
+    hosts, _routers = inv.select(list(limits))
+    if not hosts:
+        raise DeployError(f"--limit {' '.join(limits)}: no host of {inv.path} matches")
+    return hosts
+
+
+def plan_deploy(inv: Inventory, limits: Iterable[str] = (), rolling: Rolling = Rolling()) -> graph.Plan:
+    """The steps a deploy of ``limits`` would run and what each waits for (``egov deploy --plan``);
+    contacts no host, so every redundant group is shown rolled."""
+    hosts = _selected(inv, limits)
+    return graph.plan([(h.name, h.name, h.roles) for h in hosts], rolling.serial, rolling.max_fail_percent)
+
+
 def run_deploy(
     inv: Inventory,
     limits: Iterable[str] = (),
@@ -64,62 +106,288 @@ def run_deploy(
     diff: bool = False,
     secrets: str | Path | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    rolling: Rolling = Rolling(),
 ) -> RunResult:
     """Deploy base and its roles on every selected host of ``inv``.
 
-    + inv: the loaded inventory (its file is re-read by the pyinfra process)
+    + inv: the loaded inventory (its file is re-read by the pyinfra processes)
     + limits: ``--limit`` values (site, level, role, host names); none means every host
-    + dry: prepare only (pyinfra dry run): report what would change, change nothing
+    + dry: prepare only (pyinfra dry run): report what would change, change nothing (no lock taken)
     + diff: put the file diffs (redacted) in each host's ``Result.diff``
     + secrets: a 0600 secrets file (else ``$EGOV_SECRETS_FILE`` and ``EGOV_SECRET_*``)
     + on_progress: called for every ``Progress`` event, in the caller's thread
+    + rolling: how redundant groups are rolled (``Rolling``)
 
     Returns one Result per selected host: ``data["changes"]`` (operations that changed or would
     change something), ``data["ops"]``, ``data["failed_op"]`` and ``data["seconds"]``.
     """
     require_lab_up(inv)
-    hosts, _routers = inv.select(list(limits))
-    if not hosts:
-        raise DeployError(f"--limit {' '.join(limits)}: no host of {inv.path} matches")
-    Secrets(secrets)  # refuse an unsafe secrets file here, before any host is touched
-    argv = [sys.executable, "-m", CHILD, "--inventory", str(inv.path)]
-    for host in hosts:
-        argv += ["--host", host.name]
-    if dry:
-        argv.append("--dry")
-    if diff:
-        argv.append("--diff")
-    if secrets:
-        argv += ["--secrets", str(secrets)]
-    started = time.monotonic()
-    # pyinfra's log goes to a file: a pipe read only at the end would fill and stall the child
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as log_file:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log_file, text=True,
-                                cwd=Path(__file__).resolve().parent.parent)
-        assert proc.stdout is not None
-        final = read_events(proc.stdout, on_progress)
-        proc.wait()
-        log_file.seek(0)
-        stderr = log_file.read()
-    if final is None:
-        tail = redact("\n".join(stderr.strip().splitlines()[-15:]))
-        raise DeployError(f"the pyinfra run ended without a result (exit {proc.returncode}):\n{tail}")
-    log.debug("pyinfra run took %.1fs; its log:\n%s", time.monotonic() - started, redact(stderr))
-    return RunResult((name, Result(**final[name])) for name in (h.name for h in hosts) if name in final)
+    hosts = _selected(inv, limits)
+    # refuse an unsafe secrets file, or a missing secret, here: before any host is touched
+    secret_needs.check(inv, hosts, Secrets(secrets))
+    graph.plan([(h.name, h.name, h.roles) for h in hosts], rolling.serial, rolling.max_fail_percent)  # bad options
+    run = _Run(inv, hosts, dry, diff, secrets, on_progress, rolling)
+    with run.sessions(), _stop_on_signals(run.stop):
+        return run.execute()
 
 
-def read_events(lines: Iterable[str], on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any] | None:
-    """Pass each progress event of the child's output to ``on_progress``; return the final
-    ``result`` event's results (host -> ``Result`` fields), None when the child sent none."""
-    final: dict[str, Any] | None = None
-    for line in lines:
+@contextmanager
+def _stop_on_signals(stop: Callable[[int], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM call ``stop`` while the run lasts (in the main thread only: elsewhere
+    Python cannot install handlers, and the caller handles its own signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, lambda signum, _frame: stop(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@dataclass
+class _Child:
+    proc: subprocess.Popen[str]
+    steps: list[graph.Step]
+    log_file: IO[str]
+    results: dict[str, Any] | None = None
+
+
+@dataclass
+class _Run:
+    """One run: its plan, its host sessions, the children running, and each step's state."""
+
+    inv: Inventory
+    hosts: list[Host]
+    dry: bool
+    diff: bool
+    secrets: str | Path | None
+    on_progress: Callable[[Progress], None] | None
+    rolling: Rolling
+    run_id: str = field(default_factory=lambda: pysecrets.token_hex(6))
+    open_sessions: dict[str, HostSession] = field(default_factory=dict)
+    status: dict[str, str] = field(default_factory=dict)  # step id -> pending|running|checking|ok|failed|skipped
+    results: dict[str, Result] = field(default_factory=dict)
+    events: queue.Queue[tuple[str, Any, Any]] = field(default_factory=queue.Queue)
+    children: dict[int, _Child] = field(default_factory=dict)
+    stopping: str = ""
+    plan: graph.Plan = field(init=False)
+
+    # ---- sessions: locks and health -------------------------------------------------------------
+    @contextmanager
+    def sessions(self) -> Iterator[None]:
+        """Open a session to every host and take its lock (not for a dry run, which changes nothing
+        and rolls nothing); a host that does not answer is left to pyinfra to report."""
+        if self.dry:
+            yield
+            return
+        conn = connection_for(self.inv.path, self.inv.environment)
+        who = holder(self.run_id)
+
+        def open_one(host: Host) -> tuple[str, HostSession | None, Exception | None]:
+            try:
+                session = HostSession(host.name, str(host.mgmt_ip), conn)
+            except Exception as exc:  # noqa: BLE001 - an unreachable host is pyinfra's to report
+                log.debug("%s: no session: %s", host.name, exc)
+                return host.name, None, None
+            try:
+                session.lock(who)
+            except DeployError as exc:
+                session.close()
+                return host.name, None, exc
+            return host.name, session, None
+
         try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a library printing to stdout; the events are JSON lines only
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                opened = list(pool.map(open_one, self.hosts))
+            self.open_sessions.update({name: s for name, s, _ in opened if s is not None})
+            refused = [exc for _, _, exc in opened if exc is not None]
+            if refused:
+                held = [str(e) for e in refused if isinstance(e, LockHeld)]
+                raise LockHeld("\n".join(held)) if len(held) == len(refused) else refused[0]
+            yield
+        finally:
+            for session in self.open_sessions.values():
+                session.close()
+
+    def healthy(self, host: str, roles: list[str]) -> tuple[bool, str]:
+        """Whether ``host`` passes the health checks of ``roles``; what failed."""
+        session = self.open_sessions.get(host)
+        if session is None:
+            return False, "no SSH session to check its health"
+        for role, command in health.commands(roles, vip(self.inv)):
+            answer = session.run(command)
+            if answer.rc != 0:
+                return False, f"{role} unhealthy: {redact(answer.output.splitlines()[-1] if answer.output else '')}"\
+                              f" (exit {answer.rc})"
+        return True, ""
+
+    def in_service(self) -> dict[str, bool]:
+        """Per rolling group: does a member already answer healthy? (None in service: a first deploy.)"""
+        roles = {h.name: h.roles for h in self.hosts}
+        groups = graph.rolling_groups({h.name: roles_of(h.roles) for h in self.hosts})
+        if self.dry:
+            return dict.fromkeys(groups, False)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            verdicts = dict(zip(roles, pool.map(
+                lambda name: self.healthy(name, [r for r in roles_of(roles[name]) if r in graph.ROLLING])[0],
+                roles), strict=True))
+        return {group: any(verdicts[m] for m in members) for group, members in groups.items()}
+
+    # ---- scheduling -----------------------------------------------------------------------------
+    def stop(self, signum: int) -> None:
+        """Start no new step; the running children stop after their running operation."""
+        self.stopping = signal.Signals(signum).name
+        for child in self.children.values():
+            if child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGINT)
+
+    def execute(self) -> RunResult:
+        self.plan = graph.plan([(h.name, h.name, h.roles) for h in self.hosts], self.rolling.serial,
+                               self.rolling.max_fail_percent, self.in_service())
+        self.status = dict.fromkeys(self.plan.steps, "pending")
+        self.launch_ready()
+        while self.children or any(s in ("running", "checking") for s in self.status.values()):
+            kind, key, value = self.events.get()
+            if kind == "event":
+                self.on_event(key, value)
+            elif kind == "exit":
+                self.on_exit(key, value)
+            elif kind == "health":
+                self.on_health(key, value)
+            self.launch_ready()
+        for step_id, state in self.status.items():
+            if state == "pending":  # waits for a step that failed, or the run was stopped
+                self.skip(self.plan.steps[step_id], "not started: the run was interrupted "
+                          f"({self.stopping})" if self.stopping else "not started")
+        return RunResult((h.name, self.results[h.name]) for h in self.hosts if h.name in self.results)
+
+    def launch_ready(self) -> None:
+        batches: dict[tuple[str, ...] | None, list[graph.Step]] = {}
+        for step_id, state in self.status.items():
+            if state != "pending" or self.stopping:
+                continue
+            step = self.plan.steps[step_id]
+            verdict = self.readiness(step)
+            if verdict is None:
+                batches.setdefault(step.only, []).append(step)
+            elif verdict:
+                self.skip(step, verdict)
+        for only, steps in batches.items():
+            self.start_child(only, steps)
+
+    def readiness(self, step: graph.Step) -> str | None:
+        """None when ``step`` can start; "" while it must wait; else why it never will."""
+        for need, why in step.needs:
+            if self.status[need] in ("failed", "skipped"):
+                return f"not started: it needs {need} ({why}), which " \
+                       f"{'failed' if self.status[need] == 'failed' else 'did not run'}"
+            if self.status[need] != "ok":
+                return ""
+        if any(self.status[a] in ("pending", "running", "checking") for a in step.after):
+            return ""
+        members = self.plan.groups.get(step.group, [])
+        failed = sorted({self.plan.steps[s].host for s, st in self.status.items()
+                         if st in ("failed", "skipped") and self.plan.steps[s].host in members})
+        if step.after and failed and len(failed) * 100 > self.rolling.max_fail_percent * len(members):
+            return f"not started: rolling group {step.group} stopped after {', '.join(failed)} failed " \
+                   f"(--max-fail {self.rolling.max_fail_percent}%)"
+        return None
+
+    def start_child(self, only: tuple[str, ...] | None, steps: list[graph.Step]) -> None:
+        argv = [sys.executable, "-m", CHILD, "--inventory", str(self.inv.path), "--run-id", self.run_id]
+        for step in steps:
+            argv += ["--host", step.host]
+        if only:
+            argv += ["--only", ",".join(only)]
+        if self.dry:
+            argv.append("--dry")
+        if self.diff:
+            argv.append("--diff")
+        if self.secrets:
+            argv += ["--secrets", str(self.secrets)]
+        # pyinfra's log goes to a file: a pipe read only at the end would fill and stall the child
+        log_file = tempfile.TemporaryFile("w+", encoding="utf-8")
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO)
+        child = _Child(proc, steps, log_file)
+        self.children[proc.pid] = child
+        for step in steps:
+            self.status[step.id] = "running"
+        threading.Thread(target=self.read_child, args=(proc,), daemon=True).start()
+
+    def read_child(self, proc: subprocess.Popen[str]) -> None:
+        """In a thread: each JSON line of the child, then its exit, onto the events queue."""
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a library printing to stdout; the events are JSON lines only
+            self.events.put(("event", proc.pid, event))
+        self.events.put(("exit", proc.pid, proc.wait()))
+
+    def progress(self, event: Progress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(event)
+
+    def on_event(self, pid: int, event: dict[str, Any]) -> None:
         if event.get("event") == "result":
-            final = event["results"]
-        elif on_progress is not None:
-            on_progress(Progress(host=event["host"], kind=event["event"], op=event.get("op", ""),
-                                 status=event.get("status", ""), total=event.get("ops", 0)))
-    return final
+            self.children[pid].results = event["results"]
+        else:
+            self.progress(Progress(host=event["host"], kind=event["event"], op=event.get("op", ""),
+                                   status=event.get("status", ""), total=event.get("ops", 0)))
+
+    def on_exit(self, pid: int, returncode: int) -> None:
+        child = self.children.pop(pid)
+        child.log_file.seek(0)
+        stderr = child.log_file.read()
+        child.log_file.close()
+        log.debug("pyinfra run of %s ended (exit %s); its log:\n%s", [s.id for s in child.steps], returncode,
+                  redact(stderr))
+        for step in child.steps:
+            fields = (child.results or {}).get(step.host)
+            if fields is None:
+                tail = redact("\n".join(stderr.strip().splitlines()[-15:]))
+                result = Result(target=step.host, failed=True,
+                                error=f"the pyinfra run ended without a result (exit {returncode}): {tail}",
+                                data=_no_ops())
+            else:
+                result = Result(**fields)
+            self.results[step.host] = graph.merge_results(self.results.get(step.host), result)
+            if result.failed:
+                self.status[step.id] = "failed"
+            elif self.rolled(step):
+                self.status[step.id] = "checking"
+                roles = [r for r in step.roles(self.plan.host_roles[step.host]) if r in graph.ROLLING]
+                threading.Thread(target=lambda s=step, r=roles: self.events.put(
+                    ("health", s.id, self.healthy(s.host, r))), daemon=True).start()
+            else:
+                self.status[step.id] = "ok"
+
+    def rolled(self, step: graph.Step) -> bool:
+        """Whether ``step``'s group is being rolled (it was in service): its steps are chained."""
+        return bool(step.group) and any(s.after for s in self.plan.steps.values() if s.group == step.group)
+
+    def on_health(self, step_id: str, verdict: tuple[bool, str]) -> None:
+        ok, detail = verdict
+        step = self.plan.steps[step_id]
+        self.status[step_id] = "ok" if ok else "failed"
+        self.progress(Progress(host=step.host, kind="health", op=detail or step.group, status="ok" if ok else "failed"))
+        if not ok:
+            r = self.results[step.host]
+            self.results[step.host] = Result(target=r.target, changed=r.changed, failed=True, diff=r.diff,
+                                             error=f"after its step {step_id}: {detail}", data=r.data)
+
+    def skip(self, step: graph.Step, why: str) -> None:
+        self.status[step.id] = "skipped"
+        before = self.results.get(step.host)
+        if before is None or not before.failed:
+            self.results[step.host] = graph.merge_results(before, Result(target=step.host, failed=True, error=why,
+                                                                         data=_no_ops()))
+        self.progress(Progress(host=step.host, kind="done", status="failed"))
+
+
+def _no_ops() -> dict[str, Any]:
+    return {"changes": 0, "changed_ops": [], "ops": 0, "failed_op": "", "seconds": 0.0}
+

@@ -16,10 +16,22 @@ from typing import Any
 from inventory import netvars, rules
 from inventory.ipplan import HOST_OFFSET, ROUTER_OFFSET, IPPlan, address, interface, layout
 from inventory.layers import Resolved, plain
-from inventory.model import Endpoint, Host, Interface, Inventory, LanInterface, Level, Link, Province, Router, Site
+from inventory.model import (
+    Agency,
+    Endpoint,
+    Host,
+    Interface,
+    Inventory,
+    LanInterface,
+    Level,
+    Link,
+    Province,
+    Router,
+    Site,
+)
 from inventory.rules import Finding
-from inventory.schema import InventorySpec
-from inventory.services import INVENTORY_ROLES
+from inventory.schema import KIND_ALIASES, InventorySpec
+from inventory.services import INVENTORY_ROLES, ROLE_ALIASES, canonical_role, reserved_hosts
 from inventory.source import FieldPath, Problems
 
 LAN_PURPOSES = ("server", "user")
@@ -86,20 +98,21 @@ class _Builder:
         self.report(*rules.plan_problems(spec.plan, plan))
         self._sites(plan)
         self._nodes()
-        self.report(*rules.name_clashes(self.levels, self.site_pos, self.node_field, INVENTORY_ROLES))
+        self.report(*rules.name_clashes(self.levels, self.site_pos, self.node_field, [*INVENTORY_ROLES, *ROLE_ALIASES]))
         self._links()
         if not self.broken:  # a broken site's hosts cannot be counted
             self.report(*rules.tier3(self.sites, self.hosts, self.site_pos))
         self.report(*rules.overlaps(self.sites, self.routers, self.links, plan, self.site_pos, self.node_field,
                                     spec.plan.control_ip is not None))
         plan.sites = list(self.sites.values())
+        agencies = self._agencies()
         noc, found = rules.noc_networks(self.sites, self.hosts, plan, self.base.values.get("noc__extra_networks"))
         self.report(*found)
         return Inventory(
             path=self.path, environment=spec.environment,
             province=Province(spec.province.name, spec.province.code, spec.province.domain),
             levels=list(self.levels.values()), sites=self.sites, hosts=self.hosts, routers=self.routers,
-            links=self.links, plan=plan, noc_networks=noc,
+            links=self.links, plan=plan, noc_networks=noc, agencies=agencies,
         )
 
     def _levels(self) -> None:
@@ -136,7 +149,8 @@ class _Builder:
                 if net is not None:
                     subnets[purpose] = net
             self.sites[name] = Site(
-                name=name, title=site.title or name, code=site.code, level=site.level, kind=site.kind,
+                name=name, title=site.title or name, code=site.code, level=site.level,
+                kind=KIND_ALIASES.get(site.kind, site.kind),
                 parent=site.parent, index=site.index, depth=level.depth, subnets=subnets,
                 overrides=frozenset(site.subnets),
             )
@@ -156,6 +170,27 @@ class _Builder:
         for ancestor in reversed(chain):
             layers = layers.over(f"site {ancestor.name}", self.spec.sites[self.site_pos[ancestor.name]].vars)
         return layers.over(f"site {site.name}", self.spec.sites[self.site_pos[site.name]].vars)
+
+    # --- agencies --------------------------------------------------------------------------------
+
+    def _agencies(self) -> dict[str, Agency]:
+        """The agencies that passed the schema (None: failed it, reported there), each checked where it is."""
+        domain = self.spec.province.domain
+        reserved = reserved_hosts(domain)
+        agencies: dict[str, Agency] = {}
+        seen: dict[tuple[str, str], int] = {}   # (what, value) -> first agency's position
+        line = self.problems.source.line
+        for i, spec in enumerate(self.spec.agencies):
+            if spec is None:
+                continue
+            portal = spec.portal or f"{spec.short}.{domain}"
+            found = rules.agency_problems(i, spec, portal, self.sites, self.broken, reserved, seen, line)
+            if self.report(*found) or spec.site not in self.sites:
+                continue
+            agencies[spec.code] = Agency(code=spec.code, name=spec.name, short=spec.short,
+                                         level=self.sites[spec.site].level, site=spec.site, portal=portal,
+                                         mail_domain=spec.mail_domain or domain, confirmed=spec.confirmed)
+        return agencies
 
     # --- hosts and routers -----------------------------------------------------------------------
 
@@ -195,7 +230,7 @@ class _Builder:
         server_ip = None if server is None else address(server, HOST_OFFSET + spec.slot)
         resources = {f"host__{key}": getattr(spec, key) for key in ("cpu", "memory_gb", "disk_gb")
                      if getattr(spec, key) is not None}
-        host = Host(name=spec.name, site=site.name, slot=spec.slot, roles=list(spec.roles),
+        host = Host(name=spec.name, site=site.name, slot=spec.slot, roles=[canonical_role(r) for r in spec.roles],
                     mgmt_ip=self._mgmt(site, field, spec.slot, HOST_OFFSET), server_ip=server_ip,
                     layers=site.layers.over(f"host {spec.name}", {**spec.vars, **resources}))
         self.hosts[host.name] = host

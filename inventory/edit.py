@@ -1,6 +1,7 @@
-"""`egov inventory add-site`: append a site to the YAML without disturbing a comment or a line of it.
+"""`egov inventory add-site` and `add-agency`: append a site or an agency to the YAML without
+disturbing a comment or a line of it.
 
-The new file is validated in full before it is written; an invalid result writes nothing. The
+The new file is validated in full before it is written; an invalid result writes nothing. A
 site takes the lowest free index of its level, so its addresses come from an unused block and
 no other site's addresses move.
 """
@@ -20,7 +21,8 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from egov.errors import InventoryError
 from inventory.loader import load_inventory
-from inventory.model import Inventory
+from inventory.model import Agency, Inventory
+from inventory.schema import KIND_ALIASES
 from inventory.source import read_text, round_trip_yaml
 
 
@@ -63,7 +65,7 @@ def lowest_free_index(inv: Inventory, level: str) -> int:
 def add_site(path: str | Path, parent: str, level: str, name: str, code: str | None = None,
              title: str | None = None, kind: str | None = None, router: str | None = None) -> AddedSite:
     """Add site ``name`` under ``parent``; with a router (``router``, default ``<name>-r1``) uplinked to the
-    parent's routers when the parent has any, and a host ``<name>-node1`` when it is a district node."""
+    parent's routers when the parent has any, and a host ``<name>-node1`` when it is a local node."""
     path = Path(path)
     inv = load_inventory(path)
     if level not in [lvl.name for lvl in inv.levels]:
@@ -92,25 +94,87 @@ def add_site(path: str | Path, parent: str, level: str, name: str, code: str | N
     if code:
         entry["code"] = DoubleQuotedScalarString(code)  # codes are strings: "022" must not become 22
     entry.update(level=level, kind=kind, index=index, parent=parent)
-    if kind == "district_node":
-        entry["hosts"] = CommentedSeq([_flow(name=f"{name}-node1", slot=0, roles=["district_node"])])
+    if KIND_ALIASES.get(kind, kind) == "local_node":
+        entry["hosts"] = CommentedSeq([_flow(name=f"{name}-node1", slot=0, roles=["local_node"])])
     uplinks = inv.sites[parent].routers[:lvl.max_uplinks]
     if uplinks:
         entry["routers"] = CommentedSeq([_flow(name=router or f"{name}-r1", slot=0, uplinks=list(uplinks))])
 
+    new_inv = _append(path, "sites", entry, blank_line=True)
+    return _describe(new_inv, name, changed=True)
+
+
+@dataclass
+class AddedAgency:
+    """What add-agency did: ``changed`` is False when the agency was already there (nothing written)."""
+
+    code: str
+    name: str
+    site: str
+    level: str
+    portal: str
+    mail_domain: str
+    changed: bool
+
+
+def add_agency(path: str | Path, code: str, name: str, short: str, site: str, portal: str | None = None,
+               mail_domain: str | None = None, confirmed: bool = True) -> AddedAgency:
+    """Add agency ``code`` at ``site`` (its portal ``<short>.<province domain>`` unless ``portal``, its
+    mail under the shared domain unless ``mail_domain``); the same agency again changes nothing."""
+    path = Path(path)
+    inv = load_inventory(path)
+    existing = inv.agencies.get(code)
+    if existing is not None:
+        wanted = (name, short, site, portal or existing.portal, mail_domain or existing.mail_domain)
+        if (existing.name, existing.short, existing.site, existing.portal, existing.mail_domain) != wanted:
+            raise InventoryError(f"{path}: agency {code!r} already exists ({existing.name}, site {existing.site}, "
+                                 f"portal {existing.portal}): edit it in the file")
+        return _agency(existing, changed=False)
+    entry = _flow(code=code, name=name, short=short, site=site)
+    for key, value in (("portal", portal), ("mail_domain", mail_domain)):
+        if value:
+            entry[key] = value
+    if not confirmed:
+        entry["confirmed"] = False
+    new_inv = _append(path, "agencies", entry, blank_line=False)
+    return _agency(new_inv.agencies[code], changed=True)
+
+
+def _agency(agency: Agency, changed: bool) -> AddedAgency:
+    return AddedAgency(code=agency.code, name=agency.name, site=agency.site, level=agency.level,
+                       portal=agency.portal, mail_domain=agency.mail_domain, changed=changed)
+
+
+def _append(path: Path, section: str, entry: CommentedMap, blank_line: bool) -> Inventory:
+    """Append ``entry`` to the file's top-level list ``section`` (a new section at the end of the file when
+    there is none), validate the whole result and only then write it; returns the new inventory.
+
+    The entry's text goes in after the section's last line: before the comments and blank lines that
+    introduce the next top-level key (ruamel would attach those to the section's last item and put the
+    entry after them), so every existing line stays as it was, in its place."""
     yaml = round_trip_yaml()
     text = read_text(path)
     tree = yaml.load(io.StringIO(text))
-    tree["sites"].append(entry)
     out = io.StringIO()
-    yaml.dump(tree, out)
-    new_text = out.getvalue()
-    if not text.endswith("\n\n") and text.endswith("\n"):
-        # a blank line before the new site, as between the hand-written ones
-        new_text = text + "\n" + new_text[len(text):] if new_text.startswith(text) else new_text
+    yaml.dump(CommentedSeq([entry]), out)   # "  - ...": the indentation of the hand-written items
+    item = ("\n" if blank_line else "") + out.getvalue()
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    if section not in tree:
+        new_text = "".join(lines) + f"\n{section}:\n" + out.getvalue()
+    elif not tree[section]:
+        raise InventoryError(f"{path}: {section} is empty ({section}: [] or null): write it as a list to add to")
+    else:
+        keys = list(tree)
+        following = keys[keys.index(section) + 1:]
+        end = tree.lc.key(following[0])[0] if following else len(lines)
+        while end > 0 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+            end -= 1
+        new_text = "".join(lines[:end]) + item + "".join(lines[end:])
     new_inv = load_inventory(path, text=new_text)   # raises with every problem; nothing is written
     _write(path, new_text)
-    return _describe(new_inv, name, changed=True)
+    return new_inv
 
 
 def _write(path: Path, text: str) -> None:

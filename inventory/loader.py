@@ -20,7 +20,7 @@ from inventory import rules
 from inventory.builder import build_model
 from inventory.layers import Resolved, plain
 from inventory.model import Inventory
-from inventory.schema import InventorySpec, SiteSpec
+from inventory.schema import AgencySpec, InventorySpec, SiteSpec
 from inventory.source import FieldPath, Problems, load_source
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
@@ -41,13 +41,16 @@ def load_inventory(path: str | Path, text: str | None = None) -> Inventory:
     raw_sites = source.data.get("sites")
     sites = [_validate(SiteSpec, raw, ("sites", i), problems) for i, raw in enumerate(raw_sites)] \
         if isinstance(raw_sites, list) else []
+    raw_agencies = source.data.get("agencies")
+    agencies = [_validate(AgencySpec, raw, ("agencies", i), problems) for i, raw in enumerate(raw_agencies)] \
+        if isinstance(raw_agencies, list) else []
     if spec is None:
         problems.raise_if_any()
     assert spec is not None
     # sites that failed the schema are left out of the second stage, and so are problems that would
     # only repeat theirs (a reference to a broken site is not reported as dangling)
     broken = _names_in([raw for raw, site in zip(raw_sites, sites, strict=True) if site is None])
-    spec = spec.model_copy(update={"sites": sites})
+    spec = spec.model_copy(update={"sites": sites, "agencies": agencies})
     _check_variables(spec, problems)
     inventory = build_model(path, spec, _base_layers(spec), problems, broken)
     problems.raise_if_any()

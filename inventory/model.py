@@ -11,6 +11,7 @@ from typing import Any
 from egov.errors import InventoryError
 from inventory.ipplan import IPPlan
 from inventory.layers import Resolved
+from inventory.services import canonical_role
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,21 @@ class Router:
         return {purpose: lan.ip for purpose, lan in self.lan_interfaces.items()}
 
 
+@dataclass(frozen=True)
+class Agency:
+    """An agency: its portal answers at ``portal`` (a virtual host of the portal application) and its
+    mail is under ``mail_domain`` (its own, else the province's shared domain)."""
+
+    code: str
+    name: str
+    short: str
+    level: str          # its site's level
+    site: str
+    portal: str         # host name, e.g. "snv.quangninh.gov.vn"
+    mail_domain: str    # e.g. "quangninh.gov.vn" (shared) or the agency's own
+    confirmed: bool = True   # False: the name awaits a check against the official list
+
+
 @dataclass(eq=False)
 class Inventory:
     path: Path
@@ -163,11 +179,14 @@ class Inventory:
     links: list[Link]
     plan: IPPlan
     noc_networks: list[IPv4Network]
+    agencies: dict[str, Agency] = field(default_factory=dict)   # code -> Agency, in file order
 
     def level(self, name: str) -> Level:
         return next(lvl for lvl in self.levels if lvl.name == name)
 
     def hosts_with_role(self, role: str) -> list[Host]:
+        """The hosts with ``role`` (an old role name is its level-neutral role's alias), in file order."""
+        role = canonical_role(role)
         return [host for host in self.hosts.values() if role in host.roles]
 
     def descendants(self, site: str) -> list[str]:

@@ -24,8 +24,17 @@ from inventory import netvars
 from inventory.ipplan import IPPlan
 from inventory.layers import Resolved
 from inventory.model import Host, Level, Link, Router, Site
-from inventory.schema import CHECKED_BY_RULES, CHECKED_ELSEWHERE, PLATFORMS, VARIABLES, LevelSpec, PlanSpec, SiteSpec
-from inventory.services import CRITICAL_ROLES, INVENTORY_ROLES
+from inventory.schema import (
+    CHECKED_BY_RULES,
+    CHECKED_ELSEWHERE,
+    PLATFORMS,
+    VARIABLES,
+    AgencySpec,
+    LevelSpec,
+    PlanSpec,
+    SiteSpec,
+)
+from inventory.services import CRITICAL_ROLES, INVENTORY_ROLES, ROLE_ALIASES, canonical_role
 from inventory.source import FieldPath
 
 Finding = tuple[FieldPath, str]   # (field of the file, what is wrong there)
@@ -225,8 +234,9 @@ def slot_problem(field: FieldPath, slot: int, name: str, holder: str) -> Finding
 
 
 def role_problems(field: FieldPath, roles: Sequence[str]) -> list[Finding]:
-    return [((*field, "roles", k), f"unknown role {role!r} (known: {', '.join(INVENTORY_ROLES)})")
-            for k, role in enumerate(roles) if role not in INVENTORY_ROLES]
+    known = ", ".join([*INVENTORY_ROLES, *(f"{old} (alias of {new})" for old, new in ROLE_ALIASES.items())])
+    return [((*field, "roles", k), f"unknown role {role!r} (known: {known})")
+            for k, role in enumerate(roles) if canonical_role(role) not in INVENTORY_ROLES]
 
 
 def platform_problem(field: FieldPath, layers: Resolved) -> Finding | None:
@@ -303,6 +313,29 @@ def uplink_problem(site: Site, peer: str, earlier: Sequence[str], sites: Mapping
     if parent.uplinks:
         return f"{peer!r} has uplinks of its own, so it is not a core router"
     return None
+
+
+# --- agencies ------------------------------------------------------------------------------------
+
+
+def agency_problems(i: int, spec: AgencySpec, portal: str, sites: Mapping[str, Site], broken: Collection[str],
+                    reserved: Mapping[str, str], seen: dict[tuple[str, str], int],
+                    line: Callable[[FieldPath], int]) -> list[Finding]:
+    """Agency ``i``: a unique code, short name and portal host name (``seen``: (field, value) -> the position
+    of the first agency with it, updated here), a portal name no platform service holds (``reserved``: host
+    name -> the service), and a site that exists (one in ``broken`` is reported where it is)."""
+    found: list[Finding] = []
+    for key, value in (("code", spec.code), ("short", spec.short), ("portal", portal)):
+        first = seen.setdefault((key, value), i)
+        if first != i and (key != "portal" or spec.portal):   # a derived portal repeats its short name's problem
+            found.append((("agencies", i, key),
+                          f"{key} {value!r} is already used by the agency on line {line(('agencies', first))}"))
+    if portal in reserved:
+        found.append((("agencies", i, "portal" if spec.portal else "short"),
+                      f"portal {portal!r} is the platform's {reserved[portal]}: choose another short name"))
+    if spec.site not in sites and spec.site not in broken:
+        found.append((("agencies", i, "site"), f"no site is named {spec.site!r}"))
+    return found
 
 
 # --- the whole inventory -------------------------------------------------------------------------

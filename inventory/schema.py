@@ -14,7 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import Strict as NoCoercion
 
 PLATFORMS = ("frr", "cisco_ios", "huawei_vrp", "huawei_vrpv8", "juniper_junos")  # network.drivers.DRIVERS
-KINDS = ("datacenter", "pasc", "district_node", "commune_point")
+# Site kinds, level-neutral: a local unit's node (a district's under three levels, a commune-level unit's under
+# two) and a reception point (a commune's, or any unit's with its router only). The three-level names are
+# aliases, accepted wherever a kind is read and resolved to these at load (docs/inventory.md).
+KINDS = ("datacenter", "pasc", "local_node", "reception_point")
+KIND_ALIASES = {"district_node": "local_node", "commune_point": "reception_point"}
 # Per-site subnets a level may define; loopbacks and point-to-point links are per router.
 SUBNET_PURPOSES = ("mgmt", "server", "user")
 PURPOSES = ("mgmt", "loopback", "p2p", "server", "user")
@@ -73,13 +77,33 @@ class SiteSpec(Strict):
     title: str | None = None
     code: str | None = Field(default=None, pattern=r"^[0-9]{2,5}$")
     level: str
-    kind: Literal["datacenter", "pasc", "district_node", "commune_point"]
+    kind: Literal["datacenter", "pasc", "local_node", "reception_point", "district_node", "commune_point"]
     index: int = Field(ge=0)
     parent: str | None = None
     subnets: dict[Literal["mgmt", "server", "user"], IPv4Network] = Field(default_factory=dict)
     vars: Vars = Field(default_factory=dict)
     hosts: list[HostSpec] = Field(default_factory=list)
     routers: list[RouterSpec] = Field(default_factory=list)
+
+
+# one DNS label (RFC 1035 as browsers take it: letters, digits, '-' inside, at most 63)
+DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+DnsName = Annotated[str, Field(pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", max_length=253)]
+
+
+class AgencySpec(Strict):
+    """One agency: a department, board or organisation of the province, a commune-level people's
+    committee (a district's under three levels). Its level is its site's."""
+
+    code: Name                       # the inventory's key for it (a-z, 0-9, '-'), never reused
+    # full name with diacritics, as it signs its documents; it is written into web pages and nginx's
+    # configuration as it is, so none of the characters those would have to escape
+    name: str = Field(min_length=1, max_length=200, pattern=r'^[^"$\\<>{};&`\x00-\x1f\x7f]+$')
+    short: DnsLabel                  # its portal's label: <short>.<province domain>
+    site: str                        # the site it sits at (and reaches the platform through)
+    portal: DnsName | None = None    # its portal's host name, when not <short>.<province domain>
+    mail_domain: DnsName | None = None   # its own mail domain; none: the province's shared one
+    confirmed: bool = True           # false: the name is not checked against an official list yet
 
 
 class InventorySpec(Strict):
@@ -90,6 +114,8 @@ class InventorySpec(Strict):
     defaults: Vars = Field(default_factory=dict)
     # each site is checked on its own (SiteSpec), so one broken site does not hide the others' problems
     sites: list[Any] = Field(min_length=1)
+    # each agency is checked on its own too (AgencySpec)
+    agencies: list[Any] = Field(default_factory=list)
 
 
 # --- Variables ------------------------------------------------------------------------------------
@@ -144,6 +170,15 @@ VARIABLES: dict[str, Any] = {
     "web__key_file": Path_ | None,
     "web__ca_file": Path_ | None,
     "apps__listen": IPv4Address,
+    "directory__rosters": Path_,
+    "directory__roles": Annotated[list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]], Field(min_length=1)],
+    "directory__aliases": list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$")]],
+    "directory__size_limit": Annotated[Int, Field(ge=1, le=1_000_000)],
+    "directory__max_size_mb": Annotated[Int, Field(ge=16, le=1_048_576)],
+    "directory__cert_file": Path_ | None,
+    "directory__key_file": Path_ | None,
+    "directory__ca_file": Path_ | None,
+    "mail__quota": Annotated[str, Field(pattern=r"^[1-9][0-9]{0,5}[KMGT]?$")],
     "mail__relay_host": Annotated[str, Field(pattern=r"^([A-Za-z0-9.-]+|\[[0-9.]+\])?(:[0-9]{1,5})?$")],
     "mail__cert_file": Path_ | None,
     "mail__key_file": Path_ | None,

@@ -45,12 +45,14 @@ SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 AUTHENTICATED_PORTS = ("monitoring__node_exporter_port", "monitoring__postgres_exporter_port",
                        "monitoring__egov_exporter_port", "monitoring__prometheus_port",
                        "monitoring__alertmanager_port", "monitoring__blackbox_port")
-# the district node's squid, the district's way to the DC mirror
+# the local node's squid, its unit's way to the DC mirror
 DISTRICT_PROXY_PORT = 3128
 # the platform's public names, served by the DC DNS on the load balancer's VIP, on the web certificate
 SERVICE_NAMES = ("www", "dichvucong", "portal", "docmgmt", "onestop", "specdb")
 # the VIP's default address in the first lb host's server LAN: .1 is the site's router, hosts start at .10
 VIP_OFFSET = 5
+# the directory's LDAP over TLS (ldaps); plain LDAP (389) is not served at all
+DIRECTORY_PORT = 636
 # where each core application keeps its config (``<APP_CONFIG_DIR>/<app>.ini``)
 APP_CONFIG_DIR = "/etc/egov"
 
@@ -87,6 +89,7 @@ TABLE: tuple[Role, ...] = (
     Role("ntp", ("udp/123",)),
     Role("dns", ("tcp/53", "udp/53"), critical=True),
     Role("log", (f"tcp/{SYSLOG_TLS_PORT}",), router_ports=(f"udp/{SYSLOG_ROUTER_PORT}",)),
+    Role("directory", (f"tcp/{DIRECTORY_PORT}",), critical=True),
     Role("db", ("tcp/5432",), critical=True),
     Role("web", ("tcp/80", "tcp/443", f"tcp/{WEB_PORT}"), critical=True),
     Role("lb", ("tcp/80", "tcp/443", "vrrp"), critical=True),
@@ -94,7 +97,7 @@ TABLE: tuple[Role, ...] = (
     Role("backup"),
     Role("bastion"),
     *(Role(role, (f"tcp/{app.port}",), critical=True) for role, app in APPS.items()),
-    Role("district_node", ("tcp/53", "udp/53", f"tcp/{DISTRICT_PROXY_PORT}", "tcp/80", "tcp/443")),
+    Role("local_node", ("tcp/53", "udp/53", f"tcp/{DISTRICT_PROXY_PORT}", "tcp/80", "tcp/443")),
     Role("monitoring", ("tcp/{monitoring__prometheus_port}", "tcp/{monitoring__alertmanager_port}",
                         "tcp/{monitoring__alertmanager_cluster_port}", "udp/{monitoring__alertmanager_cluster_port}",
                         "tcp/{monitoring__blackbox_port}", "tcp/{monitoring__alert_receiver_port}",
@@ -106,6 +109,16 @@ EVERY_HOST = tuple(role.name for role in TABLE if role.every_host)
 # what an inventory may name, and what the Tier 3 rule counts
 INVENTORY_ROLES = tuple(role.name for role in TABLE if not role.every_host)
 CRITICAL_ROLES = tuple(role.name for role in TABLE if role.critical)
+
+# The three-level structure's role names, accepted as aliases of the level-neutral ones (an inventory's
+# ``roles``, ``--limit``, ``hosts_with_role``); the model holds the new name (docs/inventory.md).
+ROLE_ALIASES = {"district_node": "local_node"}
+
+
+def canonical_role(role: str) -> str:
+    """The role ``role`` names: itself, or the level-neutral role an old name is an alias of."""
+    return ROLE_ALIASES.get(role, role)
+
 
 _SETTING = re.compile(r"\{(\w+)\}")
 
@@ -177,9 +190,26 @@ def vip(inv: Inventory) -> str | None:
 
 def mail_name(inv: Inventory) -> str:
     """The mail host's name, on its certificate: ``mail.<province domain>``."""
-    return f"mail.{inv.province.domain}"
+    return f"mail.{inv.province.domain}"  # reserved_hosts() keeps agencies off it
+
+
+def reserved_hosts(domain: str) -> dict[str, str]:
+    """The host names the platform's own services hold under ``domain`` (host -> what holds it): an
+    agency's portal may not take one."""
+    names = {f"{name}.{domain}": f"service name {name}" for name in SERVICE_NAMES}
+    return {**names, f"mail.{domain}": "mail host", domain: "main portal"}
 
 
 def app_config_path(role: str) -> str:
     """Where the app of ``role`` keeps its config (the apps role writes it, ``egov verify`` reads it)."""
     return f"{APP_CONFIG_DIR}/{APPS[role].name}.ini"
+
+
+def directory_name(inv: Inventory) -> str:
+    """The directory's service name, on its certificate: ``ldap.<province domain>``."""
+    return f"ldap.{inv.province.domain}"
+
+
+def directory_base(inv: Inventory) -> str:
+    """The directory's base DN, from the province's domain: ``dc=quangninh,dc=gov,dc=vn``."""
+    return ",".join(f"dc={part}" for part in inv.province.domain.lower().split("."))

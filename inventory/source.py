@@ -48,13 +48,15 @@ class Source:
         self.line = document.line
 
     def label(self, field: FieldPath) -> str:
-        """``sites[dc].hosts[dc-db1].roles[0]``: list items are named by their ``name`` when they have one."""
+        """``sites[dc].hosts[dc-db1].roles[0]``: list items are named by their ``name`` when they have one
+        (agencies by their ``code``: their name is a sentence)."""
         node: Any = self.data
+        key = "code" if field and field[0] == "agencies" else "name"
         out = ""
         for part in field:
             if isinstance(part, int):
                 item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
-                name = item.get("name") if isinstance(item, dict) else None
+                name = item.get(key) if isinstance(item, dict) else None
                 out += f"[{name}]" if isinstance(name, str) else f"[{part}]"
                 node = item
             else:

@@ -165,6 +165,12 @@ def blackbox_config(domain: str) -> dict[str, Any]:
         "icmp": {"prober": "icmp", "timeout": "3s", "icmp": {"preferred_ip_protocol": "ip4"}},
         "http_2xx": {"prober": "http", "timeout": "5s",
                      "http": {"preferred_ip_protocol": "ip4", "fail_if_not_ssl": True}},
+        # an agency's component portal (monitoring.targets.portal_targets): its home page over verified
+        # TLS (the host's trust store holds the platform CA), HSTS on, no redirect followed
+        "http_portal": {"prober": "http", "timeout": "5s", "http": {
+            "preferred_ip_protocol": "ip4", "fail_if_not_ssl": True, "valid_status_codes": [200],
+            "follow_redirects": False, "fail_if_header_not_matches": [
+                {"header": "Strict-Transport-Security", "regexp": "max-age=[1-9]"}]}},
         "smtp_starttls": {"prober": "tcp", "timeout": "5s", "tcp": {
             "preferred_ip_protocol": "ip4",
             "query_response": [

@@ -172,7 +172,28 @@ def _targets(inv: Inventory, server: Server) -> list[Target]:
             labels = {**site_labels(inv, dc.name), "instance": endpoint["name"], "role": "public_endpoint",
                       "module": endpoint["module"]}
             out.append(Target("blackbox_" + endpoint["module"], endpoint["target"], labels))
+        out.extend(portal_targets(inv))
     return out
+
+
+PORTAL_MODULE = "http_portal"
+
+
+def portal_targets(inv: Inventory) -> list[Target]:
+    """Every agency's component portal, probed over HTTPS at the platform's entry point (the VIP)
+    with its own name as Host and TLS server name (blackbox_exporter's ``hostname`` parameter, set
+    per target through ``__param_hostname``), so a portal is probed even where the monitoring host
+    does not resolve the platform's names. Labelled with the agency's site; a public endpoint, so
+    PublicEndpointDown covers it (monitoring/rules.py)."""
+    from inventory.services import vip
+
+    address = vip(inv)
+    if address is None:
+        return []
+    return [Target(f"blackbox_{PORTAL_MODULE}", f"https://{address}/",
+                   {**site_labels(inv, agency.site), "instance": agency.portal, "role": "public_endpoint",
+                    "module": PORTAL_MODULE, "agency": agency.code, "__param_hostname": agency.portal})
+            for agency in inv.agencies.values()]
 
 
 # What blackbox_exporter probes for a server besides pings and public endpoints (the multi-target

@@ -15,6 +15,7 @@ from ruamel.yaml.error import YAMLError
 
 from egov import yamlfile
 from egov.errors import InputError
+from inventory.services import canonical_role
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("controls.yml")
 GROUPS = ("network", "server", "application", "data")
@@ -111,7 +112,7 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE, checks: set[str] | None
         if not isinstance(units, list) or not all(isinstance(u, str) and u for u in units):
             bad(raw_services, name, f"services of role '{name}': must be a list of systemd unit names")
             continue
-        services[str(name)] = tuple(units)
+        services[canonical_role(str(name))] = tuple(units)   # an old role name: its level-neutral role's
 
     controls: list[Control] = []
     raw_controls = doc.get("controls")
@@ -144,7 +145,8 @@ def load_catalogue(path: str | Path = DEFAULT_CATALOGUE, checks: set[str] | None
         if "roles" in item and (not isinstance(role_list, list) or not role_list):
             bad(item, "roles", f"control {cid} field roles: must be \"all\" or a list of role names")
             role_list = []
-        for role in role_list or []:
+        role_list = [canonical_role(str(role)) for role in role_list or []]
+        for role in role_list:
             if role != "all" and role not in services:
                 bad(item, "roles", f"control {cid} field roles: unknown role '{role}' (not in the services table)")
         params = item.get("params") or {}

@@ -20,7 +20,17 @@ from egov.errors import InputError
 from egov.parallel import run_parallel
 from egov.results import Result, RunResult
 from inventory.applications import APPS
-from inventory.services import AUTHENTICATED_PORTS, WEB_PORT, app_config_path, listen_ports, mail_name, router_pool, vip
+from inventory.services import (
+    AUTHENTICATED_PORTS,
+    DIRECTORY_PORT,
+    WEB_PORT,
+    app_config_path,
+    directory_base,
+    listen_ports,
+    mail_name,
+    router_pool,
+    vip,
+)
 from verify.catalogue import DEFAULT_CATALOGUE, Catalogue, Control, load_catalogue
 from verify.checks import CHECKS, Node, Outcome
 from verify.prefetch import Prefetched, Recorder, prefetch
@@ -81,6 +91,10 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
         mail_name=mail_name(inv),
         hosts=list(inv.hosts),
         authenticated_ports=sorted({int(host.vars[key]) for key in AUTHENTICATED_PORTS}),
+        portals=[(agency.portal, agency.name) for agency in inv.agencies.values()],
+        directories=[str(h.mgmt_ip) for h in inv.hosts_with_role("directory")],
+        directory_base=directory_base(inv),
+        directory_port=DIRECTORY_PORT,
     )
 
 

@@ -9,8 +9,9 @@ machine reach.
 A spec: ``{"kind": "http", "connect": "127.0.0.1", "port": 8101, "path": "/healthz", "tls": false,
 "server_name": null}``, ``{"kind": "smtp", "port": 587, "server_name": "mail.example.vn"}`` or
 ``{"kind": "dns", "server": "127.0.0.1", "name": "..."}``.
-An answer: ``{"status": 200, "body": "...", "days_left": 364.2}``, ``{"ehlo": ["STARTTLS", ...],
-"tls_ehlo": ["AUTH PLAIN LOGIN", ...], "days_left": 364.2}`` (``tls_ehlo``: after STARTTLS),
+An answer: ``{"status": 200, "hsts": "max-age=...", "location": null, "body": "...", "days_left": 364.2}``,
+``{"ehlo": ["STARTTLS", ...], "tls_ehlo": ["AUTH PLAIN LOGIN", ...], "days_left": 364.2}``
+(``tls_ehlo``: after STARTTLS),
 ``{"rcode": 0, "answers": 1, "id_ok": true}`` or ``{"error": "..."}``.
 """
 
@@ -35,6 +36,8 @@ def probe(spec):
             conn.request("GET", spec["path"], headers={"Host": name})
             response = conn.getresponse()
             out["status"] = response.status
+            out["hsts"] = response.getheader("Strict-Transport-Security")
+            out["location"] = response.getheader("Location")
             out["body"] = response.read(4096).decode("utf-8", "replace")
         elif spec["kind"] == "smtp":
             sock = socket.create_connection((spec.get("connect", "127.0.0.1"), spec["port"]), timeout=5)

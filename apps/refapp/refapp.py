@@ -8,7 +8,11 @@ INI file and answers from its PostgreSQL database:
   503 ``{"status": "fail", ...}`` otherwise (the error names the problem, never the password);
 - ``GET /``: the app's name and version and what the database says about itself;
 - ``GET /records`` and ``POST /records`` (a JSON ``{"title": ...}``): a small table the app owns,
-  so a deploy can prove that writes reach the database and survive a restart.
+  so a deploy can prove that writes reach the database and survive a restart;
+- ``POST /login`` (a JSON ``{"user": <uid>, "password": ...}``): the province's one account, checked
+  by binding to the directory as ``uid=<uid>,ou=people,<base>`` over ldaps, the platform CA
+  verified (``python3-ldap3``); 200 with the person's name, 401 for a wrong user or password, 503
+  when no directory server answers. The password is never logged.
 
 Config (``--config FILE``, INI)::
 
@@ -20,6 +24,11 @@ Config (``--config FILE``, INI)::
 
     [database]
     dsn = host=10.0.0.5 port=5432 dbname=portal user=portal password=... connect_timeout=3
+
+    [directory]
+    uris = ldaps://10.0.0.7:636 ldaps://10.0.0.8:636
+    base = dc=quangninh,dc=gov,dc=vn
+    ca_file = /etc/ssl/certs/ca-certificates.crt
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import configparser
 import json
 import logging
 import re
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -42,6 +52,8 @@ import psycopg2
 VERSION = "1.0.0"
 MAX_BODY = 64 * 1024
 MAX_IDLE = 4  # database connections kept open between requests
+UID = re.compile(r"^[a-z][a-z0-9.-]{0,31}$")  # a roster's uid (inventory/roster.py)
+MAX_PASSWORD = 256
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     id serial PRIMARY KEY,
@@ -77,6 +89,15 @@ class Config:
             raise ConfigError(f"{path}: [app] port: '{port}' is not a TCP port")
         self.port = int(port)
         self.dsn = self._get("database", "dsn")
+        # the directory is optional: an app without one has no /login
+        self.directory_uris = self._get("directory", "uris", "").split()
+        self.directory_base = self._get("directory", "base", "")
+        self.directory_ca = self._get("directory", "ca_file", "/etc/ssl/certs/ca-certificates.crt")
+        for uri in self.directory_uris:
+            if not re.match(r"^ldaps://[^/:]+:\d+$", uri):
+                raise ConfigError(f"{path}: [directory] uris: {uri!r} is not ldaps://HOST:PORT (TLS only)")
+        if self.directory_uris and not self.directory_base:
+            raise ConfigError(f"{path}: [directory] base: missing")
 
     def _get(self, section: str, key: str, default: str | None = None) -> str:
         value = self.parser.get(section, key, fallback=default)
@@ -150,6 +171,7 @@ class App:
             ("GET", "/"): self.index,
             ("GET", "/records"): self.list_records,
             ("POST", "/records"): self.add_record,
+            ("POST", "/login"): self.login,
         }
         handler = routes.get((method, path))
         if handler is None:
@@ -162,7 +184,7 @@ class App:
                 log.warning("database error on %s %s: %s", method, path, _scrub(str(exc)))
                 status, body = 503, {"error": "database unavailable", "detail": _scrub(str(exc))}
         payload = json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
-        reasons = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found",
+        reasons = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
                    405: "Method Not Allowed", 503: "Service Unavailable"}
         start_response(f"{status} {reasons[status]}", [("Content-Type", "application/json; charset=utf-8"),
                                                        ("Content-Length", str(len(payload))),
@@ -195,15 +217,20 @@ class App:
             rows = [{"id": i, "title": t, "created": c.isoformat()} for i, t, c in cur.fetchall()]
         return 200, {**self._base(), "records": rows}
 
-    def add_record(self, environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    @staticmethod
+    def _json_body(environ: dict[str, Any]) -> Any:
+        """The request's JSON body; ValueError when it is missing, too large or not JSON."""
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = -1
         if not 0 < length <= MAX_BODY:
-            return 400, {"error": f"a JSON body of 1..{MAX_BODY} bytes is required"}
+            raise ValueError(f"a JSON body of 1..{MAX_BODY} bytes is required")
+        return json.loads(environ["wsgi.input"].read(length))
+
+    def add_record(self, environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         try:
-            title = json.loads(environ["wsgi.input"].read(length))["title"]
+            title = self._json_body(environ)["title"]
         except (ValueError, KeyError, TypeError):
             return 400, {"error": 'body must be JSON like {"title": "..."}'}
         if not isinstance(title, str) or not 1 <= len(title) <= 200:
@@ -212,6 +239,60 @@ class App:
             cur.execute("INSERT INTO records (title) VALUES (%s) RETURNING id", (title,))
             (record_id,) = cur.fetchone()
         return 201, {**self._base(), "id": record_id, "title": title}
+
+
+    def login(self, environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if not self.config.directory_uris:
+            return 404, {"error": "this app has no directory configured"}
+        try:
+            body = self._json_body(environ)
+            user, password = body["user"], body["password"]
+        except (ValueError, KeyError, TypeError):
+            return 400, {"error": 'body must be JSON like {"user": "...", "password": "..."}'}
+        # an empty password is an unauthenticated bind, which LDAP calls a success (RFC 4513 5.1.2)
+        if not isinstance(user, str) or not UID.match(user) or not isinstance(password, str) \
+                or not 0 < len(password) <= MAX_PASSWORD:
+            return 401, {"error": "wrong user or password"}
+        try:
+            name = directory_bind(self.config, user, password)
+        except DirectoryDown as exc:
+            log.warning("login of %s: no directory server answers: %s", user, exc)
+            return 503, {"error": "directory unavailable"}
+        if name is None:
+            log.info("login of %s refused", user)
+            return 401, {"error": "wrong user or password"}
+        log.info("login of %s accepted", user)
+        return 200, {**self._base(), "user": user, "name": name}
+
+
+class DirectoryDown(Exception):
+    """No directory server of the config answers."""
+
+
+def directory_bind(config: Config, user: str, password: str) -> str | None:
+    """Bind as ``user`` to the first directory server that answers (ldaps, the CA verified); the
+    person's name (``cn``) when the password is right, None when it is not."""
+    import ldap3
+    from ldap3.core.exceptions import LDAPException
+
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=config.directory_ca, version=ssl.PROTOCOL_TLS_CLIENT)
+    servers = []
+    for uri in config.directory_uris:
+        host, _, port = uri.removeprefix("ldaps://").rpartition(":")
+        servers.append(ldap3.Server(host, port=int(port), use_ssl=True, tls=tls, connect_timeout=3))
+    dn = f"uid={user},ou=people,{config.directory_base}"
+    pool = ldap3.ServerPool(servers, ldap3.FIRST, active=1, exhaust=False)
+    conn = ldap3.Connection(pool, user=dn, password=password, read_only=True, receive_timeout=5, raise_exceptions=False)
+    try:
+        if not conn.bind():
+            return None
+        conn.search(dn, "(objectClass=inetOrgPerson)", search_scope=ldap3.BASE, attributes=["cn"])
+        names = [str(v) for entry in conn.entries for v in entry.cn.values] if conn.entries else []
+        return names[0] if names else user
+    except LDAPException as exc:
+        raise DirectoryDown(type(exc).__name__) from None
+    finally:
+        conn.unbind()
 
 
 class ThreadingServer(ThreadingMixIn, WSGIServer):

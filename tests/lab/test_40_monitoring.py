@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import email
 import email.policy
-import imaplib
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -34,6 +32,7 @@ import yaml
 
 from inventory import load_inventory
 from monitoring.config import generate, write_tree
+from tests.support.imaps import Imaps
 from tests.support.real_monitoring import free_port, ready, wait_for
 from tests.support.real_monitoring import get_json as plain_get_json
 
@@ -380,18 +379,6 @@ def test_a_stopped_host_is_reported_down_and_pages(deployed: Any) -> None:
 
 # --- paging that arrives -------------------------------------------------------------------------
 
-class _Imaps(imaplib.IMAP4_SSL):
-    """IMAPS to the mail host's address, its certificate checked against the mail name it holds."""
-
-    def __init__(self, address: str, server_name: str, context: ssl.SSLContext) -> None:
-        self._server_name = server_name
-        super().__init__(address, 993, ssl_context=context, timeout=10)
-
-    def _create_socket(self, timeout: float | None) -> Any:
-        sock = socket.create_connection((self.host, self.port), timeout)
-        return self.ssl_context.wrap_socket(sock, server_hostname=self._server_name)
-
-
 def _noc_mail(lab: Any) -> list[str]:
     """Every message in the NOC's mailbox, decoded to text (subject and body), read over IMAPS
     as the NOC reads it: the mailbox of the inventory's NOC address, its password from the lab's secrets."""
@@ -404,7 +391,7 @@ def _noc_mail(lab: Any) -> list[str]:
     password = yaml.safe_load((lab.state_dir / LAB_SECRETS_FILE).read_text())[f"mailbox_{name}_password"]
     context = ssl.create_default_context(cafile=str(lab.state_dir / "pki" / "ca.crt"))
     mail = inv.hosts_with_role("mail")[0]
-    with _Imaps(str(mail.mgmt_ip), mail_name(inv), context) as imap:
+    with Imaps(str(mail.mgmt_ip), mail_name(inv), context) as imap:
         imap.login(name, password)
         imap.select("INBOX", readonly=True)
         _, ids = imap.search(None, "ALL")
@@ -537,3 +524,21 @@ def test_blackbox_probes_every_app_and_certificate_and_the_exporter_tells_its_bu
     builds = {r["metric"]["instance"]: r["metric"]["revision"] for r in query(top.url(), "egov_exporter_build_info")}
     assert builds and set(builds.values()) == {revision()}, builds
     assert query(top.url(), 'process_resident_memory_bytes{job="egov"}')
+
+
+def test_every_agency_portal_is_probed_by_its_name(deployed: Any) -> None:
+    """Each agency's component portal (inventory/lab.yml has two): blackbox asks the VIP with the portal's
+    name (its hostname parameter, from the target's __param_hostname), verifies the platform CA's
+    certificate for it and HSTS; each series carries its agency's site."""
+    from monitoring.targets import build_plan, portal_targets
+
+    inv = deployed.inventory
+    top = build_plan(inv).top[0]
+    expected = {(t.labels["instance"], t.labels["site"]) for t in portal_targets(inv)}
+    assert len(expected) == len(inv.agencies) == 2
+
+    def probed() -> set[tuple[str, str]]:
+        rows = query(top.url(), 'probe_success{job="blackbox_http_portal"} == 1')
+        return {(r["metric"]["instance"], r["metric"]["site"]) for r in rows}
+
+    wait_for("every agency's portal probed successfully", lambda: probed() == expected, 120, 5)

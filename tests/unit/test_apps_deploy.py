@@ -1,4 +1,4 @@
-"""The apps and district_node deploys' data, artifact and templates, checked by the services' own checkers."""
+"""The apps and local_node deploys' data, artifact and templates, checked by the services' own checkers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from deploys import apps, render
 from deploys.apps import build_artifact, release_id
-from deploys.district_node import _served_networks
+from deploys.local_node import _served_networks
 from inventory import load_inventory
 from inventory.applications import APPS
 from inventory.services import app_config_path
@@ -51,7 +51,9 @@ def test_config_renders_and_passes_the_apps_own_check(tmp_path: Path) -> None:
     app = APPS["app_docmgmt"]
     text = render("apps", "app.ini.j2", app=app, role_name="app_docmgmt", listen="0.0.0.0",
                   dsn="host=10.22.176.12,10.22.176.13 port=5432 dbname=docmgmt user=docmgmt password=pw-xyz-123 "
-                      "target_session_attrs=read-write connect_timeout=3")
+                      "target_session_attrs=read-write connect_timeout=3",
+                  directories=["ldaps://10.22.146.12:636", "ldaps://10.22.146.13:636"],
+                  base="dc=quangninh,dc=gov,dc=vn")
     path = tmp_path / "docmgmt.ini"
     path.write_text(text)
     check = [SYSTEM_PYTHON, str(apps.REFAPP / "refapp.py"), "--check", "--config", str(path)]
@@ -86,7 +88,7 @@ def _district_context() -> dict[str, object]:
 
 @pytest.mark.skipif(shutil.which("unbound-checkconf") is None, reason="unbound is not installed here")
 def test_unbound_config_passes_unbound_checkconf(tmp_path: Path) -> None:
-    text = render("district_node", "unbound.conf.j2", **_district_context())
+    text = render("local_node", "unbound.conf.j2", **_district_context())
     assert "forward-addr: 10.22.146.11" in text and 'domain-insecure: "quangninh.gov.vn"' in text
     path = tmp_path / "unbound.conf"
     path.write_text(text)
@@ -98,7 +100,7 @@ def test_unbound_config_passes_unbound_checkconf(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("squid") is None, reason="squid is not installed here")
 def test_squid_config_passes_squid_parse(tmp_path: Path) -> None:
-    text = render("district_node", "squid.conf.j2", networks=["10.22.192.0/27"], port=3128, mirror="10.22.146.14",
+    text = render("local_node", "squid.conf.j2", networks=["10.22.192.0/27"], port=3128, mirror="10.22.146.14",
                   mirror_port=3142, cache_mb=1024, max_object_mb=512)
     assert "cache_peer 10.22.146.14 parent 3142" in text and "never_direct allow all" in text
     path = tmp_path / "squid.conf"

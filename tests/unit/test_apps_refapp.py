@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 import testinfra
 
+from tests.support import refapp
 from verify.checks import CHECKS, Node
 
 REFAPP = Path(__file__).resolve().parents[2] / "apps" / "refapp" / "refapp.py"
@@ -81,16 +81,7 @@ def _start_app(tmp_path: Path, pg_port: int, password: str = "app-secret-pw") ->
         f"port = {port}\n\n[database]\n"
         f"dsn = host=127.0.0.1 port={pg_port} dbname=portal user=portal password={password} connect_timeout=3\n"
     )
-    proc = subprocess.Popen([SYSTEM_PYTHON, str(REFAPP), "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise AssertionError(f"refapp did not listen: {proc.stdout.read().decode() if proc.stdout else ''}")
+    return refapp.start(config, port), port
 
 
 def _get(port: int, path: str, body: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:

@@ -25,7 +25,7 @@ LAB = Path(__file__).resolve().parents[2] / "inventory" / "lab.yml"
 
 def test_every_contract_role_is_registered() -> None:
     for role in ("base", "mirror", "dns", "ntp", "db", "lb", "web", "mail", "backup", "log", "bastion",
-                 "monitoring", "exporters", "district_node", "app_docmgmt", "app_onestop", "app_portal", "app_specdb"):
+                 "monitoring", "exporters", "local_node", "app_docmgmt", "app_onestop", "app_portal", "app_specdb"):
         assert ":" in roles.ROLES[role]
     assert roles.ROLES["app_portal"] == "deploys.apps:apply"
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +14,11 @@ from pyinfra.api.command import FileUploadCommand, StringCommand
 from pyinfra.context import ctx_host
 from pyinfra.facts.files import File, Sha1File
 
+from deploys.context import run_id
 from deploys.facts.postgres import PgConnect, PgDatabases, PgInRecovery, PgMemberships, PgRoles
 from deploys.facts.system import ContainerKind, Ipv4Addresses
-from deploys.ops import postgres
-from deploys.ops.config import checked_file
+from deploys.ops import config, postgres
+from deploys.ops.config import checked_file, pending_marker
 from tests.support.fake_host import FakeHost
 
 
@@ -27,6 +31,8 @@ def run(op: Any, facts: dict[Any, Any], **kwargs: Any) -> tuple[list[Any], list[
 
 
 # --- checked_file -------------------------------------------------------------------------------
+# The commands run for real, in a scratch directory on this machine (as root, which unshare and
+# mount need, as on a host): what a host would do, including interruptions between two commands.
 
 CONTENT = "PermitRootLogin prohibit-password\n"
 SHA1 = hashlib.sha1(CONTENT.encode()).hexdigest()
@@ -35,20 +41,116 @@ FILE_OK = {"mode": 644, "user": "root", "group": "root"}
 
 
 def test_checked_file_noop_when_content_and_owner_match() -> None:
-    commands, noops = run(checked_file, {(File, PATH): FILE_OK, (Sha1File, PATH): SHA1},
+    commands, noops = run(checked_file, {(File, PATH): FILE_OK, (Sha1File, PATH): SHA1,
+                                         (File, pending_marker(PATH)): None},
                           path=PATH, content=CONTENT, check="sshd -t", reload="systemctl reload ssh")
     assert commands == [] and noops == [f"{PATH} is up to date"]
 
 
-def test_checked_file_new_content_is_checked_then_reloaded() -> None:
-    commands, _ = run(checked_file, {(File, PATH): FILE_OK, (Sha1File, PATH): "0" * 40},
-                      path=PATH, content=CONTENT, check="sshd -t", reload="systemctl reload ssh")
-    upload = [c for c in commands if isinstance(c, FileUploadCommand)]
-    assert len(upload) == 1 and upload[0].dest == PATH + ".egov-new"
-    swap = commands[3]
-    # the checker runs on the installed file, and a refusal puts the old file back and fails
-    assert "sshd -t" in swap and f"mv {PATH}.egov-old {PATH}" in swap and "exit 1" in swap
-    assert commands[-1] == "systemctl reload ssh"
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(config, "PENDING_DIR", str(tmp_path / "pending"))
+    (tmp_path / "etc").mkdir()
+    return tmp_path
+
+
+def execute(commands: list[Any], stop_after: str = "") -> int:
+    """Run the op's commands as a host would; stop (as if interrupted) after the first command
+    containing ``stop_after``. The exit status of the last command run."""
+    for command in commands:
+        if isinstance(command, FileUploadCommand):
+            assert not isinstance(command.src, str)
+            command.src.seek(0)
+            Path(command.dest).write_text(command.src.read())
+            continue
+        rc = subprocess.run(["sh", "-c", command], capture_output=True, text=True).returncode
+        if rc != 0:
+            return rc
+        if stop_after and stop_after in command:
+            break
+    return 0
+
+
+def facts_of(path: Path) -> dict[Any, Any]:
+    """The facts a host would give for ``path`` and its pending marker (owner as the file's)."""
+    marker = Path(pending_marker(str(path)))
+    if not path.exists():
+        return {(File, str(path)): None, (File, str(marker)): None}
+    st = path.stat()
+    return {(File, str(path)): {"mode": int(f"{st.st_mode & 0o777:o}"), "user": "root", "group": "root"},
+            (Sha1File, str(path)): hashlib.sha1(path.read_bytes()).hexdigest(),
+            (File, str(marker)): {"mode": 644} if marker.exists() else None}
+
+
+def test_checked_file_checks_the_new_file_at_its_live_path_before_it_is_live(scratch: Path) -> None:
+    live = scratch / "etc" / "a.conf"
+    live.write_text("old\n")
+    seen = scratch / "seen"
+    # a checker that reads the live path (no {path}), as sshd -t or nginx -t do, and records what it saw
+    check = f"cat {live} > {seen}; grep -q new {live}"
+    commands, _ = run(checked_file, facts_of(live), path=str(live), content="new\n", check=check, reload="true")
+    assert execute(commands) == 0
+    assert seen.read_text() == "new\n" and live.read_text() == "new\n"
+    assert [p.name for p in (scratch / "etc").iterdir()] == ["a.conf"]  # no side file left
+    assert not Path(pending_marker(str(live))).exists()
+
+
+def test_checked_file_refused_leaves_the_live_file_untouched(scratch: Path) -> None:
+    live = scratch / "etc" / "a.conf"
+    live.write_text("old\n")
+    commands, _ = run(checked_file, facts_of(live), path=str(live), content="broken\n",
+                      check="! grep -q broken {path}", reload=f"touch {scratch}/reloaded")
+    assert execute(commands) == 1
+    assert live.read_text() == "old\n" and not (scratch / "reloaded").exists()
+    assert [p.name for p in (scratch / "etc").iterdir()] == ["a.conf"]
+
+
+def test_checked_file_side_directory_is_this_runs_own_and_private(scratch: Path) -> None:
+    live = scratch / "etc" / "a.conf"
+    commands, _ = run(checked_file, facts_of(live), path=str(live), content="x\n")
+    side_dir = scratch / "etc" / f".egov-{run_id()}"
+    assert commands[0] == f"mkdir -p -m 700 {side_dir}"
+    assert isinstance(commands[1], FileUploadCommand) and commands[1].dest == f"{side_dir}/a.conf"
+    execute(commands[:1])
+    assert side_dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_checked_file_interrupted_before_the_reload_reloads_on_the_next_run(scratch: Path) -> None:
+    live = scratch / "etc" / "a.conf"
+    live.write_text("old\n")
+    reload = f"touch {scratch}/reloaded"
+    commands, _ = run(checked_file, facts_of(live), path=str(live), content="new\n", check="grep -q new {path}",
+                      reload=reload)
+    execute(commands, stop_after="mv -f")  # killed between the rename and the reload
+    assert live.read_text() == "new\n" and not (scratch / "reloaded").exists()
+    again, noops = run(checked_file, facts_of(live), path=str(live), content="new\n", check="grep -q new {path}",
+                       reload=reload)
+    assert again == [reload, f"rm -f {pending_marker(str(live))}"] and noops == []
+    assert execute(again) == 0 and (scratch / "reloaded").exists()
+    third, noops = run(checked_file, facts_of(live), path=str(live), content="new\n", reload=reload)
+    assert third == [] and noops == [f"{live} is up to date"]
+
+
+def test_checked_file_interrupted_before_the_rename_leaves_the_old_file(scratch: Path) -> None:
+    live = scratch / "etc" / "a.conf"
+    live.write_text("old\n")
+    commands, _ = run(checked_file, facts_of(live), path=str(live), content="new\n", check="grep -q new {path}",
+                      reload="true")
+    execute(commands, stop_after="unshare")  # checked, then killed
+    assert live.read_text() == "old\n"
+    again, _ = run(checked_file, facts_of(live), path=str(live), content="new\n", check="grep -q new {path}",
+                   reload="true")
+    assert execute(again) == 0 and live.read_text() == "new\n"
+
+
+def test_checked_file_check_live_puts_the_old_file_back_when_refused(scratch: Path) -> None:
+    live = scratch / "etc" / "a.conf"
+    live.write_text("old\n")
+    commands, _ = run(checked_file, facts_of(live), path=str(live), content="broken\n",
+                      check=f"! grep -q broken {live}", reload="true", check_live=True)
+    assert execute(commands) == 1
+    assert live.read_text() == "old\n" and not Path(pending_marker(str(live))).exists()
+    assert [p.name for p in (scratch / "etc").iterdir()] == ["a.conf"]
 
 
 def test_checked_file_mode_change_alone_rewrites() -> None:
@@ -57,17 +159,12 @@ def test_checked_file_mode_change_alone_rewrites() -> None:
     assert any("chmod 644" in c for c in commands if isinstance(c, str))
 
 
-def test_checked_file_without_check_moves_in_place() -> None:
-    commands, _ = run(checked_file, {}, path="/etc/a.conf", content="x\n")
-    assert commands[-1] == "mv /etc/a.conf.egov-new /etc/a.conf"
-
-
 def test_checked_file_check_with_quotes_stays_one_shell_word() -> None:
     check = "test \"$(psql -c 'select 1')\" = 1"
-    commands, _ = run(checked_file, {}, path="/etc/a.conf", content="x\n", check=check)
-    import shlex
-
-    shlex.split(commands[3])  # raises on unbalanced quotes (the bug the lab found)
+    commands, _ = run(checked_file, {(File, "/etc/a.conf"): None}, path="/etc/a.conf", content="x\n", check=check)
+    for command in commands:
+        if isinstance(command, str):
+            shlex.split(command)  # raises on unbalanced quotes (the bug the lab found)
 
 
 def test_checked_file_refuses_relative_path() -> None:

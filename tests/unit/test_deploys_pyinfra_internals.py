@@ -45,3 +45,8 @@ def test_a_renamed_attribute_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(importlib.import_module("pyinfra.api.operation"), "OperationMeta", Renamed)
     assert missing_internals() == ["pyinfra.api.operation.OperationMeta._maybe_is_change: not there"]
+
+
+def test_a_removed_fact_internal_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(importlib.import_module("pyinfra.api.facts"), "_make_command")
+    assert missing_internals() == ["pyinfra.api.facts._make_command: not there"]

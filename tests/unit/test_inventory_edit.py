@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import shutil
 from pathlib import Path
@@ -17,6 +18,15 @@ from inventory.edit import add_site
 ROOT = Path(__file__).parents[2]
 
 
+def only_inserted(before: str, after: str) -> list[str]:
+    """The lines ``after`` adds to ``before`` in one block; fails if any line of ``before`` changed or moved."""
+    old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    blocks = [op for op in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes() if op[0] != "equal"]
+    assert [op[0] for op in blocks] == ["insert"], blocks
+    _, _, _, start, end = blocks[0]
+    return [line for line in new[start:end] if line.strip()]
+
+
 @pytest.fixture()
 def lab_copy(tmp_path: Path) -> Path:
     path = tmp_path / "lab.yml"
@@ -29,7 +39,10 @@ def test_add_site_keeps_comments_and_layout(lab_copy: Path) -> None:
     old = load_inventory(lab_copy)
     added = add_site(lab_copy, parent="tien-yen", level="commune", name="ty-ha-lau", title="Xã Hà Lâu")
     after = lab_copy.read_text(encoding="utf-8")
-    assert after.startswith(before)  # every original byte, comments included, is still there, in place
+    # every original line, comments included, is still there, in place: the site is one block inserted at the
+    # end of the sites (before the agencies section and the comments that introduce it)
+    inserted = only_inserted(before, after)
+    assert inserted[0] == "  - name: ty-ha-lau\n" and after.index("  - name: ty-ha-lau") < after.index("agencies:")
     assert "# The lab has no way out" in after and "title: Xã Hà Lâu" in after
     assert added.changed and added.index == 0  # the lowest free commune index
     new = load_inventory(lab_copy)
@@ -102,3 +115,45 @@ def test_add_site_to_production_keeps_every_other_address(tmp_path: Path) -> Non
     assert {n: (r.loopback, r.mgmt_ip, [(i.name, i.ip) for i in r.interfaces]) for n, r in old.routers.items()} == \
         {n: (r.loopback, r.mgmt_ip, [(i.name, i.ip) for i in r.interfaces if i.peer != "qn-ty-khe-moi-r1"])
          for n, r in new.routers.items() if n in old.routers}
+
+
+def test_add_agency_appends_a_section_keeping_every_line_and_is_idempotent(lab_copy: Path) -> None:
+    from inventory.edit import add_agency
+
+    before = lab_copy.read_text(encoding="utf-8")
+    added = add_agency(lab_copy, code="so-ld", name="Sở Lao động - Thương binh, và Xã hội", short="sld", site="dc",
+                       confirmed=False)
+    after = lab_copy.read_text(encoding="utf-8")
+    assert after.startswith(before) and added.changed
+    assert (added.portal, added.mail_domain, added.level) == ("sld.quangninh.gov.vn", "quangninh.gov.vn", "province")
+    agency = load_inventory(lab_copy).agencies["so-ld"]
+    assert agency.name == "Sở Lao động - Thương binh, và Xã hội" and not agency.confirmed  # the comma survives
+    again = add_agency(lab_copy, code="so-ld", name="Sở Lao động - Thương binh, và Xã hội", short="sld", site="dc")
+    assert not again.changed and lab_copy.read_text(encoding="utf-8") == after
+    add_agency(lab_copy, code="so-tc", name="Sở Tài chính", short="stc", site="dc", mail_domain="stc.quangninh.gov.vn")
+    assert lab_copy.read_text(encoding="utf-8").startswith(after)     # the second goes under the first
+
+
+def test_add_agency_refuses_a_clash_and_writes_nothing(lab_copy: Path) -> None:
+    from inventory.edit import add_agency
+
+    add_agency(lab_copy, code="so-ld", name="Sở Lao động", short="sld", site="dc")
+    before = lab_copy.read_text(encoding="utf-8")
+    with pytest.raises(InventoryError) as info:
+        add_agency(lab_copy, code="so-x", name="Sở X", short="sld", site="nowhere")
+    text = "\n".join(info.value.problems)
+    assert "agencies[so-x].short: short 'sld' is already used" in text and "no site is named 'nowhere'" in text
+    with pytest.raises(InventoryError, match="agency 'so-ld' already exists"):
+        add_agency(lab_copy, code="so-ld", name="Sở Lao động", short="sld", site="tien-yen")
+    assert lab_copy.read_text(encoding="utf-8") == before
+
+
+def test_cli_add_agency_json(lab_copy: Path) -> None:
+    args = ["inventory", "add-agency", "-i", str(lab_copy), "--code", "tien-yen", "--name",
+            "Ủy ban nhân dân huyện Tiên Yên", "--short", "tienyen", "--site", "tien-yen", "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["portal"] == "tienyen.quangninh.gov.vn"
+    bad = CliRunner().invoke(main, [*args[:4], "--code", "dam-ha", "--name", "Ủy ban nhân dân huyện Đầm Hà",
+                                    "--short", "Dam_Ha", "--site", "dam-ha"])
+    assert bad.exit_code == 2 and "should match pattern" in bad.output and "Traceback" not in bad.output

@@ -19,7 +19,7 @@ SMALL = ROOT / "tests" / "fixtures" / "inventory" / "small.yml"
 
 
 def test_there_are_three_samples() -> None:
-    assert {p.name for p in SAMPLES} == {"lab.yml", "quangninh.yml", "quangninh-2025.yml"}
+    assert {p.name for p in SAMPLES} == {"lab.yml", "lab-2level.yml", "quangninh.yml", "quangninh-2025.yml"}
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=[p.name for p in SAMPLES])
@@ -55,7 +55,8 @@ def test_the_production_file_has_the_seed_structure() -> None:
     assert {"Thành phố Hạ Long", "Huyện Cô Tô", "Huyện Tiên Yên"} <= {s.title for s in districts}
     assert 180 <= len(inv.routers) <= 200
     assert {r.platform for r in inv.routers.values()} == {"frr", "cisco_ios", "huawei_vrp", "juniper_junos"}
-    assert {s.kind for s in inv.sites.values()} == {"datacenter", "pasc", "district_node", "commune_point"}
+    # the seed still says district_node / commune_point: the old names, loaded as the level-neutral kinds
+    assert {s.kind for s in inv.sites.values()} == {"datacenter", "pasc", "local_node", "reception_point"}
 
 
 def test_the_2025_file_has_54_commune_level_units() -> None:
@@ -80,6 +81,39 @@ def test_lab_addresses_equal_production_addresses() -> None:
         other = prod.routers[name]
         assert (other.loopback, other.mgmt_ip, other.lan_ips) == (router.loopback, router.mgmt_ip, router.lan_ips)
         assert {(i.port, i.ip, i.peer) for i in router.interfaces} <= {(i.port, i.ip, i.peer) for i in other.interfaces}
+
+
+def test_the_two_level_lab_has_the_2025_structure_and_addresses() -> None:
+    lab = load_inventory(ROOT / "inventory" / "lab-2level.yml")
+    prod = load_inventory(ROOT / "inventory" / "quangninh-2025.yml")
+    assert lab.environment == "lab" and [lvl.name for lvl in lab.levels] == ["province", "commune"]
+    assert lab.plan.pools == prod.plan.pools
+    for name, site in lab.sites.items():
+        assert prod.sites[name].subnets == site.subnets, name
+    for name, host in lab.hosts.items():
+        if name in prod.hosts:   # the ward's node host is the lab's own
+            assert (prod.hosts[name].mgmt_ip, prod.hosts[name].server_ip) == (host.mgmt_ip, host.server_ip), name
+    for name, router in lab.routers.items():
+        assert (prod.routers[name].loopback, prod.routers[name].mgmt_ip) == (router.loopback, router.mgmt_ip), name
+    (node,) = lab.hosts_with_role("local_node")
+    assert lab.sites[node.site].level == "commune" and lab.sites[node.site].kind == "local_node"
+    assert {a.site for a in lab.agencies.values()} == {"dc", node.site}
+
+
+def test_the_old_kind_and_role_names_are_aliases() -> None:
+    """district_node / commune_point (the three-level structure's names) load as local_node / reception_point,
+    everywhere a kind or role is read: the model, hosts_with_role, --limit."""
+    text = (ROOT / "inventory" / "lab-2level.yml").read_text(encoding="utf-8")
+    old = text.replace("kind: local_node", "kind: district_node").replace("kind: reception_point",
+                                                                         "kind: commune_point")
+    old = old.replace("roles: [local_node]", "roles: [district_node]")
+    assert old != text
+    inv = load_inventory(ROOT / "inventory" / "lab-2level.yml", text=old)
+    new = load_inventory(ROOT / "inventory" / "lab-2level.yml")
+    assert [(s.name, s.kind) for s in inv.sites.values()] == [(s.name, s.kind) for s in new.sites.values()]
+    assert inv.hosts["qn-hong-gai-node1"].roles == ["local_node"]
+    assert inv.hosts_with_role("district_node") == inv.hosts_with_role("local_node") != []
+    assert inv.select(["district_node"])[0] == inv.select(["local_node"])[0]
 
 
 def test_lab_shape_and_api() -> None:
@@ -147,7 +181,7 @@ def test_pyinfra_groups_by_role_site_and_level() -> None:
     data = dict(groups["role_db"][0])["dc-db1"]
     assert data["ssh_hostname"] == str(inv.hosts["dc-db1"].mgmt_ip)
     assert data["ssh_strict_host_key_checking"] == "yes" and data["ssh_known_hosts_file"].endswith("known_hosts")
-    assert data["egov_roles"] == ["db"] and data["egov_site"] == "dc" and data["base__timezone"]
+    assert data["egov_roles"] == ["db", "directory"] and data["egov_site"] == "dc" and data["base__timezone"]
     assert IPv4Address(data["ssh_hostname"]) in inv.plan.pools["mgmt"]
     only = pyinfra_groups(inv, [inv.hosts["dc-ops1"]])
     assert set(only) == {"role_mirror", "role_log", "role_mail", "role_monitoring", "role_bastion", "role_backup",

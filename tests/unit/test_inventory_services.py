@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deploys import TEMPLATES, district_node, mirror, render, web
+from deploys import TEMPLATES, local_node, mirror, render, web
 from deploys.base import firewall_rules
 from deploys.roles import ROLES
 from egov.errors import InventoryError
@@ -89,19 +89,20 @@ def configured(inv: Inventory, host: Host) -> set[str]:
     if "monitoring" in roles:
         out |= _monitoring(inv, host)
     out |= {f"tcp/{APPS[role].port}" for role in roles & set(APPS)}
-    if roles & {"dns", "district_node"}:
-        for path in ("dns/unbound.conf.j2", "district_node/unbound.conf.j2"):
+    if roles & {"dns", "local_node"}:
+        for path in ("dns/unbound.conf.j2", "local_node/unbound.conf.j2"):
             out |= _both(_one(r"^\s*port: (\d+)", _template(path)))
-    if "district_node" in roles:
-        squid = render("district_node", "squid.conf.j2", networks=["10.0.0.0/24"],
-                       port=district_node.DISTRICT_PROXY_PORT, mirror="10.0.0.1", mirror_port=1, cache_mb=1,
+    if "local_node" in roles:
+        squid = render("local_node", "squid.conf.j2", networks=["10.0.0.0/24"],
+                       port=local_node.DISTRICT_PROXY_PORT, mirror="10.0.0.1", mirror_port=1, cache_mb=1,
                        max_object_mb=1)
         out.add("tcp/" + _one(r"^http_port (\d+)", squid))
     if "lb" in roles:
         out |= {f"tcp/{port}" for port in re.findall(r"^\s*bind :(\d+)", _template("lb/haproxy.cfg.j2"), re.MULTILINE)}
         out.add("vrrp")  # keepalived
     if "web" in roles:
-        site = render("web", "site.conf.j2", apps=[], port=web.WEB_PORT, server_names=["x"], cert="c", key="k")
+        site = render("web", "site.conf.j2", apps=[], port=web.WEB_PORT, server_names=["x"], portals=[], cert="c",
+                      key="k")
         out.add("tcp/" + _one(r"^\s*listen (\d+) ssl", site))
     if "log" in roles:
         central = _template("log/central.conf.j2")

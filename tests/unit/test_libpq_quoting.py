@@ -62,7 +62,8 @@ def test_the_dsn_reaches_postgres_through_the_app_config(socket_dir: Path, tmp_p
     # the file the apps role writes, read by refapp's Config, connected with psycopg2
     app = next(iter(APPS.values()))
     config = tmp_path / "app.ini"
-    config.write_text(render("apps", "app.ini.j2", app=app, role_name="app_x", listen="127.0.0.1", dsn=dsn))
+    config.write_text(render("apps", "app.ini.j2", app=app, role_name="app_x", listen="127.0.0.1", dsn=dsn,
+                             directories=[], base=""))
     script = ("import sys; sys.path.insert(0, sys.argv[1]); import refapp, psycopg2; "
               "c = psycopg2.connect(refapp.Config(sys.argv[2]).dsn); cur = c.cursor(); "
               "cur.execute('SELECT current_user'); print(cur.fetchone()[0])")

@@ -49,7 +49,7 @@ def test_each_probe_target_carries_its_own_hosts_site(federated) -> None:
     assert all(g["targets"] == [g["labels"]["url"]] and g["labels"]["site"] == "dc" for g in apps)
     tls = json.loads(federated["dc-ops1"]["file_sd/blackbox_tls.json"])
     assert {g["labels"]["endpoint"] for g in tls} == {"dc-app1:8443", "dc-app1:443", "dc-app2:8443", "dc-app2:443",
-                                                     "dc-ops1:993"}
+                                                     "dc-ops1:993", "dc-db1:636", "dc-db2:636"}
     # the district server probes nothing of the data centre's
     district = json.loads(federated["qn-ty-mon1"]["file_sd/blackbox_tls.json"])
     assert all(g["labels"]["site"] == "tien-yen" for g in district)
@@ -62,3 +62,23 @@ def test_generated_config_passes_promtool(federated, tmp_path: Path) -> None:
     proc = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True,
                           text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_each_agency_portal_is_probed_at_the_vip_with_its_own_name() -> None:
+    """One target per agency: the VIP over HTTPS, the portal's name as blackbox's ``hostname`` parameter
+    (Host and TLS server name), the agency's site labels; the job asks module http_portal."""
+    from inventory import load_inventory
+    from monitoring.config import blackbox_config, prometheus_config
+    from monitoring.targets import build_plan
+
+    inv = load_inventory(Path(__file__).parents[2] / "inventory" / "lab.yml")
+    plan = build_plan(inv)
+    (server,) = plan.servers.values()
+    portals = [t for t in server.targets if t.job == "blackbox_http_portal"]
+    assert [(t.address, t.labels["__param_hostname"], t.labels["site"], t.labels["agency"]) for t in portals] == [
+        ("https://10.22.176.5/", "snv.quangninh.gov.vn", "dc", "so-noi-vu"),
+        ("https://10.22.176.5/", "tienyen.quangninh.gov.vn", "tien-yen", "tien-yen")]
+    jobs = prometheus_config(inv, plan, server)["scrape_configs"]
+    job = next(j for j in jobs if j["job_name"] == "blackbox_http_portal")
+    assert job["params"] == {"module": ["http_portal"]}
+    assert "http_portal" in blackbox_config(inv.province.domain)["modules"]

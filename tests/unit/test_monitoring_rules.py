@@ -114,11 +114,17 @@ def test_expected_series_come_from_the_inventory() -> None:
     assert dict(exp.routers)["qn-ty-tien-yen-r1"] == {"site": "ty-tien-yen", "level": "commune", "zone": "tien-yen"}
     assert {a for a, _ in exp.apps} == {"docmgmt", "onestop", "portal", "specdb"}
     # nginx (8443) and HAProxy (443) on both app hosts, IMAPS on the mail host
-    assert {t for t, _ in exp.tls} == {"dc-app1:8443", "dc-app1:443", "dc-app2:8443", "dc-app2:443", "dc-ops1:993"}
+    assert {t for t, _ in exp.tls} == {"dc-app1:8443", "dc-app1:443", "dc-app2:8443", "dc-app2:443", "dc-ops1:993",
+                                         "dc-db1:636", "dc-db2:636"}
     assert dict(exp.tls)["dc-ops1:993"] == {"site": "dc", "level": "province", "zone": "dc", "instance": "dc-ops1"}
     assert {(h, db) for h, db, _ in exp.backups} == {
         ("dc-ops1", db) for db in ("docmgmt", "onestop", "portal", "specdb")}
-    assert exp.endpoints == []  # the lab has no public names (inventory/lab.yml)
+    # the lab has no public names (inventory/lab.yml), but its agencies' portals are probed at the VIP, each
+    # labelled with its agency's site
+    assert exp.endpoints == [
+        ("blackbox_http_portal", "snv.quangninh.gov.vn", {"site": "dc", "level": "province", "zone": "dc"}),
+        ("blackbox_http_portal", "tienyen.quangninh.gov.vn",
+         {"site": "tien-yen", "level": "district", "zone": "tien-yen"})]
 
 
 def test_a_missing_router_probe_is_an_alert_in_the_generated_rules() -> None:

@@ -303,3 +303,64 @@ def test_probe_speaks_smtp() -> None:
         server.join(5)
     assert json.loads(out.stdout) == [{"ehlo": ["PIPELINING", "SIZE 1000", "8BITMIME"]}]
     assert heard == [b"EHLO egov-verify\r\n", b"QUIT\r\n"]
+
+
+PORTAL_NODE = Node(name="dc-app1", roles=["lb"], entry=("10.22.176.5", 443),
+                   portals=[("snv.quangninh.gov.vn", "Sở Nội vụ"), ("stc.quangninh.gov.vn", "Sở Tài chính")])
+
+
+def _portal_answers(second_body: str = "<h1>Sở Tài chính</h1>", hsts: str | None = "max-age=31536000",
+                    location: str = "https://stc.quangninh.gov.vn/") -> Out:
+    """The probe's answers, HTTPS then plain HTTP for each portal, as nginx and HAProxy give them."""
+    answers = [{"status": 200, "body": "<html><h1>Sở Nội vụ</h1></html>", "hsts": "max-age=31536000",
+                "days_left": 300.0},
+               {"status": 301, "location": "https://snv.quangninh.gov.vn/", "body": ""},
+               {"status": 200, "body": second_body, "hsts": hsts, "days_left": 300.0},
+               {"status": 301, "location": location, "body": ""}]
+    return Out(0, json.dumps(answers, ensure_ascii=False) + "\n")
+
+
+def test_portals_answer_asks_each_portal_by_its_name_at_the_vip() -> None:
+    host = FakeHost(answers={"python3 -c": _portal_answers()})
+    outcome = CHECKS["portals_answer"](host, PORTAL_NODE)
+    assert outcome.passed, outcome.detail
+    specs = json.loads(shlex.split(host.commands[-1])[-1])
+    assert specs[0] == {"kind": "http", "connect": "10.22.176.5", "port": 443, "path": "/", "tls": True,
+                        "server_name": "snv.quangninh.gov.vn"}
+    assert specs[3] == {"kind": "http", "connect": "10.22.176.5", "port": 80, "path": "/",
+                        "server_name": "stc.quangninh.gov.vn"}
+
+
+@pytest.mark.parametrize(("answers", "words"), [
+    (_portal_answers(second_body="<h1>Sở Nội vụ</h1>"), "stc.quangninh.gov.vn: the page does not name 'Sở Tài chính'"),
+    (_portal_answers(hsts=None), "stc.quangninh.gov.vn: no Strict-Transport-Security header"),
+    (_portal_answers(location="https://snv.quangninh.gov.vn/"), "is not redirected to https://stc.quangninh.gov.vn/"),
+])
+def test_portals_answer_names_the_portal_that_fails(answers: Out, words: str) -> None:
+    passed, detail = run("portals_answer", {"python3 -c": answers}, node=PORTAL_NODE)
+    assert not passed and words in detail and "snv.quangninh.gov.vn:" not in detail
+
+
+def _directory_node() -> Node:
+    return Node(name="dc-db1", roles=["directory"], directories=["10.22.146.12", "10.22.146.13"],
+                directory_base="dc=quangninh,dc=gov,dc=vn")
+
+
+# what ldapsearch -LLL prints for the base entry's contextCSN (OpenLDAP 2.5: one CSN per server ID,
+# <time>.<µs>Z#<count>#<server id>#<modifier>), and the line it prints to stderr when a server is down
+CSN_1 = "contextCSN: 20261201121500.123456Z#000000#001#000000"
+CSN_2 = "contextCSN: 20261201121730.654321Z#000000#002#000000"
+DOWN = "ldap_sasl_bind(SIMPLE): Can't contact LDAP server (-1)"
+
+
+@pytest.mark.parametrize(("listing", "passed", "detail"), [
+    (f"== 10.22.146.12\ndn: dc=quangninh,dc=gov,dc=vn\n{CSN_1}\n{CSN_2}\n\n"
+     f"== 10.22.146.13\ndn: dc=quangninh,dc=gov,dc=vn\n{CSN_2}\n{CSN_1}\n\n", True, "2 directory servers answer"),
+    (f"== 10.22.146.12\ndn: dc=quangninh,dc=gov,dc=vn\n{CSN_1}\n{CSN_2}\n\n"
+     f"== 10.22.146.13\ndn: dc=quangninh,dc=gov,dc=vn\n{CSN_1}\n\n", False, "replication not in step"),
+    (f"== 10.22.146.12\ndn: dc=quangninh,dc=gov,dc=vn\n{CSN_1}\n\n== 10.22.146.13\n{DOWN}\n", False,
+     f"10.22.146.13: {DOWN}"),
+])
+def test_directory_in_step(listing: str, passed: bool, detail: str) -> None:
+    result = run("directory_in_step", {"for a in ": Out(0, listing)}, node=_directory_node())
+    assert result[0] is passed and detail in result[1], result

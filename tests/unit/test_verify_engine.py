@@ -29,10 +29,18 @@ class Out:
         self.rc, self.stdout, self.stderr = rc, stdout, stderr
 
 
+PORTALS = {agency.portal: agency.name for agency in load_inventory(LAB).agencies.values()}
+
+
 def probe_answer(spec: dict[str, Any]) -> dict[str, Any]:
-    """A compliant node's probe answers: the node exporter (9100) wants TLS and a password."""
-    if spec.get("port") == 9100:
+    """A compliant node's probe answer: healthy, and an agency's portal as nginx and HAProxy serve it."""
+    if spec.get("port") == 9100:  # the node exporter wants TLS and a password
         return {"status": 401 if spec.get("tls") else 400}
+    portal = spec.get("server_name") if spec.get("path") == "/" else None
+    if portal in PORTALS and spec.get("port") == 80:
+        return {"status": 301, "location": f"https://{portal}/", "body": ""}
+    if portal in PORTALS:
+        return {"status": 200, "body": f"<h1>{PORTALS[portal]}</h1>", "hsts": "max-age=31536000", "days_left": 200.0}
     return {"status": 200, "body": '{"status": "ok"}', "days_left": 200.0, "rcode": 0, "answers": 1, "id_ok": True,
             "ehlo": ["PIPELINING", "STARTTLS"], "tls_ehlo": ["AUTH PLAIN LOGIN"]}
 
@@ -69,6 +77,10 @@ def healthy_answers(command: str) -> Out:
         "date": lambda: Out(0, str(NOW)),
         "true": lambda: Out(0),
         "runuser": lambda: Out(0, "on\n"),  # PostgreSQL: ssl on, no plain pg_hba line
+        # the directory check: both lab directory hosts answer with the same contextCSN
+        "for": lambda: Out(0, "".join(f"== {a}\ndn: dc=quangninh,dc=gov,dc=vn\n"
+                                      "contextCSN: 20261201121500.123456Z#000000#001#000000\n\n"
+                                      for a in ("10.22.146.12", "10.22.146.13"))),
     }
     return table[words[0]]()
 

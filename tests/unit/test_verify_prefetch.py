@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
-from verify.prefetch import Answer, Prefetched, Recorder, batch_script, command_line, parse_batch, prefetch
+from egov.batch import Answer, batch_script, parse_batch
+from verify.prefetch import Prefetched, Recorder, command_line, prefetch
 
 COMMANDS = [
     "printf 'two\\nlines\\n'",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from verify.checks.base import Node, Outcome, RunsCommands, check, probe, probe_many
+from verify.checks.base import Node, Outcome, RunsCommands, check, output, probe, probe_many
 
 
 def _health(answer: dict[str, Any]) -> str | None:
@@ -75,6 +75,45 @@ def app_backends_reachable(host: RunsCommands, node: Node) -> Outcome:
     return _health_report(host, [f"{app} {backend}" for app, backend in pairs], specs, "backends ")
 
 
+def _portal_problem(host_name: str, name: str, page: dict[str, Any], plain: dict[str, Any]) -> str | None:
+    """What is wrong with a component portal: its HTTPS answer ``page`` and its plain-HTTP one ``plain``."""
+    if "error" in page:
+        return str(page["error"])
+    if page.get("status") != 200:
+        return f"HTTP {page.get('status')}"
+    if f"<h1>{name}</h1>" not in page.get("body", ""):
+        return f"the page does not name {name!r}"
+    if not str(page.get("hsts") or "").startswith("max-age="):
+        return "no Strict-Transport-Security header"
+    if plain.get("status") not in (301, 302, 307, 308) or plain.get("location") != f"https://{host_name}/":
+        return f"http:// is not redirected to https://{host_name}/ ({plain.get('error') or plain.get('status')})"
+    return None
+
+
+@check("portals_answer")
+def portals_answer(host: RunsCommands, node: Node) -> Outcome:
+    """Every agency's component portal through the platform's entry point, as a browser asks for it: over
+    HTTPS with its own name (SNI and Host, the chain verified against the trust store) its home page names
+    its agency and sets HSTS; over plain HTTP it is redirected to HTTPS."""
+    if not node.portals:
+        return Outcome(True, "the inventory has no agency portal")
+    address, port = node.entry or ("127.0.0.1", 443)
+    specs: list[dict[str, Any]] = []
+    for portal, _name in node.portals:
+        specs.append({"kind": "http", "connect": address, "port": port, "path": "/", "tls": True,
+                      "server_name": portal})
+        specs.append({"kind": "http", "connect": address, "port": 80, "path": "/", "server_name": portal})
+    answers = probe_many(host, specs)
+    failures = []
+    for k, (portal, name) in enumerate(node.portals):
+        problem = _portal_problem(portal, name, answers[2 * k], answers[2 * k + 1])
+        if problem:
+            failures.append(f"{portal}: {problem}")
+    if failures:
+        return Outcome(False, f"via {address}:{port}: " + "; ".join(failures))
+    return Outcome(True, f"via {address}:{port}: {len(node.portals)} portals answer with their agency's name")
+
+
 @check("tls_valid")
 def tls_valid(host: RunsCommands, node: Node, min_days: int = 14) -> Outcome:
     answer = probe(host, _https_spec(node, "web", "/healthz"))
@@ -111,3 +150,38 @@ def mail_tls_only(host: RunsCommands, node: Node, min_days: int = 14) -> Outcome
     if problems:
         return Outcome(False, "; ".join(problems))
     return Outcome(True, f"{node.mail_name}: STARTTLS on :25 and :587, AUTH only after it; {days} days left")
+
+
+@check("directory_in_step")
+def directory_in_step(host: RunsCommands, node: Node) -> Outcome:
+    """Every directory server answers over ldaps with the platform CA verified (the host's trust
+    store), and all hold the same ``contextCSN`` on the base entry: replication is in step."""
+    if not node.directories or not node.directory_base:
+        return Outcome(False, "the inventory places no directory host")
+    # ldapsearch verifies the server's certificate against /etc/ldap/ldap.conf's TLS_CACERT (the trust store)
+    command = ("for a in " + " ".join(["%s"] * len(node.directories)) + "; do echo \"== $a\"; "
+               "ldapsearch -x -LLL -o ldif-wrap=no -o nettimeout=3 -H \"ldaps://$a:" + str(node.directory_port)
+               + "\" -s base -b %s contextCSN 2>&1; done")
+    result = host.run(command, *node.directories, node.directory_base)
+    answers: dict[str, list[str]] = {}
+    errors: dict[str, str] = {}
+    current = ""
+    for line in output(result).splitlines():
+        if line.startswith("== "):
+            current = line[3:]
+            answers[current] = []
+        elif line.startswith("contextCSN: "):
+            answers.setdefault(current, []).append(line.split(": ", 1)[1])
+        elif line.startswith("ldap_") and current:
+            errors.setdefault(current, line.strip())
+    problems = [f"{a}: {errors.get(a, 'no answer')}" for a in node.directories if not answers.get(a)]
+    if problems:
+        return Outcome(False, "; ".join(problems))
+    states = {a: sorted(answers[a]) for a in node.directories}
+    first = node.directories[0]
+    behind = [a for a in node.directories if states[a] != states[first]]
+    if behind:
+        return Outcome(False, f"replication not in step: {first} has {', '.join(states[first])}; "
+                              + "; ".join(f"{a} has {', '.join(states[a])}" for a in behind))
+    return Outcome(True, f"{len(node.directories)} directory servers answer over ldaps, in step "
+                         f"({', '.join(states[first])})")

@@ -52,6 +52,8 @@ class Node:
     + hosts: every host of the inventory (the backup host must hold an archive of each one's files)
     + authenticated_ports: the Prometheus stack's ports (exporters, Prometheus, Alertmanager,
       blackbox), each HTTPS with basic auth only where something listens on it
+    + portals: every agency's component portal, (host name, the agency's name its home page shows)
+    + directories, directory_base, directory_port: every directory host's address, the base DN, the ldaps port
     """
 
     name: str
@@ -73,6 +75,10 @@ class Node:
     mail_name: str | None = None
     hosts: list[str] = field(default_factory=list)
     authenticated_ports: list[int] = field(default_factory=list)
+    portals: list[tuple[str, str]] = field(default_factory=list)
+    directories: list[str] = field(default_factory=list)
+    directory_base: str | None = None
+    directory_port: int = 636
 
 
 Check = Callable[..., Outcome]

@@ -1,19 +1,21 @@
-"""``district_node``: what a district's node gives its public administrative service centre
-and its communes, from the data centre.
+"""``local_node`` (alias ``district_node``): what a local unit's node gives its public administrative
+service centre or reception point and the sites below it, from the data centre: a district's under
+three levels, a commune-level unit's under two.
 
-- a caching DNS resolver (unbound) for the district and its communes, forwarding every question
-  to the DC's DNS servers, so a district keeps resolving what it has already seen while its WAN
+- a caching DNS resolver (unbound) for its site and the sites below it, forwarding every question
+  to the DC's DNS servers, so the unit keeps resolving what it has already seen while its WAN
   link flaps, and the DC's internal zone (the province domain, as ``deploys/dns.py`` serves it)
   is answered without DNSSEC validation failing on it;
 - a caching proxy (squid) whose only parent is the DC package mirror (apt-cacher-ng): the
-  district's machines fetch Debian packages once over the WAN, and nothing goes straight out.
+  unit's machines fetch Debian packages once over the WAN, and nothing goes straight out.
 
-Both serve only the networks of the district's site and its communes (from the inventory), and
-both configurations are checked by their own checker (``unbound-checkconf``, ``squid -k parse``)
-before the service is restarted on them.
+Both serve only the networks of its site and the sites below it (from the inventory), and both
+configurations are checked by their own checker (``unbound-checkconf``, ``squid -k parse``) before
+the service is restarted on them. The files on the host keep the names they had under the role's
+old name (``egov-district.conf``), so a node deployed before the rename is updated in place.
 
 Data (``host.data``): ``district_node__cache_mb``, ``district_node__max_object_mb``
-(``inventory/defaults/services.yml``).
+(``inventory/defaults/services.yml``; the variables keep their namespace, so no inventory breaks).
 """
 
 from __future__ import annotations
@@ -51,29 +53,29 @@ def _served_networks(inventory_path: str, site_name: str) -> tuple[str, ...]:
 def _dc(role: str) -> list[str]:
     addresses = [addr for _name, addr in peers(role)]
     if not addresses:
-        raise DeployError(f"{host_name()}: district_node needs the DC's {role} host, but the inventory has none")
+        raise DeployError(f"{host_name()}: local_node needs the DC's {role} host, but the inventory has none")
     return addresses
 
 
-@deploy("District node")
+@deploy("Local node")
 def apply() -> None:
-    """Resolver and package proxy for the district (see the module docstring)."""
+    """Resolver and package proxy for the unit (see the module docstring)."""
     networks = list(_served_networks(str(host.data.get("egov_inventory")), str(host.data.get("egov_site"))))
-    apt.packages(name="district node: unbound and squid", packages=PACKAGES, update=True, cache_time=3600)
+    apt.packages(name="local node: unbound and squid", packages=PACKAGES, update=True, cache_time=3600)
     checked_file(
-        name="district node: caching resolver forwarding to the DC DNS",
+        name="local node: caching resolver forwarding to the DC DNS",
         path="/etc/unbound/unbound.conf.d/egov-district.conf",
-        content=render("district_node", "unbound.conf.j2", networks=networks, forwarders=_dc("dns"),
+        content=render("local_node", "unbound.conf.j2", networks=networks, forwarders=_dc("dns"),
                        zone=host.data.get("egov_domain")),
         check="unbound-checkconf", reload=UNBOUND_RESTART,
     )
-    systemd.service(name="district node: unbound running", service="unbound", running=True, enabled=True)
+    systemd.service(name="local node: unbound running", service="unbound", running=True, enabled=True)
     checked_file(
-        name="district node: package proxy toward the DC mirror", path="/etc/squid/squid.conf",
-        content=render("district_node", "squid.conf.j2", networks=networks, port=DISTRICT_PROXY_PORT,
+        name="local node: package proxy toward the DC mirror", path="/etc/squid/squid.conf",
+        content=render("local_node", "squid.conf.j2", networks=networks, port=DISTRICT_PROXY_PORT,
                        mirror=_dc("mirror")[0], mirror_port=PACKAGE_CACHE_PORT,
                        cache_mb=int(data("district_node__cache_mb")),
                        max_object_mb=int(data("district_node__max_object_mb"))),
         check="squid -k parse -f {path}", reload="systemctl restart squid",
     )
-    systemd.service(name="district node: squid running", service="squid", running=True, enabled=True)
+    systemd.service(name="local node: squid running", service="squid", running=True, enabled=True)

@@ -1,0 +1,129 @@
+"""Facts in one round trip per host: a host's state read at once, before its deploy decides anything.
+
+pyinfra gathers every fact an operation asks (the packages, a file's mode and sha1, a unit's state)
+with an SSH command of its own while the deploy is prepared: on a converged host of a hundred
+operations, that is most of a no-op re-run. So before the real preparation a stage rehearses it on
+a throwaway State whose facts are answered from what is known so far (at first nothing: each
+fact's default), keeping every command asked; then runs all of each host's new commands in one
+batch (``egov.batch``, one SSH session); and again, until a round asks nothing new (the second
+finds the sha1 of a file the first found present) or ``ROUNDS`` are done. The real preparation
+is then answered from those results. A fact no round foresaw, or whose command failed, is
+gathered live by pyinfra as before, so the decisions are the same either way.
+
+pyinfra asks each operation's facts again when it executes it. Until the first operation that
+changes a host, nothing has changed there and the answers still hold; from that one on, every
+fact is gathered live.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from deploys import pyinfra_internals as internals
+from egov.batch import Answer, batch_script, parse_batch
+
+if TYPE_CHECKING:
+    from pyinfra.api import FactBase, Host, State
+
+log = logging.getLogger(__name__)
+
+ROUNDS = 3
+# characters of commands per batch: sshd hands a command to the shell as one argument, which Linux
+# caps at 128 KiB, and pyinfra quotes it once more into sh -c
+BATCH_CHARS = 40_000
+
+
+def chunks(lines: list[str], limit: int = BATCH_CHARS) -> list[list[str]]:
+    """``lines`` cut into consecutive runs of at most ``limit`` characters (a longer line alone)."""
+    runs: list[list[str]] = []
+    size = limit
+    for line in lines:
+        if size + len(line) > limit:
+            runs.append([])
+            size = 0
+        runs[-1].append(line)
+        size += len(line)
+    return runs
+
+
+@dataclass
+class FactCache:
+    """What each host answered, by pyinfra host name and shell line; a fact pyinfra asks is
+    answered from it while ``recording`` (the rehearsals: unknown ones recorded, their default
+    given) and during the real preparation (unknown ones gathered live)."""
+
+    answers: dict[str, dict[str, Answer]] = field(default_factory=dict)
+    asked: dict[str, dict[str, None]] = field(default_factory=dict)
+    recording: bool = True
+    # per host: facts "answered" from the batches, gathered "live", "round trips", commands "sent"
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def hook(self, state: State, host: Host, fact: FactBase[Any], line: str | None) -> Any:
+        """``internals.answering_facts``' hook: the fact's value from the host's answers."""
+        if state.is_executing and not internals.untouched(state, host):
+            return internals.MISS
+        answer = self.answers.get(host.name, {}).get(line) if line is not None else None
+        value = internals.MISS if answer is None else internals.fact_value(fact, answer.rc, answer.stdout)
+        if value is not internals.MISS:
+            self.counts[host.name]["answered"] += 0 if self.recording else 1
+            return value
+        if self.recording:
+            if line is not None and answer is None:
+                self.asked.setdefault(host.name, {})[line] = None
+            return fact.default()
+        self.counts[host.name]["live"] += 1
+        return internals.MISS
+
+    def fetch(self, hosts: list[Host]) -> int:
+        """Run each host's asked commands in one batch per ``BATCH_CHARS``, all hosts at once; the
+        number of commands sent. A command whose batch failed stays unanswered (gathered live)."""
+        import gevent
+
+        def fetch_host(host: Host) -> None:
+            from pyinfra.api import StringCommand
+
+            lines = list(self.asked.pop(host.name, {}))
+            self.counts[host.name]["sent"] += len(lines)
+            log.debug("facts of %s, batched:\n%s", host.name, "\n".join(lines))
+            known = self.answers.setdefault(host.name, {})
+            for run in chunks(lines):
+                status, output = host.run_shell_command(StringCommand(batch_script(run)), print_output=False)
+                if status:
+                    known.update(parse_batch(run, "\n".join(output.stdout_lines)))
+                self.counts[host.name]["round trips"] += 1
+            # never asked again: a command the batch did not answer goes live in the real preparation
+            for line in lines:
+                known.setdefault(line, Answer(-1, "", ""))
+
+        sent = sum(len(self.asked.get(h.name, {})) for h in hosts)
+        gevent.joinall([gevent.spawn(fetch_host, h) for h in hosts if self.asked.get(h.name)], raise_error=False)
+        return sent
+
+
+# prepares a stage's deploys on a throwaway State, its facts answered by the given cache
+Rehearsal = Callable[["FactCache"], None]
+
+
+def gather(state: State, rehearse: Rehearsal) -> FactCache:
+    """A FactCache of the facts the active hosts of ``state`` (connected) will be asked for:
+    ``rehearse(cache)`` prepares the same deploys on a throwaway State answered by ``cache.hook``,
+    then the new commands are fetched, at most ``ROUNDS`` times. Returns it ready to answer."""
+    cache = FactCache()
+    hosts = list(state.inventory.get_active_hosts())
+    for round_ in range(1, ROUNDS + 1):
+        started = time.monotonic()
+        rehearse(cache)
+        rehearsed = time.monotonic()
+        sent = cache.fetch(hosts)
+        log.info("facts, round %d: rehearsed in %.1f s, %d commands fetched in %.1f s", round_,
+                 rehearsed - started, sent, time.monotonic() - rehearsed)
+        if not sent:
+            break
+    cache.asked.clear()
+    cache.recording = False
+    return cache
