@@ -35,6 +35,8 @@ from inventory.services import (
     listen_ports,
     peer_ca,
     roles_of,
+    router_only_ports,
+    router_pool,
 )
 
 PACKAGES = [
@@ -119,14 +121,21 @@ def _admin_keys(user: dict[str, Any]) -> list[str]:
     return keys
 
 
-def firewall_rules(roles: list[str], extra: list[str], host_vars: Mapping[str, Any], name: str = "") -> list[str]:
+def firewall_rules(roles: list[str], extra: list[str], host_vars: Mapping[str, Any], name: str = "",
+                   router_pool: list[str] | None = None) -> list[str]:
     """nftables match texts for the ports the host's roles listen on (``tcp/53`` -> ``tcp dport 53``;
-    ``inventory.services.listen_ports``, which reads the settings in ``host_vars``) and ``extra``."""
+    ``inventory.services.listen_ports``, which reads the settings in ``host_vars``) and ``extra``.
+    A port that serves the routers only is opened from ``router_pool`` (the router loopbacks) alone,
+    and not at all without one."""
+    only_routers = set(router_only_ports(roles))
     rules = []
     for port in [*listen_ports(roles, host_vars, name), *extra]:
         proto, _, number = port.partition("/")
         if proto == "vrrp":
             rules.append("ip protocol vrrp")
+        elif port in only_routers:
+            if router_pool:
+                rules.append(f"ip saddr {{ {', '.join(router_pool)} }} {proto} dport {number}")
         elif proto in ("tcp", "udp") and number.isdigit():
             rules.append(f"{proto} dport {number}")
         else:
@@ -255,7 +264,7 @@ def _firewall() -> None:
     except ValueError as exc:
         raise DeployError(f"{host_name()}: base__ssh_allow_from: {exc}") from None
     rules = firewall_rules(list(host.data.get("egov_roles") or []), data("base__firewall_open"), host.data.dict(),
-                           host_name())
+                           host_name(), router_pool(deploy_context().inventory))
     checked_file(name="nftables default-drop", path="/etc/nftables.conf", mode="755",
                  content=render("base", "nftables.conf.j2", ssh_from=ssh_from, rules=rules),
                  check="nft -c -f {path}", reload="nft -f /etc/nftables.conf")

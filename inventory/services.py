@@ -20,7 +20,9 @@ from egov.errors import InventoryError
 from inventory.applications import APPS
 
 if TYPE_CHECKING:
-    from inventory.model import Inventory
+    from ipaddress import IPv4Address
+
+    from inventory.model import Host, Inventory
 
 # apt-cacher-ng's port: the DC package mirror, and the lab's proxy on the control machine
 PACKAGE_CACHE_PORT = 3142
@@ -28,6 +30,9 @@ PACKAGE_CACHE_PORT = 3142
 WEB_PORT = 8443
 # syslog over TLS (RFC 5425): every host forwards its logs to the DC log hosts there
 SYSLOG_TLS_PORT = 6514
+# plain syslog (UDP, RFC 5426) from the routers' Loopback0: their one clear-text flow (docs/network.md,
+# "Logging"), opened by the log host's firewall from the router loopback pool only
+SYSLOG_ROUTER_PORT = 514
 # The host's own certificate and key, installed by base (deploys/base.py), which every TLS service
 # between hosts serves and shows as a client: syslog, PostgreSQL, the exporters, Prometheus.
 HOST_CERT = "/etc/ssl/egov/host.crt"
@@ -58,12 +63,15 @@ class Role:
 
     + name: what an inventory host's ``roles`` says (an every-host role is never named there)
     + ports: what its services listen on, opened by the host's firewall
+    + router_ports: what its services listen on for the routers only, opened from the inventory's
+      router loopback pool alone (the routers send from Loopback0)
     + every_host: applied to every host, before its own roles
     + critical: Tier 3 (N+1): needs at least two hosts in the data centre
     """
 
     name: str
     ports: tuple[str, ...] = ()
+    router_ports: tuple[str, ...] = ()
     every_host: bool = False
     critical: bool = False
 
@@ -80,7 +88,7 @@ TABLE: tuple[Role, ...] = (
     Role("mirror", (f"tcp/{PACKAGE_CACHE_PORT}",)),
     Role("ntp", ("udp/123",)),
     Role("dns", ("tcp/53", "udp/53"), critical=True),
-    Role("log", (f"tcp/{SYSLOG_TLS_PORT}",)),
+    Role("log", (f"tcp/{SYSLOG_TLS_PORT}",), router_ports=(f"udp/{SYSLOG_ROUTER_PORT}",)),
     Role("directory", (f"tcp/{DIRECTORY_PORT}",), critical=True),
     Role("db", ("tcp/5432",), critical=True),
     Role("web", ("tcp/80", "tcp/443", f"tcp/{WEB_PORT}"), critical=True),
@@ -122,7 +130,8 @@ def roles_of(host_roles: Iterable[str]) -> list[str]:
 
 
 def listen_ports(host_roles: Iterable[str], host_vars: Mapping[str, Any], host: str = "") -> list[str]:
-    """Sorted, unique ports the services of a host listen on (``"tcp/9090"``, ``"vrrp"``).
+    """Sorted, unique ports the services of a host listen on (``"tcp/9090"``, ``"vrrp"``), the ports
+    that serve the routers only among them.
 
     + host_roles: the host's own roles (every-host roles are added)
     + host_vars: the host's resolved layered vars, where the settings named in braces are read
@@ -136,7 +145,25 @@ def listen_ports(host_roles: Iterable[str], host_vars: Mapping[str, Any], host: 
         return str(value)
 
     return sorted({_SETTING.sub(setting, port) for role in roles_of(host_roles) if role in BY_NAME
-                   for port in BY_NAME[role].ports})
+                   for port in (*BY_NAME[role].ports, *BY_NAME[role].router_ports)})
+
+
+def router_only_ports(host_roles: Iterable[str]) -> list[str]:
+    """Sorted, unique ports among ``listen_ports`` that serve the routers only (``Role.router_ports``)."""
+    return sorted({port for role in roles_of(host_roles) if role in BY_NAME for port in BY_NAME[role].router_ports})
+
+
+def router_facing_ip(host: Host) -> IPv4Address:
+    """Where routers reach a DC server (their NTP, syslog and AAA servers): its server LAN address,
+    else its management one."""
+    return host.server_ip or host.mgmt_ip
+
+
+def router_pool(inv: Inventory) -> list[str]:
+    """Where the routers send from: the IP plan's loopback pool (every Loopback0 is in it), or
+    nothing when the plan has none."""
+    pool = inv.plan.pools.get("loopback")
+    return [str(pool)] if pool else []
 
 
 def peer_ca(host_vars: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import TYPE_CHECKING, Any, Literal
 
 from egov.errors import LabError
+from inventory.services import router_facing_ip
 
 if TYPE_CHECKING:
     from inventory.model import Inventory
@@ -42,7 +43,11 @@ class Attachment:
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One container: a host or a router of the inventory."""
+    """One container: a host or a router of the inventory.
+
+    + syslog_source, syslog_targets: a router's Loopback0 and its log hosts (as routers reach them):
+      its Linux host forwards FRR's syslog there, as the vendors' ``logging host`` does
+    """
 
     name: str
     container: str
@@ -50,6 +55,8 @@ class NodeSpec:
     mgmt_ip: IPv4Address
     attachments: tuple[Attachment, ...]
     routes: tuple[tuple[IPv4Network, IPv4Address], ...] = ()
+    syslog_source: IPv4Address | None = None
+    syslog_targets: tuple[IPv4Address, ...] = ()
 
     def recipe(self, image: str) -> str:
         """A digest of everything the container is created from: a change means re-create it."""
@@ -136,8 +143,10 @@ def plan_lab(inv: Inventory, name: str, routers_only: bool = False) -> LabPlan:
         if lan is not None and "server" in router.lan_interfaces:
             port = router.lan_interfaces["server"]
             attachments.append(Attachment(lan.name, port.ip.ip, port.name))
+        log_hosts = sorted(inv.hosts_with_role(str(router.vars["network__log_role"])), key=lambda h: h.name)
         plan.nodes[router.name] = NodeSpec(router.name, f"{name}-{router.name}", "router", router.mgmt_ip,
-                                           tuple(attachments))
+                                           tuple(attachments), syslog_source=router.loopback,
+                                           syslog_targets=tuple(router_facing_ip(h) for h in log_hosts))
 
     for link in inv.links:
         plan.veths.append(VethSpec(link.name, link.a.router, link.a.ifname, link.b.router, link.b.ifname))

@@ -19,7 +19,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from egov.errors import LabError
-from inventory.services import PACKAGE_CACHE_PORT
+from inventory.services import PACKAGE_CACHE_PORT, SYSLOG_ROUTER_PORT
 from lab.engine import docker, run
 from lab.labels import Owner
 from lab.layout import LabPlan, NodeSpec, VethSpec, rename_steps
@@ -121,6 +121,15 @@ def node_files(node: NodeSpec, plan: LabPlan, pubkey: str) -> dict[str, tuple[st
         frr_conf = (f"frr defaults traditional\nhostname {node.name}\nlog syslog informational\n"
                     "service integrated-vtysh-config\n!\n")
         files["/etc/frr/frr.conf"] = (frr_conf, 0o640)
+        # FRR's "log syslog" reaches the router's own rsyslog; it sends on to the log hosts as plain
+        # UDP from Loopback0, the routers' one clear-text flow (docs/network.md, "Logging"). Before
+        # FRR's package's 45-frr.conf, which stops its daemons' lines after writing /var/log/frr/frr.log.
+        forwards = "".join(f'*.* action(type="omfwd" target="{target}" port="{SYSLOG_ROUTER_PORT}" protocol="udp" '
+                           f'address="{node.syslog_source}")\n' for target in node.syslog_targets)
+        if forwards and node.syslog_source:
+            files["/etc/rsyslog.d/10-egov-log-hosts.conf"] = (
+                "# Written by egov lab up (lab/nodes.py): this router's syslog to the central log hosts\n" + forwards,
+                0o644)
     return files
 
 

@@ -29,6 +29,7 @@ from egov.errors import NetworkError
 from egov.secrets import Secrets
 from inventory import netvars
 from inventory.model import Inventory, Router, Site
+from inventory.services import router_facing_ip
 from network.drivers import driver_class
 
 BACKBONE = IPv4Address("0.0.0.0")
@@ -95,7 +96,7 @@ def site_area(inv: Inventory, site: Site) -> IPv4Address:
 def _servers(inv: Inventory, role: str) -> list[dict[str, str]]:
     """The DC servers of a role, by the address routers reach them at (the server LAN)."""
     return [
-        {"name": host.name, "ip": str(host.server_ip or host.mgmt_ip)}
+        {"name": host.name, "ip": str(router_facing_ip(host))}
         for host in sorted(inv.hosts_with_role(role), key=lambda h: h.name)
     ]
 

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 # squid -k parse); PostgreSQL for the reference application's tests; graphviz for topology SVGs;
 # chromium for the on-call page's browser tests (headless, tests/support/cdp.py).
 APT_PACKAGES=(
-  docker.io debootstrap apt-cacher-ng iproute2 openssh-client openssh-server rsyslog rsyslog-gnutls
+  docker.io debootstrap apt-cacher-ng iproute2 openssh-client openssh-server rsyslog rsyslog-gnutls nftables
   graphviz frr
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
   postgresql python3-psycopg2 unbound squid

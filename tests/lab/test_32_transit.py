@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from inventory.services import router_facing_ip, router_pool
 from tests.support.real_monitoring import wait_for
 
 pytestmark = pytest.mark.lab
@@ -143,3 +144,31 @@ def test_prometheus_alertmanager_and_exporters_want_tls_and_a_password(lab: Any)
         return bool(rows) and all(r["value"][1] == "1" for r in rows)
 
     wait_for("every exporter, Prometheus and Alertmanager scraped over TLS", all_up, 120, 3)
+
+
+def test_a_routers_plain_syslog_reaches_its_own_file_and_a_hosts_is_dropped(lab: Any) -> None:
+    """The routers' one clear-text flow (docs/network.md "Logging"): UDP 514 from Loopback0, taken by
+    the log host from the router loopback pool only, into /var/log/egov/network/<router>.log."""
+    log = _log_host(lab)
+    router = next(r for r in lab.inventory.routers.values() if r.site == log.site)
+    sender = next(h for h in lab.inventory.hosts.values() if "log" not in h.roles)
+    target = str(router_facing_ip(log))
+    from_host, from_router = (f"egov-udp-{who}-{uuid.uuid4().hex[:12]}" for who in ("host", "router"))
+    started = time.monotonic()
+    # the host first: had the firewall let it through, it would be logged before the router's line
+    assert lab.exec(sender.name, f"logger -d -n {target} -P 514 -t egov-test {from_host}")[0] == 0
+    # an FRR daemon's line on the router's own syslog path (FRR's rsyslog drop-in stops its
+    # daemons' lines: the forwarding must come first), sent on over UDP from Loopback0
+    assert lab.exec(router.name, f"logger -t ospfd {from_router}")[0] == 0
+    own_file = f"/var/log/egov/network/{router.name}.log"
+    wait_for(f"{from_router} in {own_file} on {log.name}",
+             lambda: lab.exec(log.name, f"grep -q {from_router} {own_file}")[0] == 0, 30, 1)
+    print(f"router syslog over UDP {router.name} -> {log.name}: {time.monotonic() - started:.1f} s")
+    _rc, out = lab.exec(log.name, f"grep -rl {from_router} /var/log/egov/")
+    assert out.split() == [own_file], f"{from_router} mixed into the hosts' files: {out}"
+    time.sleep(1)  # the host's datagram left before the router's; one more second for a slow path
+    assert not _logged(lab, from_host), f"{sender.name} got plain UDP 514 into {log.name}'s logs"
+    # rsyslog's $AllowedSender would drop it too: the firewall's own part, as the kernel holds it
+    _rc, ruleset = lab.exec(log.name, "nft list ruleset")
+    opened = [line.strip() for line in ruleset.splitlines() if "udp dport 514" in line]
+    assert opened == [f"ip saddr {router_pool(lab.inventory)[0]} udp dport 514 accept"], ruleset

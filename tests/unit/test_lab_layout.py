@@ -111,3 +111,23 @@ def test_lab_ssh_is_strict_and_picks_the_user_by_node_kind(inv, tmp_path, monkey
     assert lab.ssh_argv(router.name, [])[-1] == f"egov@{router.mgmt_ip}"
     with pytest.raises(LabError, match="no node 'nope' in lab lab"):
         lab.ssh_argv("nope", [])
+
+
+def test_a_router_forwards_its_syslog_to_the_log_host_over_udp_from_its_loopback(inv, tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from lab.nodes import node_files
+
+    plan = plan_lab(inv, "lab")
+    files = node_files(plan.nodes["qn-core1"], plan, "ssh-ed25519 AAAA test")
+    forward, _mode = files["/etc/rsyslog.d/10-egov-log-hosts.conf"]
+    # dc-ops1 (role log) at its server LAN address, from qn-core1's Loopback0 (inventory/lab.yml's plan)
+    assert ('*.* action(type="omfwd" target="10.22.176.14" port="514" protocol="udp" address="10.22.186.32")'
+            in forward.splitlines()), forward
+    rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+    (tmp_path / "rsyslog.conf").write_text(forward)
+    checked = subprocess.run([rsyslogd, "-N1", "-f", str(tmp_path / "rsyslog.conf")], capture_output=True,
+                             text=True, check=False, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    assert not [path for path in node_files(plan.nodes["dc-ops1"], plan, "k") if "rsyslog" in path]

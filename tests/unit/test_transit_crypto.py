@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from deploys import render
-from deploys.base import SSH_CIPHERS, SSH_KEX, SSH_MACS
+from deploys.base import SSH_CIPHERS, SSH_KEX, SSH_MACS, firewall_rules
 from tests.support.fake_host import FakeHost, Out
 from verify.checks import CHECKS, Node
 
@@ -106,7 +106,8 @@ def test_forwarding_is_syslog_over_tls_and_rsyslogd_accepts_it(tmp_path: Path) -
 
 
 def test_the_log_host_takes_tls_only_from_named_peers(tmp_path: Path) -> None:
-    config = render("log", "central.conf.j2", retention_days=90, port=6514, peers=["dc-db1", "dc-db2"], **TLS_FILES)
+    config = render("log", "central.conf.j2", retention_days=90, port=6514, peers=["dc-db1", "dc-db2"],
+                    router_port=514, router_pool=[], routers=[], **TLS_FILES)
     checked = _rsyslog_check(tmp_path, config)
     assert checked.returncode == 0, checked.stderr
     assert 'PermittedPeer=["dc-db1", "dc-db2"]' in config and "imudp" not in config
@@ -130,6 +131,91 @@ PLAIN_RECEIVER = 'module(load="imtcp")\ninput(type="imtcp" port="514")\nmodule(l
 def test_cleartext_syslog_fails_the_control(node: Node, config: str, problem: str) -> None:
     outcome = CHECKS["log_over_tls"](FakeHost(answers={"cat /etc/rsyslog.conf": Out(0, config)}), node)
     assert not outcome.passed and problem in outcome.detail, outcome.detail
+
+
+# --- the routers' plain syslog, from the router pool only -----------------------------------------
+
+POOL = ["10.22.128.0/24"]
+EXPORTERS = {"monitoring__node_exporter_port": 9100, "monitoring__postgres_exporter_port": 9187,
+             "monitoring__egov_exporter_port": 9101}
+LOG_HOST = Node(name="dc-ops1", roles=["log"], router_pool=POOL)
+
+
+def _nft_listed(tmp_path: Path, rules: list[str]) -> str:
+    """What ``nft list ruleset`` prints once base's firewall with ``rules`` is loaded, in a network
+    namespace of its own (this machine's firewall is never touched)."""
+    nft = _tool("nft", "/usr/sbin/nft")
+    path = tmp_path / "nftables.conf"
+    path.write_text(render("base", "nftables.conf.j2", ssh_from=["10.22.0.0/20"], rules=rules))
+    listed = subprocess.run(["unshare", "-n", "sh", "-c", f'{nft} -f "$1" && {nft} list ruleset', "-", str(path)],
+                            capture_output=True, text=True, check=False, timeout=30)
+    assert listed.returncode == 0, listed.stderr
+    return listed.stdout
+
+
+def _central(routers: list[tuple[str, str]], pool: list[str]) -> str:
+    return render("log", "central.conf.j2", retention_days=90, port=6514, peers=["dc-db1"], router_port=514,
+                  router_pool=pool, routers=routers, **TLS_FILES)
+
+
+def _srv09(config: str, ruleset: str, node: Node = LOG_HOST) -> tuple[bool, str]:
+    outcome = CHECKS["log_over_tls"](FakeHost(answers={"cat /etc/rsyslog.conf": Out(0, config),
+                                                       "nft list ruleset": Out(0, ruleset)}), node)
+    return outcome.passed, outcome.detail
+
+
+def test_the_log_host_opens_udp_514_to_the_router_pool_alone(tmp_path: Path) -> None:
+    config = _central([("dc-r1", "10.22.128.1")], POOL)
+    checked = _rsyslog_check(tmp_path, config)
+    assert checked.returncode == 0, checked.stderr
+    # the routers' own ruleset and file, named from the inventory by the sender's address
+    assert 'input(type="imudp" port="514" ruleset="egov_routers")' in config
+    assert 'if $fromhost-ip == "10.22.128.1" then { set $.router = "dc-r1"; }' in config
+    assert "/var/log/egov/network/%$.router%.log" in config
+    ruleset = _nft_listed(tmp_path, firewall_rules(["log"], [], EXPORTERS, "dc-ops1", POOL))
+    assert "ip saddr 10.22.128.0/24 udp dport 514 accept" in ruleset, ruleset
+    assert _srv09(config, ruleset) == (True, "log host: syslog over TLS, senders verified; "
+                                             "routers' UDP from 10.22.128.0/24 only")
+
+
+def test_a_host_without_the_log_role_never_opens_udp_514(tmp_path: Path) -> None:
+    assert not [rule for rule in firewall_rules(["db"], [], EXPORTERS, "dc-db1", POOL) if "udp dport 514" in rule]
+    # nor does the log host without a router pool to open it to
+    assert not [rule for rule in firewall_rules(["log"], [], EXPORTERS, "dc-ops1", []) if "udp dport 514" in rule]
+
+
+@pytest.mark.parametrize(("extra", "pool", "problem"), [
+    (["udp dport 514"], POOL, "'udp dport 514 accept' opens udp/514 beyond the router pool"),
+    (["ip saddr 10.22.0.0/16 udp dport { 514, 1514 }"], POOL, "opens udp/514 beyond the router pool"),
+    (["ip saddr 10.22.146.0/24"], POOL, "'ip saddr 10.22.146.0/24 accept' opens udp/514"),
+])
+def test_srv09_fails_a_firewall_that_lets_hosts_reach_udp_514(tmp_path: Path, extra: list[str], pool: list[str],
+                                                               problem: str) -> None:
+    ruleset = _nft_listed(tmp_path, firewall_rules(["log"], extra, EXPORTERS, "dc-ops1", pool))
+    passed, detail = _srv09(_central([("dc-r1", "10.22.128.1")], POOL), ruleset)
+    assert not passed and problem in detail, detail
+
+
+def test_srv09_fails_an_input_rsyslog_itself_takes_from_hosts(tmp_path: Path) -> None:
+    ruleset = _nft_listed(tmp_path, firewall_rules(["log"], [], EXPORTERS, "dc-ops1", POOL))
+    wider = _central([("dc-r1", "10.22.128.1")], ["10.22.0.0/16"])
+    assert _rsyslog_check(tmp_path, wider).returncode == 0
+    passed, detail = _srv09(wider, ruleset)
+    assert not passed and "$AllowedSender UDP does not restrict it" in detail, detail
+    unrestricted = wider.replace("$AllowedSender UDP, 10.22.0.0/16\n", "")
+    passed, detail = _srv09(unrestricted, ruleset)
+    assert not passed and "$AllowedSender UDP does not restrict it" in detail, detail
+    # a firewall that drops nothing by default
+    passed, detail = _srv09(_central([("dc-r1", "10.22.128.1")], POOL), ruleset.replace("policy drop", "policy accept"))
+    assert not passed and "does not drop by default" in detail, detail
+
+
+def test_srv09_still_fails_a_plain_input_on_any_other_host(tmp_path: Path) -> None:
+    config = _central([("dc-r1", "10.22.128.1")], POOL)
+    ruleset = _nft_listed(tmp_path, firewall_rules(["log"], [], EXPORTERS, "dc-ops1", POOL))
+    passed, detail = _srv09(config, ruleset, Node(name="dc-db1", roles=["db"], router_pool=POOL,
+                                                 log_targets=["10.22.146.14"]))
+    assert not passed and "imudp: a plain network input" in detail, detail
 
 
 # --- PostgreSQL between hosts ---------------------------------------------------------------------

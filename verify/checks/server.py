@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from ipaddress import IPv4Network
 
 from verify.checks.base import Node, Outcome, RunsCommands, check, output
 
@@ -153,14 +154,77 @@ def _tls_problem(kind: str, params: dict[str, str]) -> str | None:
     return None
 
 
+_ALLOWED_UDP = re.compile(r"^\s*\$AllowedSender\s+UDP\s*,\s*(.+)$", re.M | re.I)
+_CHAIN = re.compile(r"chain\s+\S+\s*\{(.*?)\n\s*\}", re.S)
+_SADDR = re.compile(r"\bip saddr (\{[^}]*\}|\S+)")
+_UDP_DPORT = re.compile(r"\budp dport (\{[^}]*\}|\S+)")
+
+
+def _networks(text: str) -> list[IPv4Network] | None:
+    """``10.0.0.0/24, 10.1.0.1`` or ``{ ... }`` as networks; None when one is not an IPv4 network (a name, a set)."""
+    try:
+        return [IPv4Network(part) for part in re.split(r"[\s,{}]+", text) if part]
+    except ValueError:
+        return None
+
+
+def _within(text: str, pool: list[IPv4Network]) -> bool:
+    nets = _networks(text) or []
+    return bool(nets) and all(any(net.subnet_of(p) for p in pool) for net in nets)
+
+
+def _firewall_opens_beyond(ruleset: str, port: str, pool: list[IPv4Network]) -> str | None:
+    """What lets a sender outside ``pool`` reach ``udp/port`` in ``nft list ruleset``, or None."""
+    inputs = [body for body in _CHAIN.findall(ruleset) if re.search(r"\bhook input\b", body)]
+    if not inputs:
+        return "no nftables input chain"
+    for body in inputs:
+        if not re.search(r"\bpolicy drop\b", body):
+            return "the nftables input chain does not drop by default"
+        for rule in (line.strip() for line in body.splitlines()):
+            if not rule.endswith("accept") or rule.startswith(("ct state", "iif", "meta l4proto {")):
+                continue
+            dport = _UDP_DPORT.search(rule)
+            names_port = dport is not None and port in re.split(r"[\s,{}]+", dport.group(1))
+            wide = not dport and not re.search(r"\b(tcp|dport|protocol|l4proto|icmp)\b", rule)
+            if not (names_port or wide):
+                continue
+            saddr = _SADDR.search(rule)
+            if not saddr or not _within(saddr.group(1), pool):
+                return f"nftables '{rule}' opens udp/{port} beyond the router pool"
+    return None
+
+
+def _router_input_problem(host: RunsCommands, node: Node, text: str, ports: list[str]) -> str | None:
+    """A log host's plain UDP input is the routers' (they hold no certificate): accepted only when both
+    rsyslog (``$AllowedSender UDP``) and the firewall take it from the router pool alone."""
+    pool = [IPv4Network(net) for net in node.router_pool]
+    if not pool:
+        return "imudp: a plain network input, and the inventory has no router pool to restrict it to"
+    allowed = _ALLOWED_UDP.findall(text)
+    if not allowed or not all(_within(line, pool) for line in allowed):
+        return "imudp: $AllowedSender UDP does not restrict it to the router pool " + ", ".join(node.router_pool)
+    ruleset = host.run("nft list ruleset")
+    if ruleset.rc != 0:
+        return "imudp: cannot read the firewall (nft list ruleset) to see it restricted to the routers"
+    for port in ports or ["514"]:
+        problem = _firewall_opens_beyond(output(ruleset), port, pool)
+        if problem:
+            return f"imudp: {problem}"
+    return None
+
+
 @check("log_over_tls")
 def log_over_tls(host: RunsCommands, node: Node) -> Outcome:
     """Syslog crosses the network only over TLS with the peer's certificate verified (RFC 5425):
-    every forwarding action, and every network input, of the effective rsyslog configuration."""
+    every forwarding action, and every network input, of the effective rsyslog configuration. The one
+    exception is a log host's UDP input for the routers, restricted to the router pool by rsyslog and
+    by the firewall (``nft list ruleset``)."""
     text = "\n".join(line.split("#", 1)[0] for line in
                      output(host.run("cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf")).splitlines())
-    problems, forwards, inputs = [], 0, 0
-    if re.search(r"^\s*[^\s#(]+\s+@", text, re.M):
+    problems, forwards, inputs, router_ports = [], 0, 0, []
+    router_input = False
+    if re.search(r"^\s*[^\s#($]+\s+@", text, re.M):
         problems.append("legacy @/@@ forwarding without TLS")
     for kind, body in _OBJECT.findall(text):
         params = {k.lower(): v for k, v in _PARAM.findall(body)}
@@ -168,6 +232,11 @@ def log_over_tls(host: RunsCommands, node: Node) -> Outcome:
         if kind.lower() == "action" and what == "omfwd":
             forwards += 1
             problem = _tls_problem(f"forwarding to {params.get('target', '?')}", params)
+        elif what == "imudp" and "log" in node.roles:
+            router_input = True
+            if kind.lower() == "input":
+                router_ports.append(params.get("port", "514"))
+            continue
         elif what in ("imudp", "imptcp", "imrelp"):
             problem = f"{what}: a plain network input"
         elif kind.lower() == "module" and what == "imtcp":
@@ -177,10 +246,14 @@ def log_over_tls(host: RunsCommands, node: Node) -> Outcome:
             continue
         if problem:
             problems.append(problem)
+    routers = _router_input_problem(host, node, text, router_ports) if router_input else None
+    if routers:
+        problems.append(routers)
     if problems:
         return Outcome(False, "; ".join(problems))
     if "log" in node.roles:
-        return Outcome(inputs > 0, "log host: syslog over TLS, senders verified" if inputs else
+        routers_note = f"; routers' UDP from {', '.join(node.router_pool)} only" if router_input else ""
+        return Outcome(inputs > 0, f"log host: syslog over TLS, senders verified{routers_note}" if inputs else
                        "log host: no TLS network input (imtcp)")
     if not forwards:
         return Outcome(False, "no forwarding at all")
