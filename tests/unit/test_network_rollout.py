@@ -207,9 +207,10 @@ def test_ctrl_c_starts_nothing_new_and_judges_what_was_sent(inv: Any, net: FakeN
     monkeypatch.setattr(Interrupting, "stop", opts.stop, raising=False)
     opts.workers = 1                                # the other routers of the batch are still queued
     again: list[int] = []
+    before = signal.getsignal(signal.SIGINT)  # the default, or SIG_IGN in a background job (nohup, CI)
     with stop_on_signals(opts.stop, again.append):
         result = push(inv, list(inv.routers.values()), opts, plan=_lab_plan(inv))
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # put back
+    assert signal.getsignal(signal.SIGINT) is before   # put back
     assert opts.stop.requested and opts.stop.exit_code == 130 and again == []
     statuses = {name: r.data["status"] for name, r in result.items()}
     assert set(statuses.values()) <= FINAL and opts.in_flight == {}
