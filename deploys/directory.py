@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from io import StringIO
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pyinfra import host
@@ -55,14 +56,16 @@ UNIT = "/etc/systemd/system/slapd.service"
 LDAPI = "ldapi:///"
 ROOT_EXTERNAL = f"-Q -Y EXTERNAL -H {LDAPI}"
 SERVICE_ACCOUNTS = ("mail",)
-# slapadd builds the new cn=config beside the live one; slaptest checks it (-u: without opening the
-# database files slapd holds); only then does it replace the live one, while slapd is stopped
-# (slaptest opens the pid file's directory, which slapd's init script makes only when it starts)
-BUILD = (f"install -d -o openldap -g openldap /var/run/slapd && rm -rf {SLAPD_D}.egov-new && "
-         f"mkdir -m 750 {SLAPD_D}.egov-new && "
-         f"slapadd -q -n0 -F {SLAPD_D}.egov-new -l {{path}} && slaptest -Q -u -F {SLAPD_D}.egov-new && "
-         f"chown -R openldap:openldap {SLAPD_D}.egov-new")
-SWAP = (f"systemctl stop slapd && rm -rf {SLAPD_D} && mv {SLAPD_D}.egov-new {SLAPD_D} && systemctl start slapd")
+# slapadd builds the new cn=config outside /etc/ldap (checked_file runs the check with /etc/ldap seen
+# through a private copy that holds the new LDIF, gone when the check ends); slaptest checks it (-u:
+# without opening the database files slapd holds); only then does it replace the live one, while slapd
+# is stopped (slaptest opens the pid file's directory, which slapd's init script makes only when it starts)
+NEW_SLAPD_D = "/var/lib/egov/slapd.d.egov-new"
+BUILD = (f"install -d -o openldap -g openldap /var/run/slapd && mkdir -p {Path(NEW_SLAPD_D).parent} && "
+         f"rm -rf {NEW_SLAPD_D} && mkdir -m 750 {NEW_SLAPD_D} && "
+         f"slapadd -q -n0 -F {NEW_SLAPD_D} -l {{path}} && slaptest -Q -u -F {NEW_SLAPD_D} && "
+         f"chown -R openldap:openldap {NEW_SLAPD_D}")
+SWAP = (f"systemctl stop slapd && rm -rf {SLAPD_D} && mv {NEW_SLAPD_D} {SLAPD_D} && systemctl start slapd")
 # a value slapd's config parser takes inside double quotes
 _QUOTABLE = re.compile(r'^[^"\\\s]+$')
 
