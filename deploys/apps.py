@@ -151,7 +151,8 @@ def apply() -> None:
     roles = [r for r in host.data.get("egov_roles") or [] if r in APPS]
     if not roles:
         return
-    apt.packages(name="apps: python3 and psycopg2", packages=PACKAGES, update=True, cache_time=3600)
+    # the lists are fresh: base updated them in this step (and installed these in its transaction)
+    apt.packages(name="apps: python3 and psycopg2", packages=PACKAGES)
     files.directory(name="apps: config directory", path=APP_CONFIG_DIR, mode="755")
     trust_directory(deploy_context().inventory)  # the login's ldaps connections verify the directory
     artifact = build_artifact()

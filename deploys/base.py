@@ -25,6 +25,7 @@ from pyinfra.operations import apt, files, server, systemd
 from deploys import data, host_name, peers, render
 from deploys.context import deploy_context
 from deploys.facts.system import ContainerKind
+from deploys.ops import apt_index
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
 from inventory.services import (
@@ -156,8 +157,9 @@ def _apt() -> None:
     from deploys.packages import of_roles
 
     full, lean = of_roles(roles_of(host.data.get("egov_roles") or []))
+    apt_index.update(name="package lists", _retries=2, _retry_delay=5)
     packages = apt.packages(name="packages of base and the host's roles",
-                            packages=[*PACKAGES, *data("base__packages"), *full], update=True, cache_time=3600)
+                            packages=[*PACKAGES, *data("base__packages"), *full])
     if lean:
         apt.packages(name="packages of the host's roles without their recommended ones", packages=lean,
                      no_recommends=True)

@@ -7,7 +7,8 @@ waiting for it can start; then every host gets a main step of all its roles (tho
 are no-ops) but the late ones (``LATE``: a role that needs something on every host, such as the
 backup pulling every host's files), which get a step of their own at the end. A step waits only
 for the steps that apply what its roles need (``NEEDS``) on other
-selected hosts; everything else runs at once. Hosts outside the selection are taken as already
+selected hosts, and does not start when one of them failed, except where it only needs them
+ended (``ENDED``); everything else runs at once. Hosts outside the selection are taken as already
 deployed (a run limited to one district uses the data centre's mirror as it is).
 
 Rolling (``ROLLING``): the hosts that share a redundant role form a group; when the group is in
@@ -35,8 +36,16 @@ NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
              ("ntp", "chrony is pointed at the time servers and must reach them")),
     "backup": (("db", "it dumps every application database and test-restores it"),
                ("backup_source", "it pulls every host's files with the key backup_source installs")),
+    # postfix fails every lookup it could not make at first (451) until its processes recycle, and
+    # the Alertmanager gives up on a page after its retries: a mail host up before the directory
+    # loses the first deploy's pages
+    "mail": (("directory", "postfix and dovecot take every mailbox and alias from it"),),
     **{role: (("db", f"{app.name}'s database and role must exist"),) for role, app in APPS.items()},
 }
+# Needed roles whose failure on another host does not stop the step that needs them: the backup
+# pulls the hosts that are up, logs the pull that fails, and DATA-03 reports the host left without
+# an archive; one dead commune node must not stop the province's backups.
+ENDED: tuple[str, ...] = ("backup_source",)
 # Roles that an every-host role needs: their hosts get base and the role alone first, in this order
 # (the time servers' own apt goes through the mirror).
 FOUNDATION: tuple[str, ...] = ("mirror", "ntp")
@@ -56,6 +65,7 @@ class Step:
     + host: inventory name; ssh_name: its pyinfra name
     + only: the roles applied (None: all of the host's)
     + needs: ``(step id, why)`` of the steps it waits for (its own earlier step included)
+    + ended: those of ``needs`` it needs ended only, not succeeded (``ENDED``)
     + after: the step of the previous rolling batch it waits for (done and healthy), if any
     + group: the rolling group it belongs to ("" when none)
     """
@@ -65,6 +75,7 @@ class Step:
     ssh_name: str
     only: tuple[str, ...] | None
     needs: list[tuple[str, str]] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
     after: list[str] = field(default_factory=list)
     group: str = ""
 
@@ -75,7 +86,8 @@ class Step:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "host": self.host, "only": list(self.only) if self.only else None,
-                "needs": [{"step": s, "why": why} for s, why in self.needs], "after": self.after,
+                "needs": [{"step": s, "why": why, "must_succeed": s not in self.ended} for s, why in self.needs],
+                "after": self.after,
                 "group": self.group}
 
 
@@ -116,7 +128,8 @@ class Plan:
                 step = self.steps[step_id]
                 roles = ", ".join(step.roles(self.host_roles[step.host]))
                 lines.append(f"  {step_id}: {roles}")
-                lines += [f"      after {s}: {why}" for s, why in step.needs]
+                lines += [f"      after {s}: {why}{' (ended, whatever its outcome)' if s in step.ended else ''}"
+                          for s, why in step.needs]
                 lines += [f"      after {s}: rolling group {step.group}, checked healthy first" for s in step.after]
         for name, members in self.groups.items():
             lines.append(f"rolling {name}: {' then '.join(members)} (batches of {self.serial}, "
@@ -195,8 +208,14 @@ def plan(hosts: Sequence[tuple[str, str, Sequence[str]]], serial: int = 1, max_f
                 if (needed in own and needed not in EVERY_HOST) or needed in ignored:
                     continue  # peers of one role configure together
                 for other in applies.get(needed, []):
-                    if steps[other].host != step.host and other not in (s for s, _ in step.needs):
+                    if steps[other].host == step.host:
+                        continue
+                    if other not in (s for s, _ in step.needs):
                         step.needs.append((other, f"{role}: {why}"))
+                        if needed in ENDED:
+                            step.ended.append(other)
+                    elif needed not in ENDED and other in step.ended:
+                        step.ended.remove(other)  # needed ended for one role, succeeded for another
     groups = rolling_groups(host_roles)
     for group, members in groups.items():
         if in_service is not None and not in_service.get(group, False):

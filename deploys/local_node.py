@@ -61,7 +61,8 @@ def _dc(role: str) -> list[str]:
 def apply() -> None:
     """Resolver and package proxy for the unit (see the module docstring)."""
     networks = list(_served_networks(str(host.data.get("egov_inventory")), str(host.data.get("egov_site"))))
-    apt.packages(name="local node: unbound and squid", packages=PACKAGES, update=True, cache_time=3600)
+    # the lists are fresh: base updated them in this step (and installed these in its transaction)
+    apt.packages(name="local node: unbound and squid", packages=PACKAGES)
     checked_file(
         name="local node: caching resolver forwarding to the DC DNS",
         path="/etc/unbound/unbound.conf.d/egov-district.conf",

@@ -38,8 +38,6 @@ from deploys.pki import certificate, install
 from egov.errors import DeployError
 from inventory.services import DIRECTORY_PORT, directory_base, mail_name
 
-PACKAGES = ["postfix", "dovecot-imapd"]
-
 if TYPE_CHECKING:
     from inventory.model import Inventory
 

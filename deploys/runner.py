@@ -280,6 +280,8 @@ class _Run:
     def readiness(self, step: graph.Step) -> str | None:
         """None when ``step`` can start; "" while it must wait; else why it never will."""
         for need, why in step.needs:
+            if self.status[need] in ("failed", "skipped") and need in step.ended:
+                continue
             if self.status[need] in ("failed", "skipped"):
                 return f"not started: it needs {need} ({why}), which " \
                        f"{'failed' if self.status[need] == 'failed' else 'did not run'}"

@@ -427,10 +427,20 @@ def _failed_notifications(inv: Any) -> dict[str, float]:
             if line.startswith("alertmanager_notifications_failed_total{") and float(line.split()[-1])}
 
 
+def _host_down_settled(lab: Any, victim: str) -> tuple[list[str]] | None:
+    """The NOC's mail, once the last HostDown page of ``victim`` (if any) is a RESOLVED one: until the
+    Alertmanager has sent that, it takes a new firing of the same alert for the page it already sent
+    (the earlier test stopped the same host) and sends nothing new."""
+    mail = _noc_mail(lab)
+    pages = [m for m in mail if "HostDown" in m.partition("\n")[0] and victim in m]
+    return (mail,) if not pages or "RESOLVED" in pages[-1].partition("\n")[0] else None
+
+
 def test_a_dead_host_pages_the_noc_mailbox_and_the_webhook(deployed: Any) -> None:
     inv = deployed.inventory
     victim = _victim(inv)
-    before = len(_noc_mail(deployed))
+    before = len(wait_for(f"the NOC told that {victim}'s last HostDown resolved",
+                          lambda: _host_down_settled(deployed, victim), 180, 5)[0])
     stopped = time.monotonic()
     deployed.stop_node(victim)
     try:

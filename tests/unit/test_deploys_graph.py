@@ -31,6 +31,12 @@ def test_foundations_first_then_each_host_waits_only_for_what_it_needs() -> None
     assert "backup" in LATE and p.steps["dc-ops1:backup"].only == ("backup",)
     assert needs(p, "dc-ops1:backup") >= {"dc-ops1", "dc-app1", "dc-app2", "dc-db1", "dc-db2", "qn-ty-node1"}
     assert "backup" not in (p.steps["dc-ops1"].only or ())
+    # ... ended, whatever their outcome, but the databases' steps, which it needs succeeded
+    backup = p.steps["dc-ops1:backup"]
+    assert {"qn-ty-node1", "qn-dh-node1", "dc-app1"} <= set(backup.ended)
+    assert "dc-ops1" not in backup.ended  # its own earlier step
+    assert not {"dc-db1", "dc-db2"} & set(backup.ended)
+    assert "(ended, whatever its outcome)" in p.text()
     # every step's reason names the role that needs it
     reasons = dict(p.steps["dc-app1"].needs)
     assert reasons["dc-db1"].startswith("app_docmgmt: ") and "database" in reasons["dc-db1"]
@@ -40,7 +46,9 @@ def test_waves_put_independent_hosts_together() -> None:
     waves = plan(HOSTS, in_service={}).waves()
     assert waves[0] == ["dc-ops1:mirror"]
     assert set(waves[1]) == {"dc-app1:ntp", "dc-app2:ntp"}
-    assert {"dc-db1", "dc-db2", "qn-ty-node1", "qn-dh-node1", "dc-ops1"} <= set(waves[2])
+    assert {"dc-db1", "dc-db2", "qn-ty-node1", "qn-dh-node1"} <= set(waves[2])
+    # the mail host after the directory it takes its mailboxes from, with the applications
+    assert {"dc-ops1", "dc-app1", "dc-app2"} <= set(waves[3])
     assert waves[-1] == ["dc-ops1:backup"]
 
 

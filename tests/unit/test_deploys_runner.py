@@ -89,6 +89,17 @@ def test_a_failed_member_stops_its_pair_and_what_needs_it(child_log: Path, monke
     assert not any("dc-db2" in c["hosts"] for c in calls(child_log))
 
 
+def test_a_dead_node_does_not_stop_the_backup_of_the_others(child_log: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backup needs every host's main step ended, not succeeded: it pulls the hosts that are up."""
+    healthy_unless(monkeypatch, set())
+    monkeypatch.setenv("EGOV_FAKE_CHILD_FAIL", "qn-dh-node1")
+    result = run_deploy(LAB)
+    assert result.failed_targets == ["qn-dh-node1"]
+    backup = started(child_log, "dc-ops1", "backup")
+    assert started(child_log, "qn-dh-node1")["end"] <= backup["start"]
+
+
 def test_max_fail_lets_the_pair_go_on(child_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     healthy_unless(monkeypatch, set())
     monkeypatch.setenv("EGOV_FAKE_CHILD_FAIL", "dc-db1")
