@@ -17,6 +17,7 @@ from commands.inventory import inventory_group
 from commands.lab import lab_group
 from commands.monitor import monitor_group
 from commands.net import net_group
+from commands.secrets import secrets_group
 from commands.verify import verify_cmd
 
 
@@ -38,7 +39,8 @@ def main(verbose: int) -> None:
     common.setup_logging(verbose)
 
 
-for command in (inventory_group, lab_group, deploy_cmd, node_group, verify_cmd, net_group, monitor_group):
+for command in (inventory_group, lab_group, deploy_cmd, node_group, verify_cmd, net_group, monitor_group,
+                secrets_group):
     main.add_command(command)
 
 

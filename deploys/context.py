@@ -14,8 +14,6 @@ generates: a missing secret is an error naming where to put it.
 from __future__ import annotations
 
 import atexit
-import fcntl
-import os
 import secrets as pysecrets
 import shutil
 import tempfile
@@ -23,11 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
 from egov.connection import lab_state_dir
 from egov.errors import DeployError, SecretsError
-from egov.secrets import Secrets, remember
+from egov.secrets import Secrets, add_generated
 
 if TYPE_CHECKING:
     from inventory.model import Inventory
@@ -77,21 +73,7 @@ class DeployContext:
         if self.lab_secrets_file is None:
             self.secrets.get(name)  # raises the SecretsError that says where to set it
             raise SecretsError(f"secret '{name}' is not set")
-        path = self.lab_secrets_file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # several deploy processes may generate at once: one at a time, each reading the last one's
-        # file, and each writing a whole new file renamed into place (never a half-written one)
-        with open(path.with_name(path.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            stored: dict[str, str] = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
-            if name not in stored:
-                stored[name] = pysecrets.token_urlsafe(24)
-                fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
-                with os.fdopen(fd, "w") as f:
-                    yaml.safe_dump(stored, f)
-                os.replace(partial, path)
-        remember(stored[name])
-        return stored[name]
+        return add_generated(self.lab_secrets_file, [name])[name]
 
 
 _current: DeployContext | None = None  # set once per process by set_context

@@ -85,7 +85,7 @@ class Rolling:
     max_fail_percent: int = 0
 
 
-def _selected(inv: Inventory, limits: Iterable[str]) -> list[Host]:
+def selected_hosts(inv: Inventory, limits: Iterable[str]) -> list[Host]:
     hosts, _routers = inv.select(list(limits))
     if not hosts:
         raise DeployError(f"--limit {' '.join(limits)}: no host of {inv.path} matches")
@@ -95,7 +95,7 @@ def _selected(inv: Inventory, limits: Iterable[str]) -> list[Host]:
 def plan_deploy(inv: Inventory, limits: Iterable[str] = (), rolling: Rolling = Rolling()) -> graph.Plan:
     """The steps a deploy of ``limits`` would run and what each waits for (``egov deploy --plan``);
     contacts no host, so every redundant group is shown rolled."""
-    hosts = _selected(inv, limits)
+    hosts = selected_hosts(inv, limits)
     return graph.plan([(h.name, h.name, h.roles) for h in hosts], rolling.serial, rolling.max_fail_percent)
 
 
@@ -122,7 +122,7 @@ def run_deploy(
     change something), ``data["ops"]``, ``data["failed_op"]`` and ``data["seconds"]``.
     """
     require_lab_up(inv)
-    hosts = _selected(inv, limits)
+    hosts = selected_hosts(inv, limits)
     # refuse an unsafe secrets file, or a missing secret, here: before any host is touched
     secret_needs.check(inv, hosts, Secrets(secrets))
     graph.plan([(h.name, h.name, h.roles) for h in hosts], rolling.serial, rolling.max_fail_percent)  # bad options

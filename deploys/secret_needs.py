@@ -9,10 +9,11 @@ checks that it reads no secret this table does not list.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from egov.errors import SecretsError
-from egov.secrets import Secrets
+from egov.secrets import Secrets, add_generated
 from inventory.applications import APPS
 from inventory.services import roles_of
 from monitoring.webconfig import SECRETS as WEB_SECRETS
@@ -68,6 +69,22 @@ def needed(inv: Inventory, hosts: Iterable[Host]) -> dict[str, list[str]]:
             for name in NEEDS[role](inv) if role in NEEDS else ():
                 out.setdefault(name, []).append(host.name)
     return out
+
+
+def missing(inv: Inventory, hosts: Iterable[Host], secrets: Secrets) -> dict[str, list[str]]:
+    """Of ``needed``, the secrets set neither in the environment nor in the secrets file."""
+    return {name: users for name, users in needed(inv, hosts).items() if secrets.get(name, required=False) is None}
+
+
+def generate(inv: Inventory, hosts: Iterable[Host], secrets: Secrets, path: Path) -> dict[str, list[str]]:
+    """Every secret of ``missing`` generated into the 0600 secrets file ``path`` (made if absent;
+    what it holds is kept): the production counterpart of a lab's own generation. Every one of
+    them, an account's initial password too, is a value this tool chooses (the directory stores
+    only its hash); the device credentials of the WAN are not among them. Returns what was added,
+    with the hosts that need it; the values are in the file only."""
+    added = missing(inv, hosts, secrets)
+    add_generated(path, added)
+    return added
 
 
 def check(inv: Inventory, hosts: Iterable[Host], secrets: Secrets) -> None:

@@ -12,15 +12,18 @@ Lookup order for a secret NAME (for example ``router_password``):
 from __future__ import annotations
 
 import base64
+import fcntl
 import html
 import json
 import logging
 import os
 import re
+import secrets as pysecrets
 import stat
+import tempfile
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from xml.sax import saxutils
@@ -31,7 +34,9 @@ from egov.errors import SecretsError
 ENV_PREFIX = "EGOV_SECRET_"
 FILE_ENV = "EGOV_SECRETS_FILE"
 MASK = "********"
-MAX_BYTES = 64 * 1024  # a secrets file holds a few passwords and keys
+# a secrets file holds the services' passwords and keys and every account's initial password:
+# some 50,000 accounts of about 70 bytes a line
+MAX_BYTES = 4 * 1024 * 1024
 
 _known: set[str] = set()
 _lock = threading.Lock()
@@ -248,3 +253,32 @@ class Secrets:
             raise SecretsError(f"secret '{name}' is shorter than 4 characters")
         remember(value)
         return value
+
+
+def add_generated(path: Path, names: Iterable[str]) -> dict[str, str]:
+    """The values of ``names`` in the secrets file ``path``, each missing one generated (random,
+    URL-safe, 32 characters) and added; the file is made 0600 if absent, its lines (comments too)
+    kept as they were. Several processes may add at once: one at a time, each reading the last
+    one's file and renaming a whole new one into place, so no reader sees a half-written file."""
+    wanted = list(dict.fromkeys(names))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # the lock is the directory's: the file itself is replaced, and a lock file would be left beside it
+    lock = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stored = Secrets._read_file(path) if path.exists() else {}
+        new = {name: pysecrets.token_urlsafe(24) for name in wanted if name not in stored}
+        if new:
+            text = path.read_text() if path.exists() else ""
+            fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
+            with os.fdopen(fd, "w") as f:
+                f.write(text if not text or text.endswith("\n") else text + "\n")
+                # quoted: a value such as 1e5 or 0x1f would load as a number
+                f.write("".join(f"{name}: '{value}'\n" for name, value in new.items()))
+            os.replace(partial, path)
+            stored.update(new)
+    finally:
+        os.close(lock)
+    for name in wanted:
+        remember(stored[name])
+    return {name: stored[name] for name in wanted}

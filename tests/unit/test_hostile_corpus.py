@@ -33,6 +33,7 @@ from typing import IO
 import pytest
 
 import cli
+from egov.secrets import MAX_BYTES as SECRETS_MAX_BYTES
 from inventory import load_inventory
 from monitoring.exporter.__main__ import main as exporter_main
 
@@ -252,7 +253,7 @@ def secrets_cases() -> Iterator[Case]:
     yield Case("secrets: python tag", text_file("router_password: !!python/object:os.system x\n"), secrets, 1)
     yield Case("secrets: a list", text_file("- a\n- b\n"), secrets, 1)
     yield Case("secrets: a nested value", text_file("router_password: {a: b}\n"), secrets, 1)
-    yield Case("secrets: too large", text_file("router_password: " + "x" * 70_000 + "\n"), secrets)
+    yield Case("secrets: too large", text_file("router_password: " + "x" * SECRETS_MAX_BYTES + "\n"), secrets)
     yield Case("secrets: no router password", text_file("other: abcdefgh\n"), secrets)
     yield Case("secrets: duplicate", text_file("router_password: aaaa\nrouter_password: bbbb\n"), secrets, 2)
 
