@@ -40,6 +40,7 @@ MAX_BYTES = 4 * 1024 * 1024
 
 _known: set[str] = set()
 _lock = threading.Lock()
+_generate_lock = threading.Lock()  # gevent's cooperative lock in a deploy process (monkey-patched)
 _pattern: re.Pattern[str] | None = None  # every written form of every known value, rebuilt on change
 
 
@@ -262,9 +263,9 @@ def add_generated(path: Path, names: Iterable[str]) -> dict[str, str]:
     one's file and renaming a whole new one into place, so no reader sees a half-written file."""
     wanted = list(dict.fromkeys(names))
     path.parent.mkdir(parents=True, exist_ok=True)
-    # the lock is the directory's: the file itself is replaced, and a lock file would be left beside it
-    lock = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
+    # _generate_lock first: a deploy's hosts are greenlets of one process, and one waiting in flock
+    # would block the process while another, holding the flock, waits to be switched back to
+    with _generate_lock, open(path.with_name(path.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         stored = Secrets._read_file(path) if path.exists() else {}
         new = {name: pysecrets.token_urlsafe(24) for name in wanted if name not in stored}
@@ -277,8 +278,6 @@ def add_generated(path: Path, names: Iterable[str]) -> dict[str, str]:
                 f.write("".join(f"{name}: '{value}'\n" for name, value in new.items()))
             os.replace(partial, path)
             stored.update(new)
-    finally:
-        os.close(lock)
     for name in wanted:
         remember(stored[name])
     return {name: stored[name] for name in wanted}

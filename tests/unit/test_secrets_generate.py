@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -42,7 +44,8 @@ def test_generate_adds_every_missing_secret_once_and_prints_no_value(tmp_path: P
     assert stored["db_backup_password"] == "set-by-hand-1234" and path.read_text().startswith("# the NOC's own\n")
     assert all(isinstance(v, str) and len(v) >= 32 for k, v in stored.items() if k != "db_backup_password")
     assert not any(value in out for value in stored.values())
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and sorted(os.listdir(tmp_path)) == ["secrets.yml"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(os.listdir(tmp_path)) == ["secrets.yml", "secrets.yml.lock"]  # no half-written file left
 
     assert cli.run(["secrets", "generate", "-i", PROVINCE, "--secrets", str(path)]) == 0
     assert "0 secrets added" in capsys.readouterr().out
@@ -83,3 +86,23 @@ def test_processes_adding_at_once_keep_every_value(tmp_path: Path) -> None:
         t.join()
     stored = Secrets._read_file(path)
     assert stored == got and len(stored) == 9  # one shared value, never generated twice
+
+
+GREENLETS = """
+from gevent import monkey; monkey.patch_all()
+import gevent, sys
+from pathlib import Path
+from egov.secrets import add_generated
+path = Path(sys.argv[1])
+jobs = [gevent.spawn(add_generated, path, ["shared_password", f"s{n}_password"]) for n in range(6)]
+gevent.joinall(jobs, timeout=10)
+print(sum(job.successful() for job in jobs))
+"""
+
+
+def test_a_deploys_greenlets_adding_at_once_do_not_lock_each_other_out(tmp_path: Path) -> None:
+    """The deploy child runs its hosts as gevent greenlets in one process (found hung in flock)."""
+    proc = subprocess.run([sys.executable, "-c", GREENLETS, str(tmp_path / "secrets.yml")], capture_output=True,
+                          text=True, timeout=30, cwd=Path(__file__).resolve().parents[2])
+    assert proc.stdout.strip() == "6", proc.stderr
+    assert len(Secrets._read_file(tmp_path / "secrets.yml")) == 7

@@ -114,12 +114,25 @@ Leap status     : Normal
 """
 
 
+# chronyc(1) "sources": a header, a rule of =, one line per source (mode, state, address, ...)
+SOURCES = """MS Name/IP address         Stratum Poll Reach LastRx Last sample
+===============================================================================
+^? 10.22.146.10                  8   6     0   92m  -5113ns[-5113ns] +/-   30us
+^? 10.22.146.11                  9   6     0   92m  +1234ns[+1234ns] +/-  150us
+"""
+
+
 def test_time_synchronised_to_a_dc_server() -> None:
     assert run("time_synchronised", {"chronyc": Out(0, TRACKING)})[0]
     passed, detail = run("time_synchronised", {"chronyc": Out(0, TRACKING.replace("10.22.146.10", "192.0.2.1"))})
     assert not passed and "not a DC time server" in detail
-    passed, detail = run("time_synchronised", {"chronyc": Out(0, TRACKING.replace("Normal", "Not synchronised"))})
+    unsynchronised = Out(0, TRACKING.replace("Normal", "Not synchronised"))
+    passed, detail = run("time_synchronised", {"chronyc -n tracking": unsynchronised,
+                                               "chronyc -n sources": Out(0, SOURCES)})
     assert not passed and "not synchronised" in detail
+    # the sources as chronyc prints them (its header and ==== rule are not sources)
+    assert detail.endswith("sources: ^? 10.22.146.10 8 6 0 92m -5113ns[-5113ns]; ^? 10.22.146.11 9 6 0 92m "
+                           "+1234ns[+1234ns]"), detail
 
 
 def test_log_forwarding() -> None:

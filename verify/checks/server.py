@@ -110,7 +110,11 @@ def time_synchronised(host: RunsCommands, node: Node) -> Outcome:
     reference = re.search(r"\(([^)]*)\)", fields.get("Reference ID", ""))
     source = reference.group(1) if reference else "?"
     if leap != "Normal":
-        return Outcome(False, f"not synchronised (leap status {leap})")
+        # what each source says (reachability, stratum, last sample) is what on-call needs next
+        sources = [line.split()[:7] for line in output(host.run("chronyc -n sources")).splitlines()
+                   if re.match(r"[\^=#][*+\-?x~] ", line)]  # mode and state, then the source
+        seen = "; ".join(" ".join(fields) for fields in sources) or "none"
+        return Outcome(False, f"not synchronised (leap status {leap}); sources: {seen}")
     if "ntp" not in node.roles and node.ntp_servers and source not in node.ntp_servers:
         return Outcome(False, f"tracking {source}, not a DC time server ({', '.join(node.ntp_servers)})")
     return Outcome(True, f"tracking {source}, offset {fields.get('Last offset', '?')}")
