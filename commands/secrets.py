@@ -71,7 +71,10 @@ def generate_cmd(inventory_path: str, limit: tuple[str, ...], secrets_path: str,
 
     inv, hosts = _hosts(inventory_path, limit)
     path = Path(secrets_path)
-    added = secret_needs.generate(inv, hosts, Secrets(path if path.exists() else None), path)
+    if not path.exists():
+        # an empty file, not Secrets(None), which would read $EGOV_SECRETS_FILE instead of this one
+        path.touch(mode=0o600)
+    added = secret_needs.generate(inv, hosts, Secrets(path), path)
     if as_json:
         common.emit_json({"file": str(path), "added": [{"name": n, "hosts": h} for n, h in added.items()]})
         return
