@@ -1,9 +1,10 @@
 """``apt-get update`` that cannot wait forever.
 
-Seen in the lab: while the DC mirror's apt-cacher-ng restarted, a host's ``apt-get update`` and its
-methods each waited for the other, with no connection open, for good; the deploy waited with them.
-A bounded run that is retried gets past it. The cache logic is pyinfra's ``apt.update``'s: the
-stamp pyinfra touches after a good update, younger than ``cache_time``, means nothing to do.
+Seen in the lab, through the DC mirror's apt-cacher-ng and through the control machine's: apt's
+http method waits for good on a kept-alive connection the cache has closed (CLOSE-WAIT), and
+``apt-get update`` with it; the deploy waited with them. A bounded run that is retried gets past
+it. The cache logic is pyinfra's ``apt.update``'s: the stamp pyinfra touches after a good update,
+younger than ``cache_time``, means nothing to do.
 """
 
 from __future__ import annotations

@@ -28,11 +28,16 @@ def no_secrets_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key)
 
 
+def _secrets_file(tmp_path: Path, text: str, mode: int) -> Path:
+    path = tmp_path / "secrets.yml"
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
 def test_generate_adds_every_missing_secret_once_and_prints_no_value(tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "secrets.yml"
-    path.write_text("# the NOC's own\ndb_backup_password: 'set-by-hand-1234'\n")
-    path.chmod(0o600)
+    path = _secrets_file(tmp_path, "# the NOC's own\ndb_backup_password: 'set-by-hand-1234'\n", 0o600)
     assert cli.run(["secrets", "missing", "-i", PROVINCE, "--secrets", str(path)]) == 1
     assert "account_nguyenvanan_password" in capsys.readouterr().out  # a roster's person
 
@@ -60,11 +65,19 @@ def test_a_secret_set_in_the_environment_is_not_generated(tmp_path: Path, monkey
     assert "directory_admin_password" not in yaml.safe_load(path.read_text())
 
 
+def test_a_new_file_is_the_one_read_not_the_environments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = _secrets_file(tmp_path, "directory_admin_password: 'in-another-file-9012'\n", 0o600)
+    monkeypatch.setenv("EGOV_SECRETS_FILE", str(other))
+    path = tmp_path / "new" / "secrets.yml"
+    path.parent.mkdir()
+    assert cli.run(["secrets", "generate", "-i", PROVINCE, "--limit", "dc", "--secrets", str(path)]) == 0
+    assert "directory_admin_password" in yaml.safe_load(path.read_text())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_a_file_others_can_read_is_refused_and_left_as_it_was(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "secrets.yml"
-    path.write_text("db_backup_password: 'set-by-hand-1234'\n")
-    path.chmod(0o644)
+    path = _secrets_file(tmp_path, "db_backup_password: 'set-by-hand-1234'\n", 0o644)
     assert cli.run(["secrets", "generate", "-i", PROVINCE, "--secrets", str(path)]) == 2
     assert "chmod 600" in capsys.readouterr().err
     assert path.read_text() == "db_backup_password: 'set-by-hand-1234'\n"
