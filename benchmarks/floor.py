@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from deploys.ops.apt_index import UPDATE_RETRIES, UPDATE_TIMEOUT
+
 if TYPE_CHECKING:
     from lab import Lab
 
@@ -58,9 +60,13 @@ def collect(lab: Lab, host: str, bare: set[str]) -> HostWork:
 
 
 def script(work: HostWork, proxy: str) -> str:
-    """The floor's one script for a host: apt through ``proxy``, one transaction, then the files."""
+    """The floor's one script for a host: apt through ``proxy``, one transaction, then the files.
+    Its ``apt-get update`` is bounded and retried as the deploy's is (``deploys/ops/apt_index.py``:
+    apt can wait for good on a connection the cache closed)."""
     apt = f"apt-get -q -o Acquire::http::Proxy={shlex.quote(proxy)}"
-    return (f"set -e; export DEBIAN_FRONTEND=noninteractive; {apt} update; "
+    update = f"timeout -k 10 {UPDATE_TIMEOUT} {apt} update"
+    return (f"set -e; export DEBIAN_FRONTEND=noninteractive; "
+            f"{' || '.join([update] * (1 + UPDATE_RETRIES))}; "
             f"{apt} install -y {' '.join(shlex.quote(p) for p in work.packages)}; "
             "tar -xzf - -C / --overwrite")
 

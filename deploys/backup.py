@@ -31,6 +31,7 @@ from deploys import data, host_name, libpq, peers, render, secret
 from deploys.base import host_tls, timer
 from deploys.context import deploy_context
 from deploys.db import BACKUP_USER, app_databases
+from deploys.facts.backup import ArchivedHosts
 from egov.secrets import remember
 from inventory.services import roles_of
 from monitoring.targets import host_settings
@@ -46,9 +47,6 @@ KNOWN_HOSTS = "/etc/egov/backup-known-hosts"
 # sshd reads these besides ~/.ssh/authorized_keys (base's sshd drop-in): the toolkit's own keys
 # live apart from the operators'.
 AUTHORIZED_KEYS = "/etc/ssh/authorized_keys.d"
-# The hosts that have at least one archive on this backup host.
-ARCHIVED = (f"find {DIRECTORY}/files -mindepth 2 -name '*.tar.gz' -printf '%h\\n' 2>/dev/null "
-            "| xargs -r -n1 basename | sort -u")
 
 # What a host holds that neither the inventory nor the deploys can rebuild, below /, per role
 # (every host has base). Databases are dumped, not copied.
@@ -151,7 +149,7 @@ def apply() -> None:
         # the databases may still be coming up on the primary in the same run: retry a while
         systemd.service(name="first backup", service="egov-backup.service", running=True,
                         _retries=6, _retry_delay=10)
-    archived = set((host.get_fact(Command, command=ARCHIVED) or "").split())
+    archived = host.get_fact(ArchivedHosts, directory=DIRECTORY)
     missing = [name for name, _address in sources if name not in archived]
     if missing:
         # Only the sources already set up to be pulled (deployed: they accept the key), so a

@@ -157,7 +157,7 @@ def _apt() -> None:
     from deploys.packages import of_roles
 
     full, lean = of_roles(roles_of(host.data.get("egov_roles") or []))
-    apt_index.update(name="package lists", _retries=2, _retry_delay=5)
+    apt_index.update(name="package lists", _retries=apt_index.UPDATE_RETRIES, _retry_delay=5)
     packages = apt.packages(name="packages of base and the host's roles",
                             packages=[*PACKAGES, *data("base__packages"), *full])
     if lean:

@@ -17,6 +17,7 @@ Data (``host.data``): ``egov_roles``, ``egov_inventory`` and the ``monitoring__*
 
 from __future__ import annotations
 
+import functools
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -99,12 +100,30 @@ def apply() -> None:
         _egov_exporter(inv, me_host)
 
 
+# bcrypt costs 50 ms a call by design, and a deploy prepares each host up to three times (the
+# fact rehearsals, then for real): each answer once per process. One new hash per host and
+# password, so every preparation of the host writes the same file.
+@functools.cache
+def _matches(password: bytes, hashed: bytes) -> bool:
+    import bcrypt
+
+    try:
+        return bcrypt.checkpw(password, hashed)
+    except ValueError:  # not a bcrypt hash
+        return False
+
+
+@functools.cache
+def _new_hash(host: str, password: bytes) -> str:
+    import bcrypt
+
+    return bcrypt.hashpw(password, bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+
+
 def _web_config(users: list[str]) -> None:
     """The host's web config: its certificate, and a bcrypt hash of each user's password (secret
     ``monitoring_<user>_password``). A hash already on the host is kept while it matches the
     password: a fresh salt every run would rewrite the file every run."""
-    import bcrypt
-
     # the package's user (node_exporter, the egov exporter, Prometheus) reads the host's key; on a
     # fresh host the user appears only when the package installs, after the facts are read
     if KEY_GROUP not in (host.get_fact(Command, command="id -nG prometheus 2>/dev/null || true") or "").split():
@@ -115,11 +134,8 @@ def _web_config(users: list[str]) -> None:
     for user in users:
         password = secret(SECRETS[user]).encode()
         kept = old.get(user) if isinstance(old, dict) else None
-        try:
-            valid = isinstance(kept, str) and bcrypt.checkpw(password, kept.encode())
-        except ValueError:  # not a bcrypt hash
-            valid = False
-        hashes[user] = str(kept) if valid else bcrypt.hashpw(password, bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+        valid = isinstance(kept, str) and _matches(password, kept.encode())
+        hashes[user] = str(kept) if valid else _new_hash(host_name(), password)
     cert, key, _ca = host_tls()
     # read on every request by each exporter: no restart when it changes
     checked_file(name="exporters: TLS and who may ask", path=WEB_CONFIG, group=KEY_GROUP, mode="640",

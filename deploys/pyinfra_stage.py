@@ -77,6 +77,7 @@ def new_state(groups: Groups, stage: list[str], diff: bool) -> State:
     """A State over every host of ``groups``, limited to the ``stage`` hosts."""
     from pyinfra.api import Config, Inventory, State
 
+    internals.cache_global_arguments()
     inventory = Inventory((members(groups), {}), **groups)
     config = Config(CONNECT_TIMEOUT=10, DIFF=diff, FAIL_PERCENT=None, PARALLEL=20)
     state = State(check_for_changes=True)
@@ -124,7 +125,8 @@ def prepare(state: State, only: tuple[str, ...] | None, diff: bool, record: Stag
         try:
             with ctx_config.use(state.config.copy()):
                 add_deploy(state, apply_host, host=host, only=only)
-        except Exception as exc:  # noqa: BLE001 - one host's bad data never stops the others
+        except Exception as exc:  # one host's bad data never stops the others; -vv shows where
+            log.debug("preparing %s", host.name, exc_info=True)
             record.errors[host.name] = redact(f"preparing the deploy: {exc}")
 
     active = list(state.inventory.get_active_hosts())
@@ -216,11 +218,14 @@ def rehearse(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dif
         # what pyinfra says meanwhile (diffs, warnings) is about made-up facts: kept out of the log
         pyinfra_logger = logging.getLogger("pyinfra")
         pyinfra_logger.disabled = True
+        record = StageRecord(stage)
         try:
             with internals.answering_facts(cache.hook):
-                prepare(state, only, False, StageRecord(stage), io.StringIO())
+                prepare(state, only, False, record, io.StringIO())
         finally:
             pyinfra_logger.disabled = False
+        for name, error in record.errors.items():
+            log.info("rehearsal of %s stopped (its later facts are asked next round): %s", name, error)
 
     return run
 

@@ -15,6 +15,12 @@ Around the children the runner holds one SSH session per host (``deploys/session
 host's deploy lock for the whole run, and the health checks of a rolling deploy
 (``deploys/health.py``) after each member of a redundant group, before the next one starts.
 
+A re-run of a platform in service first probes: dry children (one per core) over every selected
+host with all its roles. A host on which nothing would change is done then (its steps need not
+wait for each other, nor for the rolling order: it changes nothing); a member of a rolling group
+among them stands on the health it answered before the run. The hosts with something to change
+go through the graph as planned. A no-op re-run so costs one preparation of every host at once.
+
 Before any host is touched: the secrets every selected role reads are there (``deploys/secret_needs.py``:
 else a SecretsError, exit 2), and every host's lock is taken (another run's: refused, naming it).
 SIGINT/SIGTERM: no new step starts, the running ones stop after their running operation, and the
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import secrets as pysecrets
 import signal
@@ -46,6 +53,7 @@ from egov.connection import connection_for, require_lab_up
 from egov.errors import DeployError
 from egov.results import Result, RunResult
 from egov.secrets import Secrets, redact
+from inventory.applications import APPS
 from inventory.services import roles_of, vip
 
 if TYPE_CHECKING:
@@ -152,6 +160,7 @@ class _Child:
     steps: list[graph.Step]
     log_file: IO[str]
     results: dict[str, Any] | None = None
+    probe: bool = False  # the first, dry child of a re-run (``_Run.probe``)
 
 
 @dataclass
@@ -172,6 +181,8 @@ class _Run:
     events: queue.Queue[tuple[str, Any, Any]] = field(default_factory=queue.Queue)
     children: dict[int, _Child] = field(default_factory=dict)
     stopping: str = ""
+    probing: int = 0  # probe children running
+    health_before: dict[str, tuple[bool, str]] = field(default_factory=dict)  # host -> before the run
     plan: graph.Plan = field(init=False)
 
     # ---- sessions: locks and health -------------------------------------------------------------
@@ -224,16 +235,17 @@ class _Run:
         return True, ""
 
     def in_service(self) -> dict[str, bool]:
-        """Per rolling group: does a member already answer healthy? (None in service: a first deploy.)"""
-        roles = {h.name: h.roles for h in self.hosts}
-        groups = graph.rolling_groups({h.name: roles_of(h.roles) for h in self.hosts})
+        """Per rolling group: does a member already answer healthy? (None in service: a first deploy.)
+        Each member's answer is kept in ``health_before``."""
+        roles = {h.name: roles_of(h.roles) for h in self.hosts}
+        groups = graph.rolling_groups(roles)
         if self.dry:
             return dict.fromkeys(groups, False)
+        members = [m for group in groups.values() for m in group]
         with ThreadPoolExecutor(max_workers=8) as pool:
-            verdicts = dict(zip(roles, pool.map(
-                lambda name: self.healthy(name, [r for r in roles_of(roles[name]) if r in graph.ROLLING])[0],
-                roles), strict=True))
-        return {group: any(verdicts[m] for m in members) for group, members in groups.items()}
+            self.health_before = dict(zip(members, pool.map(
+                lambda name: self.healthy(name, [r for r in roles[name] if r in graph.ROLLING]), members), strict=True))
+        return {name: any(self.health_before[m][0] for m in group) for name, group in groups.items()}
 
     # ---- scheduling -----------------------------------------------------------------------------
     def stop(self, signum: int) -> None:
@@ -244,10 +256,14 @@ class _Run:
                 child.proc.send_signal(signal.SIGINT)
 
     def execute(self) -> RunResult:
+        in_service = self.in_service()
         self.plan = graph.plan([(h.name, h.name, h.roles) for h in self.hosts], self.rolling.serial,
-                               self.rolling.max_fail_percent, self.in_service())
+                               self.rolling.max_fail_percent, in_service)
         self.status = dict.fromkeys(self.plan.steps, "pending")
-        self.launch_ready()
+        if any(in_service.values()) and len(self.plan.waves()) > 1:
+            self.probe()
+        else:
+            self.launch_ready()
         while self.children or any(s in ("running", "checking") for s in self.status.values()):
             kind, key, value = self.events.get()
             if kind == "event":
@@ -263,7 +279,49 @@ class _Run:
                           f"({self.stopping})" if self.stopping else "not started")
         return RunResult((h.name, self.results[h.name]) for h in self.hosts if h.name in self.results)
 
+    def probe(self) -> None:
+        """Start the dry children over every host, all its roles (``on_probed`` reads them), one
+        per core: a preparation is one Python thread, the hosts' answers are the hosts' CPU.
+        Nothing else starts meanwhile. Only for a platform in service: a first deploy changes
+        every host."""
+        firsts: dict[str, graph.Step] = {}
+        for step in self.plan.steps.values():
+            firsts.setdefault(step.host, step)
+        # the hosts with the most roles (the most operations) first, each to the lightest share
+        shares: list[list[graph.Step]] = [[] for _ in range(min(os.cpu_count() or 1, len(firsts)))]
+        # an application is a few operations of one shared deploy: the apps of a host weigh one role
+        weight = {name: len({"app" if r in APPS else r for r in roles}) for name, roles in self.plan.host_roles.items()}
+        for step in sorted(firsts.values(), key=lambda s: -weight[s.host]):
+            min(shares, key=lambda share: sum(weight[s.host] for s in share)).append(step)
+        self.probing = len(shares)
+        for share in shares:
+            self.start_child(None, share, probe=True)
+
+    def on_probed(self, child: _Child, stderr: str) -> None:
+        """A host the probe found with nothing to change is done; the others start as planned
+        once every probe has answered."""
+        self.probing -= 1
+        for step in child.steps:
+            fields = (child.results or {}).get(step.host)
+            if fields is None or fields["failed"] or fields["data"]["changes"]:
+                continue  # something to change, or to report as its step will: the graph runs it
+            mine = [s for s in self.plan.steps.values() if s.host == step.host]
+            ok, detail = self.health_before.get(step.host, (True, ""))
+            self.results[step.host] = Result(**{**fields, "data": {**fields["data"], "dry": False}})
+            for own in mine:
+                self.status[own.id] = "ok" if ok else "failed"
+            if mine[0].group:  # a rolling member changes nothing: the health it answered before stands
+                self.progress(Progress(host=step.host, kind="health", op=detail or mine[0].group,
+                                       status="ok" if ok else "failed"))
+            if not ok:
+                self.results[step.host] = Result(target=step.host, failed=True, error=f"before the run: {detail}",
+                                                 data=self.results[step.host].data)
+            self.progress(Progress(host=step.host, kind="done", status="ok" if ok else "failed"))
+        log.debug("the probe's log:\n%s", redact(stderr))
+
     def launch_ready(self) -> None:
+        if self.probing:
+            return
         batches: dict[tuple[str, ...] | None, list[graph.Step]] = {}
         for step_id, state in self.status.items():
             if state != "pending" or self.stopping:
@@ -297,25 +355,25 @@ class _Run:
                    f"(--max-fail {self.rolling.max_fail_percent}%)"
         return None
 
-    def start_child(self, only: tuple[str, ...] | None, steps: list[graph.Step]) -> None:
+    def start_child(self, only: tuple[str, ...] | None, steps: list[graph.Step], probe: bool = False) -> None:
         argv = [sys.executable, "-m", CHILD, "--inventory", str(self.inv.path), "--run-id", self.run_id]
         for step in steps:
             argv += ["--host", step.host]
         if only:
             argv += ["--only", ",".join(only)]
-        if self.dry:
+        if self.dry or probe:
             argv.append("--dry")
-        if self.diff:
+        if self.diff and not probe:  # a host with nothing to change has no diff
             argv.append("--diff")
         if self.secrets:
             argv += ["--secrets", str(self.secrets)]
         # pyinfra's log goes to a file: a pipe read only at the end would fill and stall the child
         log_file = tempfile.TemporaryFile("w+", encoding="utf-8")
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO)
-        child = _Child(proc, steps, log_file)
-        self.children[proc.pid] = child
+        self.children[proc.pid] = _Child(proc, steps, log_file, probe=probe)
         for step in steps:
-            self.status[step.id] = "running"
+            if not probe:  # a probed host's steps stay pending until its verdict (``on_probed``)
+                self.status[step.id] = "running"
         threading.Thread(target=self.read_child, args=(proc,), daemon=True).start()
 
     def read_child(self, proc: subprocess.Popen[str]) -> None:
@@ -336,6 +394,8 @@ class _Run:
     def on_event(self, pid: int, event: dict[str, Any]) -> None:
         if event.get("event") == "result":
             self.children[pid].results = event["results"]
+        elif self.children[pid].probe and event.get("event") == "done":
+            pass  # the probe's verdict on a host comes with its result (``on_probed``)
         else:
             self.progress(Progress(host=event["host"], kind=event["event"], op=event.get("op", ""),
                                    status=event.get("status", ""), total=event.get("ops", 0)))
@@ -345,6 +405,9 @@ class _Run:
         child.log_file.seek(0)
         stderr = child.log_file.read()
         child.log_file.close()
+        if child.probe:
+            self.on_probed(child, stderr)
+            return
         log.debug("pyinfra run of %s ended (exit %s); its log:\n%s", [s.id for s in child.steps], returncode,
                   redact(stderr))
         for step in child.steps:

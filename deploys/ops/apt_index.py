@@ -22,6 +22,8 @@ from deploys.ops import OperationCommands
 # A cold update through the mirror fetches the Packages files of main, updates and security: well
 # under a minute here; four minutes is a hang, not a slow mirror.
 UPDATE_TIMEOUT = 240
+# runs after a timed-out one: the hang has not been seen twice in a row
+UPDATE_RETRIES = 2
 
 
 @operation(is_idempotent=False)

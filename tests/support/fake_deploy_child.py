@@ -1,7 +1,8 @@
 """A stand-in for ``python -m deploys.pyinfra_process`` in the runner's unit tests: same arguments,
 same JSON events, no pyinfra and no host. Each call is logged (hosts, roles, start and end times)
 as one JSON line to ``$EGOV_FAKE_CHILD_LOG``; the hosts named in ``$EGOV_FAKE_CHILD_FAIL`` fail; each
-host takes ``$EGOV_FAKE_CHILD_SECONDS``; on SIGINT the hosts not yet done are reported interrupted.
+host takes ``$EGOV_FAKE_CHILD_SECONDS``; those in ``$EGOV_FAKE_CHILD_IDLE`` have nothing to change; on
+SIGINT the hosts not yet done are reported interrupted.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--secrets")
     args = parser.parse_args(argv)
     failing = set(os.environ.get("EGOV_FAKE_CHILD_FAIL", "").split(","))
+    idle = set(os.environ.get("EGOV_FAKE_CHILD_IDLE", "").split(","))
     pause = float(os.environ.get("EGOV_FAKE_CHILD_SECONDS", "0.05"))
     stopped: list[int] = []
     signal.signal(signal.SIGINT, lambda signum, _frame: stopped.append(signum))  # as the real child: finish the op
@@ -38,17 +40,20 @@ def main(argv: list[str]) -> int:
             continue
         print(json.dumps({"event": "plan", "host": host, "ops": 1}), flush=True)
         time.sleep(pause)
-        status = "failed" if host in failing else "changed"
-        print(json.dumps({"event": "op", "host": host, "op": "an op", "status": status}), flush=True)
-        print(json.dumps({"event": "done", "host": host, "status": "failed" if host in failing else "ok"}), flush=True)
-        results[host] = {"target": host, "changed": host not in failing, "failed": host in failing,
-                         "error": "operation failed: an op" if host in failing else "",
-                         "data": {"changes": 1, "changed_ops": ["an op"], "ops": 1, "seconds": 0.05,
-                                  "failed_op": "an op" if host in failing else "", "dry": args.dry}}
+        fails = host in failing and not args.dry
+        changes = 0 if host in idle else 1
+        if not args.dry and changes:
+            print(json.dumps({"event": "op", "host": host, "op": "an op", "status": "failed" if fails else "changed"}),
+                  flush=True)
+        print(json.dumps({"event": "done", "host": host, "status": "failed" if fails else "ok"}), flush=True)
+        results[host] = {"target": host, "changed": bool(changes) and not fails, "failed": fails,
+                         "error": "operation failed: an op" if fails else "",
+                         "data": {"changes": changes, "changed_ops": ["an op"] * changes, "ops": 1, "seconds": 0.05,
+                                  "failed_op": "an op" if fails else "", "dry": args.dry}}
     print(json.dumps({"event": "result", "results": results}), flush=True)
     with open(os.environ["EGOV_FAKE_CHILD_LOG"], "a") as log:
-        log.write(json.dumps({"hosts": args.host, "only": args.only, "run_id": args.run_id, "start": started,
-                              "end": time.monotonic()}) + "\n")
+        log.write(json.dumps({"hosts": args.host, "only": args.only, "dry": args.dry, "run_id": args.run_id,
+                              "start": started, "end": time.monotonic()}) + "\n")
     return 0
 
 

@@ -75,3 +75,20 @@ def test_a_failed_pull_leaves_no_partial_archive_and_fails_the_run(tmp_path: Pat
     assert subprocess.run([str(pull)], capture_output=True, check=False).returncode == 1
     assert list((tmp_path / "backups" / "files" / "dc-ops1").iterdir()) == []
     assert " dc-ops1 FAIL" in (tmp_path / "backups" / "files-backup.log").read_text(encoding="utf-8")
+
+
+def test_archived_hosts_are_the_ones_with_an_archive(tmp_path: Path) -> None:
+    """The fact the backup deploy reads, run in this machine's shell on a real store."""
+    from deploys.facts.backup import ArchivedHosts
+
+    for host, name in (("dc-db1", "dc-db1-20261201T010000.tar.gz"), ("qn-ty-node1", "a.tar.gz"),
+                       ("dc-app1", "dc-app1-x.tar.gz.part")):  # a pull cut short is no archive
+        (tmp_path / "files" / host).mkdir(parents=True)
+        (tmp_path / "files" / host / name).write_bytes(b"")
+    fact = ArchivedHosts()
+    done = subprocess.run(["sh", "-c", fact.command(str(tmp_path))], capture_output=True, text=True, check=True)
+    assert fact.process(done.stdout.splitlines()) == {"dc-db1", "qn-ty-node1"}
+    empty = subprocess.run(["sh", "-c", fact.command(str(tmp_path / "none"))], capture_output=True, text=True,
+                           check=True)
+    assert fact.process(empty.stdout.splitlines()) == frozenset()
+    assert "anyone" in ArchivedHosts.rehearsal_default()  # a rehearsal asks no readiness

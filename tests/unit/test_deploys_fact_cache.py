@@ -68,7 +68,24 @@ def test_the_batch_answers_as_pyinfra_gathers_each_fact(tmp: Path) -> None:
     counts = cache.counts[host.name]
     assert counts["live"] == 0
     assert counts["answered"] == len(live)
-    assert counts["round trips"] == 2  # the sha1 is asked only once the file is known to be there
+    assert counts["round trips"] == 1  # a rehearsal takes a file as there: its sha1 comes with its stat
+
+
+def test_a_rehearsal_goes_past_pyinfras_user_and_group_operations(tmp: Path) -> None:
+    """pyinfra's group and user operations raise on an unknown OS or a missing ``useradd``: a
+    rehearsal answering their defaults stopped there, leaving every later fact to another round."""
+    from pyinfra.api.operation import add_op
+    from pyinfra.operations import files, server
+
+    state, host = local_state()
+    cache = fact_cache.FactCache()
+    with internals.answering_facts(cache.hook):
+        add_op(state, server.group, group="egov-rehearsed", system=True, host=host)
+        add_op(state, server.user, user="egov-rehearsed", group="egov-rehearsed", system=True, host=host)
+        add_op(state, files.put, src=str(tmp / "present"), dest=str(tmp / "copy"), host=host)
+    asked = list(cache.asked[host.name])
+    assert any("sha1sum" in line and str(tmp / "copy") in line for line in asked), asked
+    assert not any("md5sum" in line for line in asked)  # the SHA-1 is taken as there: no fallbacks
 
 
 def test_a_failing_fact_is_left_to_pyinfra(tmp: Path) -> None:

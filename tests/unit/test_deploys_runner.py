@@ -8,6 +8,7 @@ and events, no pyinfra); the hosts' SSH sessions (locks and health) are replaced
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,7 +55,8 @@ def calls(log: Path) -> list[dict[str, Any]]:
 
 
 def started(log: Path, host: str, only: str | None = None) -> dict[str, Any]:
-    return next(c for c in calls(log) if host in c["hosts"] and c["only"] == only)
+    """The (not dry) child that ran ``host``'s step of ``only``."""
+    return next(c for c in calls(log) if host in c["hosts"] and c["only"] == only and not c["dry"])
 
 
 def test_steps_start_when_their_needs_are_met_and_results_merge(child_log: Path,
@@ -86,7 +88,7 @@ def test_a_failed_member_stops_its_pair_and_what_needs_it(child_log: Path, monke
     assert "rolling group directory+db stopped after dc-db1 failed" in result["dc-db2"].error
     assert "needs dc-db1" in result["dc-app1"].error and "which failed" in result["dc-app1"].error
     assert not result["qn-ty-node1"].failed and not result["qn-dh-node1"].failed
-    assert not any("dc-db2" in c["hosts"] for c in calls(child_log))
+    assert not any("dc-db2" in c["hosts"] for c in calls(child_log) if not c["dry"])  # probed only
 
 
 def test_a_dead_node_does_not_stop_the_backup_of_the_others(child_log: Path,
@@ -128,6 +130,45 @@ def test_a_first_deploy_is_not_rolled(child_log: Path, monkeypatch: pytest.Monke
     result = run_deploy(LAB)
     assert not result.failed
     assert started(child_log, "dc-db1")["hosts"] == started(child_log, "dc-db2")["hosts"]  # one child, at once
+    assert not any(c["dry"] for c in calls(child_log))  # and not probed: every host has work
+
+
+def test_a_noop_rerun_is_one_probe_of_every_host(child_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checked = healthy_unless(monkeypatch, set())
+    monkeypatch.setenv("EGOV_FAKE_CHILD_IDLE", ",".join(LAB.hosts))
+    events: list[Progress] = []
+    result = run_deploy(LAB, on_progress=events.append)
+    assert not result.failed and set(result) == set(LAB.hosts)
+    assert all(r.data["changes"] == 0 and not r.data["dry"] for r in result.values())
+    probes = calls(child_log)  # one per core, every host in one of them, all its roles
+    assert all(p["dry"] and p["only"] is None for p in probes) and 1 <= len(probes) <= max(1, os.cpu_count() or 1)
+    assert sorted(h for p in probes for h in p["hosts"]) == sorted(LAB.hosts)
+    # each rolling member was checked once, before the run, and that verdict is reported
+    assert sorted(checked) == sorted(set(checked))
+    assert {e.host for e in events if e.kind == "health"} == set(checked)
+    assert sorted(e.host for e in events if e.kind == "done") == sorted(LAB.hosts)
+
+
+def test_only_the_hosts_with_changes_run_and_still_roll(child_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    healthy_unless(monkeypatch, set())
+    changing = {"dc-db1", "dc-db2", "qn-ty-node1"}
+    monkeypatch.setenv("EGOV_FAKE_CHILD_IDLE", ",".join(set(LAB.hosts) - changing))
+    result = run_deploy(LAB)
+    assert not result.failed
+    ran = {h for c in calls(child_log) if not c["dry"] for h in c["hosts"]}
+    assert ran == changing
+    assert started(child_log, "dc-db1")["end"] <= started(child_log, "dc-db2")["start"]  # one after the other
+    assert [result[h].data["changes"] for h in sorted(changing)] == [1, 1, 1]
+
+
+def test_an_idle_member_unhealthy_before_the_run_stops_its_pair(child_log: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    healthy_unless(monkeypatch, {"dc-db1"})
+    monkeypatch.setenv("EGOV_FAKE_CHILD_IDLE", ",".join(set(LAB.hosts) - {"dc-db2"}))
+    result = run_deploy(LAB)
+    assert result["dc-db1"].failed and result["dc-db1"].error == "before the run: web unhealthy: 502 (exit 1)"
+    assert "rolling group directory+db stopped after dc-db1 failed" in result["dc-db2"].error
+    assert not any("dc-db2" in c["hosts"] for c in calls(child_log) if not c["dry"])
 
 
 def test_a_missing_secret_is_refused_before_any_host(child_log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,4 +203,4 @@ def test_sigint_starts_nothing_new_and_reports_the_hosts_left(child_log: Path, m
     assert result["dc-app1"].error == "not started: the run was interrupted (SIGINT)"
     assert result["dc-app2"].failed and "interrupted" in result["dc-app2"].error
     assert result["dc-db1"].error == "not started: the run was interrupted (SIGINT)"
-    assert [c["only"] for c in calls(child_log)] == ["base,mirror", "base,ntp"]
+    assert [c["only"] for c in calls(child_log)] == ["base,mirror", "base,ntp"]  # and no probe: none in service

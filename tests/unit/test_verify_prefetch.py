@@ -63,3 +63,14 @@ def test_a_batch_that_cannot_run_leaves_the_checks_to_ask_live() -> None:
     assert prefetch(Broken(), ["true"]) == {}
     assert parse_batch(["true"], "garbage\n0 x y z\n7 0  \n") == {}
     assert "wait" in batch_script(["true"])
+
+
+def test_a_truncated_or_oversized_answer_is_not_taken(monkeypatch: Any) -> None:
+    import egov.batch
+
+    commands = ["head -c 300000 /dev/zero", "echo small"]
+    output = LocalHost().run(batch_script(commands)).stdout
+    assert parse_batch(commands, output)[commands[0]].stdout == "\0" * 300000
+    assert parse_batch(commands, output[: len(output) // 2]) == {}  # cut short: nothing, not a part
+    monkeypatch.setattr(egov.batch, "MAX_OUTPUT", 100_000)  # a node's archive that inflates past the cap
+    assert parse_batch(commands, output) == {}
