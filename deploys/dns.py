@@ -1,6 +1,7 @@
 """``dns``: the province's resolvers (unbound), answering the internal zone from the inventory.
 
-Every DNS host serves the same data, so clients list two of them. Records: ``<host>.<domain>``
+Every DNS host serves the same data, so clients list two of them. Besides port 53 it serves DNS
+over TLS (853) with the host's certificate: the local nodes' resolvers forward over it. Records: ``<host>.<domain>``
 (its server-LAN address, else management), ``<host>.mgmt.<domain>`` (management), and the
 platform's service names (``www``, ``portal``... on the load balancer's VIP).
 
@@ -10,13 +11,16 @@ answer only the internal zone).
 
 from __future__ import annotations
 
+from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt, systemd
+from pyinfra.facts.server import Command
+from pyinfra.operations import apt, server, systemd
 
 from deploys import data, render
+from deploys.base import KEY_GROUP, host_tls
 from deploys.context import deploy_context
 from deploys.ops.config import checked_file
-from inventory.services import SERVICE_NAMES, vip
+from inventory.services import DNS_TLS_PORT, SERVICE_NAMES, vip
 
 PACKAGES = ["unbound"]
 
@@ -46,10 +50,15 @@ UNBOUND_RESTART = "systemctl reset-failed unbound; systemctl restart unbound"
 def apply() -> None:
     inv = deploy_context().inventory
     apt.packages(name="unbound", packages=PACKAGES)
+    # unbound serves DNS over TLS with the host's key, which only the key's group reads
+    if KEY_GROUP not in (host.get_fact(Command, command="id -nG unbound 2>/dev/null || true") or "").split():
+        server.shell(name="unbound may read the host key", commands=[f"adduser --quiet unbound {KEY_GROUP}"])
+    cert, key, _ca = host_tls()
     checked_file(
         name="unbound: internal zone and resolver", path="/etc/unbound/unbound.conf.d/egov.conf",
         content=render("dns", "unbound.conf.j2", zone=inv.province.domain, records=records(),
-                       allow=[str(inv.plan.supernet), "127.0.0.0/8"], forwarders=data("dns__forwarders")),
+                       allow=[str(inv.plan.supernet), "127.0.0.0/8"], forwarders=data("dns__forwarders"),
+                       tls_port=DNS_TLS_PORT, cert=cert, key=key),
         check="unbound-checkconf", reload=UNBOUND_RESTART,
     )
     systemd.service(name="unbound running", service="unbound", running=True, enabled=True)

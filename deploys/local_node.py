@@ -3,9 +3,11 @@ service centre or reception point and the sites below it, from the data centre: 
 three levels, a commune-level unit's under two.
 
 - a caching DNS resolver (unbound) for its site and the sites below it, forwarding every question
-  to the DC's DNS servers, so the unit keeps resolving what it has already seen while its WAN
-  link flaps, and the DC's internal zone (the province domain, as ``deploys/dns.py`` serves it)
-  is answered without DNSSEC validation failing on it;
+  to the DC's DNS servers over TLS (853, each server's certificate checked for its name against
+  the platform CA: none of the unit's lookups crosses the WAN in clear), so the unit keeps
+  resolving what it has already seen while its WAN link flaps, and the DC's internal zone (the
+  province domain, as ``deploys/dns.py`` serves it) is answered without DNSSEC validation
+  failing on it;
 - a caching proxy (squid) whose only parent is the DC package mirror (apt-cacher-ng): the
   unit's machines fetch Debian packages once over the WAN, and nothing goes straight out.
 
@@ -28,10 +30,11 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, systemd
 
 from deploys import data, host_name, peers, render
+from deploys.base import host_tls
 from deploys.dns import UNBOUND_RESTART
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
-from inventory.services import DISTRICT_PROXY_PORT, PACKAGE_CACHE_PORT
+from inventory.services import DISTRICT_PROXY_PORT, DNS_TLS_PORT, PACKAGE_CACHE_PORT
 
 PACKAGES = ["unbound", "squid"]
 
@@ -50,11 +53,12 @@ def _served_networks(inventory_path: str, site_name: str) -> tuple[str, ...]:
     return tuple(str(n) for n in sorted(set(nets)))
 
 
-def _dc(role: str) -> list[str]:
-    addresses = [addr for _name, addr in peers(role)]
-    if not addresses:
+def _dc_hosts(role: str) -> list[tuple[str, str]]:
+    """The DC's ``role`` hosts as ``(name, address)``; none is a DeployError."""
+    hosts = list(peers(role))
+    if not hosts:
         raise DeployError(f"{host_name()}: local_node needs the DC's {role} host, but the inventory has none")
-    return addresses
+    return hosts
 
 
 @deploy("Local node")
@@ -66,15 +70,17 @@ def apply() -> None:
     checked_file(
         name="local node: caching resolver forwarding to the DC DNS",
         path="/etc/unbound/unbound.conf.d/egov-district.conf",
-        content=render("local_node", "unbound.conf.j2", networks=networks, forwarders=_dc("dns"),
-                       zone=host.data.get("egov_domain")),
+        content=render("local_node", "unbound.conf.j2", networks=networks, zone=host.data.get("egov_domain"),
+                       # each DC resolver by its name in the domain, which its host certificate carries
+                       forwarders=[(addr, f"{name}.{host.data.get('egov_domain')}") for name, addr in _dc_hosts("dns")],
+                       tls_port=DNS_TLS_PORT, ca=host_tls()[2]),
         check="unbound-checkconf", reload=UNBOUND_RESTART,
     )
     systemd.service(name="local node: unbound running", service="unbound", running=True, enabled=True)
     checked_file(
         name="local node: package proxy toward the DC mirror", path="/etc/squid/squid.conf",
         content=render("local_node", "squid.conf.j2", networks=networks, port=DISTRICT_PROXY_PORT,
-                       mirror=_dc("mirror")[0], mirror_port=PACKAGE_CACHE_PORT,
+                       mirror=_dc_hosts("mirror")[0][1], mirror_port=PACKAGE_CACHE_PORT,
                        cache_mb=int(data("district_node__cache_mb")),
                        max_object_mb=int(data("district_node__max_object_mb"))),
         check="squid -k parse -f {path}", reload="systemctl restart squid",

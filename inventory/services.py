@@ -30,6 +30,8 @@ PACKAGE_CACHE_PORT = 3142
 WEB_PORT = 8443
 # syslog over TLS (RFC 5425): every host forwards its logs to the DC log hosts there
 SYSLOG_TLS_PORT = 6514
+# DNS over TLS (RFC 7858): the DC resolvers serve it, the local nodes forward their questions over it
+DNS_TLS_PORT = 853
 # plain syslog (UDP, RFC 5426) from the routers' Loopback0: their one clear-text flow (docs/network.md,
 # "Logging"), opened by the log host's firewall from the router loopback pool only
 SYSLOG_ROUTER_PORT = 514
@@ -65,6 +67,8 @@ class Role:
     + ports: what its services listen on, opened by the host's firewall
     + router_ports: what its services listen on for the routers only, opened from the inventory's
       router loopback pool alone (the routers send from Loopback0)
+    + closed_ports: what its services bind that no one may reach: an expected listener (NET-02)
+      that the firewall leaves closed
     + every_host: applied to every host, before its own roles
     + critical: Tier 3 (N+1): needs at least two hosts in the data centre
     """
@@ -72,6 +76,7 @@ class Role:
     name: str
     ports: tuple[str, ...] = ()
     router_ports: tuple[str, ...] = ()
+    closed_ports: tuple[str, ...] = ()
     every_host: bool = False
     critical: bool = False
 
@@ -87,7 +92,9 @@ TABLE: tuple[Role, ...] = (
     Role("backup_source", every_host=True),
     Role("mirror", (f"tcp/{PACKAGE_CACHE_PORT}",)),
     Role("ntp", ("udp/123",)),
-    Role("dns", ("tcp/53", "udp/53"), critical=True),
+    # unbound before 1.22 (Debian 12: 1.17) binds plain UDP on its DNS-over-TLS port too
+    # (NLnetLabs/unbound#143): closed, so only TLS over TCP answers there
+    Role("dns", ("tcp/53", "udp/53", f"tcp/{DNS_TLS_PORT}"), closed_ports=(f"udp/{DNS_TLS_PORT}",), critical=True),
     Role("log", (f"tcp/{SYSLOG_TLS_PORT}",), router_ports=(f"udp/{SYSLOG_ROUTER_PORT}",)),
     Role("directory", (f"tcp/{DIRECTORY_PORT}",), critical=True),
     Role("db", ("tcp/5432",), critical=True),
@@ -146,6 +153,11 @@ def listen_ports(host_roles: Iterable[str], host_vars: Mapping[str, Any], host: 
 
     return sorted({_SETTING.sub(setting, port) for role in roles_of(host_roles) if role in BY_NAME
                    for port in (*BY_NAME[role].ports, *BY_NAME[role].router_ports)})
+
+
+def closed_ports(host_roles: Iterable[str]) -> list[str]:
+    """Sorted, unique ports the services of a host bind that its firewall keeps closed (``Role.closed_ports``)."""
+    return sorted({port for role in roles_of(host_roles) if role in BY_NAME for port in BY_NAME[role].closed_ports})
 
 
 def router_only_ports(host_roles: Iterable[str]) -> list[str]:

@@ -23,8 +23,10 @@ from inventory.applications import APPS
 from inventory.services import (
     AUTHENTICATED_PORTS,
     DIRECTORY_PORT,
+    DNS_TLS_PORT,
     WEB_PORT,
     app_config_path,
+    closed_ports,
     directory_base,
     listen_ports,
     mail_name,
@@ -46,9 +48,10 @@ Connect = Callable[["Host"], "testinfra.host.Host"]
 
 
 def _ports(host: Host) -> set[tuple[str, int]]:
-    """What may listen: what the firewall opens (the core applications' ports among them)."""
+    """What may listen: what the firewall opens (the core applications' ports among them), and what
+    a service binds that the firewall keeps closed."""
     ports = {SSH_PORT}
-    for text in listen_ports(host.roles, host.vars, host.name):
+    for text in [*listen_ports(host.roles, host.vars, host.name), *closed_ports(host.roles)]:
         proto, _, number = text.partition("/")
         if number.isdigit():  # "vrrp" is an IP protocol, not a listening port
             ports.add((proto, int(number)))
@@ -84,6 +87,9 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
         proxy_port=WEB_PORT,
         entry=(entry, 443) if entry else None,
         resolver_name=f"{dns_hosts[0].name}.{zone}" if dns_hosts else None,
+        # as deploys/local_node.py forwards: each DC resolver's management address, its name in the zone
+        dns_tls=[(str(h.mgmt_ip), f"{h.name}.{zone}") for h in dns_hosts],
+        dns_tls_port=DNS_TLS_PORT,
         databases=[app.name for role, app in APPS.items() if inv.hosts_with_role(role)],
         # the addresses the web role's nginx proxies to (deploys.apps.upstreams: management IPs)
         backends={role: [f"{h.mgmt_ip}:{app.port}" for h in inv.hosts_with_role(role)]

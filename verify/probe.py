@@ -8,7 +8,8 @@ machine reach.
 
 A spec: ``{"kind": "http", "connect": "127.0.0.1", "port": 8101, "path": "/healthz", "tls": false,
 "server_name": null}``, ``{"kind": "smtp", "port": 587, "server_name": "mail.example.vn"}`` or
-``{"kind": "dns", "server": "127.0.0.1", "name": "..."}``.
+``{"kind": "dns", "server": "127.0.0.1", "name": "..."}`` (with ``"tls": true, "port": 853,
+"server_name": "..."``: DNS over TLS, RFC 7858, the server's certificate checked for that name).
 An answer: ``{"status": 200, "hsts": "max-age=...", "location": null, "body": "...", "days_left": 364.2}``,
 ``{"ehlo": ["STARTTLS", ...], "tls_ehlo": ["AUTH PLAIN LOGIN", ...], "days_left": 364.2}``
 (``tls_ehlo``: after STARTTLS),
@@ -58,15 +59,32 @@ def probe(spec):
             qid = random.randrange(65536)
             qname = b"".join(bytes([len(p)]) + p.encode() for p in spec["name"].rstrip(".").split(".")) + b"\0"
             query = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + qname + struct.pack(">HH", 1, 1)
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.settimeout(3)
-            s.sendto(query, (spec.get("server", "127.0.0.1"), 53))
-            reply = s.recv(4096)
+            if spec.get("tls"):
+                sock = socket.create_connection((spec["server"], spec.get("port", 853)), timeout=5)
+                sock = CONTEXTS[True].wrap_socket(sock, server_hostname=spec["server_name"])
+                sock.sendall(struct.pack(">H", len(query)) + query)  # a 2-byte length, as over TCP
+                reply = recv_exactly(sock, struct.unpack(">H", recv_exactly(sock, 2))[0])
+                sock.close()
+            else:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(3)
+                s.sendto(query, (spec.get("server", "127.0.0.1"), 53))
+                reply = s.recv(4096)
             rid, flags, _, answers = struct.unpack(">HHHH", reply[:8])
             out = {"rcode": flags & 0xF, "answers": answers, "id_ok": rid == qid}
     except Exception as exc:
         out["error"] = "%s: %s" % (type(exc).__name__, exc)
     return out
+
+
+def recv_exactly(sock, size):
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("connection closed mid-reply")
+        data += chunk
+    return data
 
 
 def smtp_reply(reader):

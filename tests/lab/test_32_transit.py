@@ -8,6 +8,7 @@ Runs after test_30 (every host deployed); changes nothing, so it restores nothin
 from __future__ import annotations
 
 import base64
+import json
 import shlex
 import ssl
 import time
@@ -172,3 +173,29 @@ def test_a_routers_plain_syslog_reaches_its_own_file_and_a_hosts_is_dropped(lab:
     _rc, ruleset = lab.exec(log.name, "nft list ruleset")
     opened = [line.strip() for line in ruleset.splitlines() if "udp dport 514" in line]
     assert opened == [f"ip saddr {router_pool(lab.inventory)[0]} udp dport 514 accept"], ruleset
+
+
+def _tls_queries(lab: Any) -> int:
+    """DNS-over-TLS questions the DC resolvers have answered since they started (unbound's own count)."""
+    total = 0
+    for dns in lab.inventory.hosts_with_role("dns"):
+        rc, out = lab.exec(dns.name, "unbound-control stats_noreset")
+        assert rc == 0, f"{dns.name}: unbound-control: {out}"
+        total += int(next(line.split("=", 1)[1] for line in out.splitlines() if line.startswith("num.query.tls=")))
+    return total
+
+
+def test_a_local_node_asks_the_dc_resolvers_over_tls(lab: Any) -> None:
+    """A name the node's resolver has never seen goes to the DC over TLS: the DC's TLS count grows by
+    it, and the DC's answer (NXDOMAIN from its static zone) comes back to the node's client."""
+    from verify.probe import SCRIPT
+
+    inv = lab.inventory
+    node = inv.hosts_with_role("local_node")[0].name
+    before = _tls_queries(lab)
+    name = f"egov-dot-{uuid.uuid4().hex[:12]}.{inv.province.domain}"
+    rc, out = lab.exec(node, ["python3", "-c", SCRIPT, json.dumps([{"kind": "dns", "server": "127.0.0.1",
+                                                                      "name": name}])])
+    answer = json.loads(out.splitlines()[-1])[0] if rc == 0 else {"error": out}
+    assert answer.get("rcode") == 3 and answer.get("id_ok"), answer  # the DC's zone says: no such name
+    assert _tls_queries(lab) > before, "the question reached no DC resolver over TLS"

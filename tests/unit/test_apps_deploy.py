@@ -82,14 +82,16 @@ def test_district_serves_its_own_and_its_communes_networks() -> None:
 
 
 def _district_context() -> dict[str, object]:
-    return {"networks": ["10.22.192.0/27", "10.22.208.0/24"], "forwarders": ["10.22.146.10", "10.22.146.11"],
-            "zone": "quangninh.gov.vn"}
+    return {"networks": ["10.22.192.0/27", "10.22.208.0/24"], "zone": "quangninh.gov.vn", "tls_port": 853,
+            "forwarders": [("10.22.146.10", "dc-app1.quangninh.gov.vn"), ("10.22.146.11", "dc-app2.quangninh.gov.vn")],
+            "ca": "/etc/ssl/certs/ca-certificates.crt"}
 
 
 @pytest.mark.skipif(shutil.which("unbound-checkconf") is None, reason="unbound is not installed here")
 def test_unbound_config_passes_unbound_checkconf(tmp_path: Path) -> None:
     text = render("local_node", "unbound.conf.j2", **_district_context())
-    assert "forward-addr: 10.22.146.11" in text and 'domain-insecure: "quangninh.gov.vn"' in text
+    assert "forward-addr: 10.22.146.11@853#dc-app2.quangninh.gov.vn" in text and "forward-tls-upstream: yes" in text
+    assert 'domain-insecure: "quangninh.gov.vn"' in text
     path = tmp_path / "unbound.conf"
     path.write_text(text)
     ok = subprocess.run(["unbound-checkconf", str(path)], capture_output=True, text=True, check=False)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deploys import TEMPLATES, local_node, mirror, render, web
+from deploys import TEMPLATES, dns, local_node, mirror, render, web
 from deploys.base import firewall_rules
 from deploys.roles import ROLES
 from egov.errors import InventoryError
@@ -92,6 +92,10 @@ def configured(inv: Inventory, host: Host) -> set[str]:
     if roles & {"dns", "local_node"}:
         for path in ("dns/unbound.conf.j2", "local_node/unbound.conf.j2"):
             out |= _both(_one(r"^\s*port: (\d+)", _template(path)))
+    if "dns" in roles:  # DNS over TLS, on the port the deploy gives the template
+        resolver = render("dns", "unbound.conf.j2", zone="x", records=[], allow=[], forwarders=[],
+                          tls_port=dns.DNS_TLS_PORT, cert="c", key="k")
+        out.add("tcp/" + _one(r"^\s*tls-port: (\d+)", resolver))
     if "local_node" in roles:
         squid = render("local_node", "squid.conf.j2", networks=["10.0.0.0/24"],
                        port=local_node.DISTRICT_PROXY_PORT, mirror="10.0.0.1", mirror_port=1, cache_mb=1,

@@ -463,3 +463,145 @@ def test_every_scrape_and_alert_goes_over_tls_as_prometheus() -> None:
         if local or name in ("prometheus", "blackbox"):  # asked at 127.0.0.1/localhost: the certificate's name
             assert job["tls_config"]["server_name"] == "dc-ops1", name
     assert yaml.safe_load(server.files["egov-exporter.yml"])["web_config"] == "/etc/prometheus/web.yml"
+
+
+# --- DNS over TLS: a local node's unbound forwarding to a DC unbound, both real ---------------------
+
+
+def _unbound(tmp: Path, name: str, rendered: str, port: int, tls_port: int | None = None) -> subprocess.Popen[str]:
+    """A real unbound in the foreground on loopback, on the role's rendered config (its ports moved
+    off the privileged ones, as root but not dropping to the unbound user, no chroot, and allowed
+    to ask an upstream on loopback)."""
+    binary = _tool("unbound", "/usr/sbin/unbound")
+    config = rendered.replace("interface: 0.0.0.0@853", f"interface: 127.0.0.1@{tls_port}")
+    config = config.replace("interface: 0.0.0.0", "interface: 127.0.0.1").replace("port: 53\n", f"port: {port}\n")
+    config = config.replace("tls-port: 853", f"tls-port: {tls_port}").replace("@853#", f"@{tls_port}#")
+    path = tmp / f"{name}.conf"
+    path.write_text(config.replace("server:\n", f'server:\n    username: ""\n    chroot: ""\n    directory: "{tmp}"\n'
+                                   f'    pidfile: "{tmp}/{name}.pid"\n    use-syslog: no\n    verbosity: 1\n'
+                                   '    do-not-query-localhost: no\n', 1))
+    checked = subprocess.run([_tool("unbound-checkconf", "/usr/sbin/unbound-checkconf"), str(path)],
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    return subprocess.Popen([binary, "-d", "-c", str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def _ask(port: int, name: str, timeout: float = 10.0) -> bytes:
+    """One UDP question for ``name``'s A record to 127.0.0.1:``port``; the reply (retried until ``timeout``)."""
+    import socket
+    import struct
+    import time
+
+    query = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
+    query += b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack(">HH", 1, 1)
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(1)
+            try:
+                s.sendto(query, ("127.0.0.1", port))
+                return s.recv(4096)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+
+
+def test_a_local_node_resolves_the_dc_zone_over_tls_only(web_tls: dict[str, Path], tmp_path: Path) -> None:
+    """The DC role's unbound serves the zone over TLS besides plain DNS; the local node's unbound,
+    told of the DC's TLS port alone and checking the name against the CA, answers it; told to expect
+    a name the DC's certificate does not carry, it answers SERVFAIL."""
+    import socket
+    import struct
+
+    zone, record = "quangninh.gov.vn", ("dc-db1.quangninh.gov.vn", "10.22.176.20")
+    dc_port, tls_port, node_port = _free_port(), _free_port(), _free_port()
+    dc_conf = render("dns", "unbound.conf.j2", zone=zone, records=[record], allow=["127.0.0.0/8"], forwarders=[],
+                     tls_port=853, cert=str(web_tls["cert"]), key=str(web_tls["key"]))
+
+    def node(name: str) -> str:
+        return render("local_node", "unbound.conf.j2", networks=[], zone=zone, tls_port=853, ca=str(web_tls["ca"]),
+                      forwarders=[("127.0.0.1", name)])
+
+    # the node is told of the DC's TLS port only: nothing it asks can go to the DC's port 53
+    dc = _unbound(tmp_path, "dc", dc_conf, dc_port, tls_port)
+    good = bad = None
+    try:
+        good = _unbound(tmp_path, "node", node("dc-ops1"), node_port, tls_port)  # the name the certificate carries
+        reply = _ask(node_port, record[0])
+        assert struct.unpack(">H", reply[6:8])[0] == 1 and socket.inet_ntoa(reply[-4:]) == record[1], reply
+        # NET-05's probe, run as verify runs it on a node (its trust store: the platform CA)
+        assert _dot_probe(web_tls, tls_port, "dc-ops1", record[0]) == {"rcode": 0, "answers": 1, "id_ok": True}
+        assert "CERTIFICATE_VERIFY_FAILED" in str(_dot_probe(web_tls, tls_port, "dc-other", record[0])["error"])
+        good.terminate()
+        good.wait(10)
+        bad = _unbound(tmp_path, "node-bad", node("dc-other"), _free_port(), tls_port)  # a name it does not carry
+        bad_port = int(next(line.split()[1] for line in (tmp_path / "node-bad.conf").read_text().splitlines()
+                            if line.strip().startswith("port:")))
+        reply = _ask(bad_port, record[0])
+        assert reply[3] & 0xF == 2, f"answered without a valid certificate: rcode {reply[3] & 0xF}"  # SERVFAIL
+    finally:
+        for process in (dc, good, bad):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(10)
+
+
+def _dot_probe(web_tls: dict[str, Path], port: int, server_name: str, name: str) -> dict[str, object]:
+    import json
+    import os
+    import sys
+
+    from verify.probe import SCRIPT
+
+    spec = {"kind": "dns", "tls": True, "server": "127.0.0.1", "port": port, "server_name": server_name, "name": name}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps([spec])], capture_output=True, text=True,
+                          check=True, timeout=30, env={**os.environ, "SSL_CERT_FILE": str(web_tls["ca"])})
+    return dict(json.loads(done.stdout.splitlines()[-1])[0])
+
+
+NODE_DNS = Node(name="qn-ty-node1", roles=["local_node"], resolver_name="dc-app1.quangninh.gov.vn",
+                dns_tls=[("10.22.146.10", "dc-app1.quangninh.gov.vn"), ("10.22.146.11", "dc-app2.quangninh.gov.vn")])
+ANSWERED = Out(0, '[{"rcode": 0, "answers": 1, "id_ok": true}, {"rcode": 0, "answers": 1, "id_ok": true}]')
+# unbound.conf(5)'s own forward-zone example, and the ways it goes wrong
+DOT_ZONE = """server:
+    tls-cert-bundle: "/etc/ssl/certs/ca-certificates.crt"
+forward-zone:
+    name: "."
+    forward-tls-upstream: yes  # every upstream over TLS
+    forward-addr: 10.22.146.10@853#dc-app1.quangninh.gov.vn
+    forward-addr: 10.22.146.11@853#dc-app2.quangninh.gov.vn
+"""
+
+
+@pytest.mark.parametrize(("config", "probe", "problem"), [
+    (DOT_ZONE, ANSWERED, ""),
+    (DOT_ZONE.replace("forward-tls-upstream: yes", "forward-tls-upstream: no"), ANSWERED,
+     "a forward zone without forward-tls-upstream: yes"),
+    (DOT_ZONE.replace("10.22.146.11@853#dc-app2.quangninh.gov.vn", "10.22.146.11"), ANSWERED,
+     "forward-addr 10.22.146.11 in clear"),
+    ("server:\n    interface: 0.0.0.0\n", ANSWERED, "no forward zone"),
+    # a second zone, in clear, after the good one (another file of the include directory)
+    (DOT_ZONE + "forward-zone:\n    name: \"example.\"\n    forward-addr: 192.0.2.1\n", ANSWERED,
+     "a forward zone without forward-tls-upstream: yes; forward-addr 192.0.2.1 in clear"),
+    (DOT_ZONE, Out(0, '[{"error": "SSLCertVerificationError: hostname mismatch"}, {"rcode": 0, "answers": 1}]'),
+     "dc-app1.quangninh.gov.vn (10.22.146.10:853) over TLS: SSLCertVerificationError"),
+])
+def test_net05_passes_only_a_resolver_that_forwards_over_tls(config: str, probe: Out, problem: str) -> None:
+    host = FakeHost(answers={"cat /etc/unbound": Out(0, config), "python3 -c": probe})
+    outcome = CHECKS["resolver_forwards_over_tls"](host, NODE_DNS)
+    assert outcome.passed == (not problem) and problem in outcome.detail, outcome.detail
+
+
+def test_the_dns_over_tls_port_is_open_for_tcp_only(tmp_path: Path) -> None:
+    """unbound 1.17 binds UDP on its TLS port too (plain DNS): NET-02 expects that listener, the
+    firewall, as nft reads it, keeps it closed."""
+    from inventory import load_inventory
+    from verify.catalogue import load_catalogue
+    from verify.engine import node_for
+
+    inv = load_inventory("inventory/lab.yml")
+    dns = inv.hosts_with_role("dns")[0]
+    ruleset = _nft_listed(tmp_path, firewall_rules(list(dns.roles), [], dns.vars, dns.name))
+    assert "tcp dport 853 accept" in ruleset and "udp dport 853" not in ruleset, ruleset
+    assert {("tcp", 853), ("udp", 853)} <= node_for(inv, dns, load_catalogue()).ports

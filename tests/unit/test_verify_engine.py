@@ -61,6 +61,8 @@ def healthy_answers(command: str) -> Out:
             f"Id={u}\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n" for u in words[3:])),
         "chronyc": lambda: Out(0, "Reference ID    : 0A16920A (10.22.146.10)\nLeap status     : Normal\n"),
         "cat": lambda: Out(0, "32768 60999\n" if "port_range" in command else
+                           "forward-zone:\n name: .\n forward-tls-upstream: yes\n"
+                           " forward-addr: 10.22.146.10@853#dc-app1.quangninh.gov.vn\n" if "unbound" in command else
                            'module(load="imtcp" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/name")\n'
                            '*.* action(type="omfwd" target="10.22.146.14" port="6514" StreamDriverMode="1"\n'
                            '           StreamDriverAuthMode="x509/name")\n'),

@@ -46,6 +46,8 @@ class Node:
     + proxy_port: where the web role's nginx terminates TLS
     + entry: (address, port) of the platform's entry point (the load balancer's VIP)
     + resolver_name: a DC name the site's resolver must answer for
+    + dns_tls: every DC resolver the site's resolver forwards to, ``(address, name)``, and the port
+      of DNS over TLS
     + databases: the application databases the backup host must hold recent dumps of
     + backends: every application's backends as the proxy reaches them, role -> ["addr:port"]
     + mail_name: the name the mail host's certificate must carry
@@ -70,6 +72,8 @@ class Node:
     proxy_port: int = 443
     entry: tuple[str, int] | None = None
     resolver_name: str | None = None
+    dns_tls: list[tuple[str, str]] = field(default_factory=list)
+    dns_tls_port: int = 853
     databases: list[str] = field(default_factory=list)
     backends: dict[str, list[str]] = field(default_factory=dict)
     mail_name: str | None = None

@@ -85,6 +85,58 @@ def resolver_answers(host: RunsCommands, node: Node) -> Outcome:
     return Outcome(True, f"{node.resolver_name} resolved by the local resolver")
 
 
+# unbound's config on the node, as its include directory holds it: what the resolver forwards
+UNBOUND_CONFIG = "cat /etc/unbound/unbound.conf.d/*.conf"
+
+
+@check("resolver_forwards_over_tls")
+def resolver_forwards_over_tls(host: RunsCommands, node: Node) -> Outcome:
+    """Every forward zone of the node's resolver goes over TLS (``forward-tls-upstream: yes``, each
+    address with the DNS-over-TLS port and a name to check), and each DC resolver answers a question
+    over TLS from the node with a certificate the node's trust store accepts for its name."""
+    if not node.dns_tls:
+        return Outcome(False, "the inventory names no DC resolver to forward to")
+    problems = _clear_forwards(output(host.run(UNBOUND_CONFIG)), node.dns_tls_port)
+    name = node.resolver_name or node.dns_tls[0][1]
+    specs = [{"kind": "dns", "tls": True, "server": address, "port": node.dns_tls_port, "server_name": server_name,
+              "name": name} for address, server_name in node.dns_tls]
+    for (address, server_name), answer in zip(node.dns_tls, probe_many(host, specs), strict=True):
+        if "error" in answer or answer.get("rcode") != 0 or not answer.get("answers"):
+            why = answer.get("error") or f"rcode {answer.get('rcode')}, {answer.get('answers')} answers"
+            problems.append(f"{server_name} ({address}:{node.dns_tls_port}) over TLS: {why}")
+    if problems:
+        return Outcome(False, "; ".join(problems))
+    return Outcome(True, f"forwards over TLS to {', '.join(n for _, n in node.dns_tls)}, each answering with its name")
+
+
+def _clear_forwards(config: str, port: int) -> list[str]:
+    """What in unbound's ``config`` would send a question in clear: a forward zone without
+    ``forward-tls-upstream: yes``, or an address without ``@<port>#<name>``; none at all is one too.
+    A clause is a key with no value (``forward-zone:``); a comment starts at a ``#`` after a space
+    (``addr@853#name`` is one token, as unbound reads it)."""
+    zones: list[tuple[list[str], list[str]]] = []  # (forward-tls-upstream values, addresses)
+    clause = ""
+    for raw in config.splitlines():
+        key, _, value = re.sub(r"(^|\s)#.*", "", raw).strip().partition(":")
+        value = value.strip().strip('"')
+        if key and not value:
+            clause = key
+            if clause == "forward-zone":
+                zones.append(([], []))
+        elif clause == "forward-zone" and key in ("forward-tls-upstream", "forward-ssl-upstream"):
+            zones[-1][0].append(value)
+        elif clause == "forward-zone" and key == "forward-addr":
+            zones[-1][1].append(value)
+    if not zones:
+        return ["no forward zone: the resolver asks no DC resolver"]
+    problems = []
+    for tls, addresses in zones:
+        if tls[-1:] != ["yes"]:
+            problems.append("a forward zone without forward-tls-upstream: yes")
+        problems += [f"forward-addr {a} in clear" for a in addresses if not re.fullmatch(rf"\S+@{port}#\S+", a)]
+    return problems
+
+
 @check("monitoring_endpoints_authenticated")
 def monitoring_endpoints_authenticated(host: RunsCommands, node: Node) -> Outcome:
     """Every Prometheus-stack port the node listens on refuses plain HTTP and answers HTTPS (its
