@@ -6,8 +6,8 @@ operations, that is most of a no-op re-run. So before the real preparation a sta
 a throwaway State whose facts are answered from what is known so far (at first nothing: each
 fact's default), keeping every command asked; then runs all of each host's new commands in one
 batch (``egov.batch``, one SSH session); and again, until a round asks nothing new or ``ROUNDS``
-are done (the second asks what depends on the first's answers: a user's home once the user is
-there, a release's checksum once it is on the host). The real preparation is then answered from
+are done (each asks what depends on the last one's answers: a user's home once the user is
+there, a synced directory's files once its listing is known). The real preparation is then answered from
 those results. A fact no round foresaw, or whose command failed, is
 gathered live by pyinfra as before, so the decisions are the same either way.
 
@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# a third round found 1-3 commands a host, for a rehearsal of every host: those few go live
-ROUNDS = 2
+# the third finds what the second's answers lead to (the files of a synced directory, once its
+# listing is known); past it, a host's few new facts are gathered live
+ROUNDS = 3
 # characters of commands per batch: sshd hands a command to the shell as one argument, which Linux
 # caps at 128 KiB, and pyinfra quotes it once more into sh -c
 BATCH_CHARS = 40_000
