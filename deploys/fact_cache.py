@@ -7,8 +7,8 @@ a throwaway State whose facts are answered from what is known so far (at first n
 fact's default), keeping every command asked; then runs all of each host's new commands in one
 batch (``egov.batch``, one SSH session); and again, until a round asks nothing new or ``ROUNDS``
 are done (each asks what depends on the last one's answers: a user's home once the user is
-there, a synced directory's files once its listing is known). The real preparation is then answered from
-those results. A fact no round foresaw, or whose command failed, is
+there, a synced directory's files once its listing is known). The real preparation is then
+answered from those results. A fact no round foresaw, or whose command failed, is
 gathered live by pyinfra as before, so the decisions are the same either way.
 
 pyinfra asks each operation's facts again when it executes it. Until the first operation that

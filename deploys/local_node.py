@@ -65,14 +65,15 @@ def _dc_hosts(role: str) -> list[tuple[str, str]]:
 def apply() -> None:
     """Resolver and package proxy for the unit (see the module docstring)."""
     networks = list(_served_networks(str(host.data.get("egov_inventory")), str(host.data.get("egov_site"))))
+    domain = host.data.get("egov_domain")
     # the lists are fresh: base updated them in this step (and installed these in its transaction)
     apt.packages(name="local node: unbound and squid", packages=PACKAGES)
     checked_file(
         name="local node: caching resolver forwarding to the DC DNS",
         path="/etc/unbound/unbound.conf.d/egov-district.conf",
-        content=render("local_node", "unbound.conf.j2", networks=networks, zone=host.data.get("egov_domain"),
+        content=render("local_node", "unbound.conf.j2", networks=networks, zone=domain,
                        # each DC resolver by its name in the domain, which its host certificate carries
-                       forwarders=[(addr, f"{name}.{host.data.get('egov_domain')}") for name, addr in _dc_hosts("dns")],
+                       forwarders=[(addr, f"{name}.{domain}") for name, addr in _dc_hosts("dns")],
                        tls_port=DNS_TLS_PORT, ca=host_tls()[2]),
         check="unbound-checkconf", reload=UNBOUND_RESTART,
     )
