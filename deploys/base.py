@@ -1,7 +1,7 @@
 """``base``: what every host of the platform gets before its roles.
 
 Admin users and sudo, SSH hardened (keys only), sysctl hardening, an nftables default-drop
-firewall that opens the ports of the host's roles, chrony against the DC's NTP servers,
+firewall that opens the ports of the host's roles, chrony against the DC's NTP servers over NTS,
 unattended security upgrades, auditd, a persistent journal, rsyslog forwarding to the DC log
 host(s) and apt through the DC package mirror. Against the outside audit (Lynis, index >= 80):
 no core dumps, compilers for root only, AIDE file integrity baseline (real machines).
@@ -27,10 +27,12 @@ from deploys.context import deploy_context
 from deploys.facts.system import ContainerKind
 from deploys.ops import apt_index
 from deploys.ops.config import checked_file
+from deploys.pki import Issued, certificate, install
 from egov.errors import DeployError
 from inventory.services import (
     HOST_CERT,
     HOST_KEY,
+    NTS_KE_PORT,
     PACKAGE_CACHE_PORT,
     SYSLOG_TLS_PORT,
     listen_ports,
@@ -283,9 +285,13 @@ CHRONY_SYNC = ("chronyc waitsync 15 0 0 1 >/dev/null || "
 CHRONY_LEAP = "chronyc -n tracking 2>/dev/null | sed -n 's/^Leap status *: //p'"
 
 
-def chrony(container: bool, servers: list[str], peer_hosts: list[str], allow: list[str], local_stratum: int) -> None:
-    """chronyd with ``servers``; used by ``base`` (clients) and ``ntp`` (the DC's servers)."""
+def chrony(container: bool, servers: list[str], nts_servers: list[str], peer_hosts: list[str], allow: list[str],
+           local_stratum: int, nts_key_pair: tuple[str, str] | None = None) -> None:
+    """chronyd with ``servers`` (plain NTP) and ``nts_servers`` (NTS, each checked against the
+    platform CA for its address); ``nts_key_pair``: (certificate, key) to serve NTS key establishment
+    with. Used by ``base`` (clients) and ``ntp`` (the DC's servers)."""
     in_sync = (host.get_fact(Command, command=CHRONY_LEAP) or "").strip() == "Normal"
+    cert, key = nts_key_pair or ("", "")
     if container:
         checked_file(name="chrony without CAP_SYS_TIME (container)",
                      path="/etc/systemd/system/chrony.service.d/egov-container.conf",
@@ -295,8 +301,9 @@ def chrony(container: bool, servers: list[str], peer_hosts: list[str], allow: li
                            reload="systemctl restart chrony")
     config = checked_file(name="chrony servers", path="/etc/chrony/chrony.conf",
                           check="chronyd -p -f {path} >/dev/null",
-                          content=render("base", "chrony.conf.j2", servers=servers, peers=peer_hosts, allow=allow,
-                                         local_stratum=local_stratum),
+                          content=render("base", "chrony.conf.j2", servers=servers, nts_servers=nts_servers,
+                                         peers=peer_hosts, allow=allow, local_stratum=local_stratum,
+                                         ca=host_tls()[2], nts_cert=cert, nts_key=key, nts_port=NTS_KE_PORT),
                           reload="systemctl restart chrony")
     systemd.service(name="chrony running", service="chrony", running=True, enabled=True)
 
@@ -323,14 +330,12 @@ def host_tls() -> tuple[str, str, str]:
     return HOST_CERT, HOST_KEY, peer_ca({key: data(key) for key in ("host__cert_file", "host__ca_file")})
 
 
-def _host_certificate() -> None:
+def host_certificate() -> Issued:
     """``host__cert_file``/``host__key_file``/``host__ca_file``, or the lab CA's certificate for the
-    host's name, its name in the province's domain and its addresses (``host_tls``)."""
-    from deploys.pki import certificate, install
-
+    host's name, its name in the province's domain and its addresses; base installs it (``host_tls``)."""
     names = [host_name(), f"{host_name()}.{host.data.get('egov_domain')}",
              *sorted({str(a) for a in (host.data.get("egov_mgmt_ip"), host.data.get("egov_server_ip")) if a})]
-    install(certificate(f"host-{host_name()}", names, prefix="host", client_auth=True), "host", key_group=KEY_GROUP)
+    return certificate(f"host-{host_name()}", names, prefix="host", client_auth=True)
 
 
 def _logging(container: bool) -> None:
@@ -371,10 +376,10 @@ def apply() -> None:
     _accounts()
     _file_integrity(container)
     _ssh()
-    _host_certificate()
+    install(host_certificate(), "host", key_group=KEY_GROUP)
     _sysctl(container)
     _firewall()
     ntp_hosts = [addr for name, addr in peers("ntp") if name != host_name()]
     if "ntp" not in (host.data.get("egov_roles") or []):
-        chrony(container, servers=ntp_hosts, peer_hosts=[], allow=[], local_stratum=0)
+        chrony(container, servers=[], nts_servers=ntp_hosts, peer_hosts=[], allow=[], local_stratum=0)
     _logging(container)

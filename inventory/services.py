@@ -32,6 +32,9 @@ WEB_PORT = 8443
 SYSLOG_TLS_PORT = 6514
 # DNS over TLS (RFC 7858): the DC resolvers serve it, the local nodes forward their questions over it
 DNS_TLS_PORT = 853
+# NTS key establishment (RFC 8915), chrony's default ntsport: the DC time servers serve it, every
+# other host gets its keys there, then asks the time over udp/123 with each packet authenticated
+NTS_KE_PORT = 4460
 # plain syslog (UDP, RFC 5426) from the routers' Loopback0: their one clear-text flow (docs/network.md,
 # "Logging"), opened by the log host's firewall from the router loopback pool only
 SYSLOG_ROUTER_PORT = 514
@@ -91,7 +94,7 @@ TABLE: tuple[Role, ...] = (
                        "tcp/{monitoring__egov_exporter_port}"), every_host=True),
     Role("backup_source", every_host=True),
     Role("mirror", (f"tcp/{PACKAGE_CACHE_PORT}",)),
-    Role("ntp", ("udp/123",)),
+    Role("ntp", ("udp/123", f"tcp/{NTS_KE_PORT}")),
     # unbound before 1.22 (Debian 12: 1.17) binds plain UDP on its DNS-over-TLS port too
     # (NLnetLabs/unbound#143): closed, so only TLS over TCP answers there
     Role("dns", ("tcp/53", "udp/53", f"tcp/{DNS_TLS_PORT}"), closed_ports=(f"udp/{DNS_TLS_PORT}",), critical=True),

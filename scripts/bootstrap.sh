@@ -8,13 +8,14 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: the lab engine (docker.io, debootstrap, apt-cacher-ng); the validators the
 # unit tests run on rendered configs (frr's vtysh -C, promtool, amtool, unbound-checkconf,
-# squid -k parse); PostgreSQL for the reference application's tests; graphviz for topology SVGs;
+# squid -k parse, chronyd -p; chrony also as a real NTS server and client); PostgreSQL for the
+# reference application's tests; node_exporter for its TLS test; graphviz for topology SVGs;
 # chromium for the on-call page's browser tests (headless, tests/support/cdp.py).
 APT_PACKAGES=(
   docker.io debootstrap apt-cacher-ng iproute2 openssh-client openssh-server rsyslog rsyslog-gnutls nftables
   graphviz frr
-  prometheus prometheus-alertmanager prometheus-blackbox-exporter
-  postgresql python3-psycopg2 unbound squid
+  prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter
+  postgresql python3-psycopg2 unbound squid chrony
   chromium
   # the directory and mail checkers the unit tests run (slaptest, a real slapd, postfix check, doveconf)
   slapd ldap-utils postfix postfix-ldap dovecot-imapd dovecot-lmtpd dovecot-ldap python3-ldap3

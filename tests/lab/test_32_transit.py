@@ -1,6 +1,6 @@
 """Encrypted in transit, authenticated at every service (issue 13, item 8), on the deployed lab:
 syslog over TLS with the sender's certificate checked, PostgreSQL across hosts only over TLS with
-verify-full, and the Prometheus stack answering HTTPS with a password only.
+verify-full, the Prometheus stack answering HTTPS with a password only, DNS over TLS and NTS.
 
 Runs after test_30 (every host deployed); changes nothing, so it restores nothing.
 """
@@ -208,3 +208,24 @@ def test_a_local_node_asks_the_dc_resolvers_over_tls(lab: Any) -> None:
     answer = json.loads(out.splitlines()[-1])[0] if rc == 0 else {"error": out}
     assert answer.get("rcode") == 3 and answer.get("id_ok"), answer  # the DC's zone says: no such name
     assert _tls_queries(lab) > before, "the question reached no DC resolver over TLS"
+
+
+def test_every_host_keeps_time_over_nts_from_the_dc(lab: Any) -> None:
+    """Each host other than the time servers holds NTS cookies from each DC time server (its keys
+    came from the server's NTS-KE, its certificate checked for the address), and the time servers
+    count the authenticated packets: a local node across the WAN as much as a DC host."""
+    inv = lab.inventory
+    servers = {str(h.mgmt_ip) for h in inv.hosts_with_role("ntp")}
+    for h in inv.hosts.values():
+        if "ntp" in h.roles:
+            continue
+        rc, out = lab.exec(h.name, "chronyc -n authdata")
+        assert rc == 0, f"{h.name}: {out}"
+        rows = {fields[0]: fields for line in out.splitlines() if len(fields := line.split()) == 10}
+        assert set(rows) >= servers, f"{h.name}: {out}"
+        assert all(rows[s][1] == "NTS" and rows[s][8] != "0" for s in servers), f"{h.name}: {out}"
+    for name in sorted(h.name for h in inv.hosts_with_role("ntp")):
+        rc, out = lab.exec(name, "chronyc -n serverstats")
+        assert rc == 0, f"{name}: {out}"
+        counted = int(next(line.split(":")[1] for line in out.splitlines() if line.startswith("Authenticated NTP")))
+        assert counted > 0, f"{name}: no authenticated NTP packet served: {out}"

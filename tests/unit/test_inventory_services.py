@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deploys import TEMPLATES, dns, local_node, mirror, render, web
+from deploys import TEMPLATES, base, dns, local_node, mirror, render, web
 from deploys.base import firewall_rules
 from deploys.roles import ROLES
 from egov.errors import InventoryError
@@ -120,6 +120,10 @@ def configured(inv: Inventory, host: Host) -> set[str]:
         out.add(DEFAULT_PORTS["imaps"])
     if "ntp" in roles:
         out.add(DEFAULT_PORTS["ntp"])
+        # NTS key establishment, on the port the deploy gives the template (deploys/ntp.py)
+        chrony = render("base", "chrony.conf.j2", servers=[], nts_servers=[], peers=[], allow=["10.0.0.0/8"],
+                        local_stratum=8, ca="a", nts_cert="c", nts_key="k", nts_port=base.NTS_KE_PORT)
+        out.add("tcp/" + _one(r"^ntsport (\d+)", chrony))
     return out
 
 

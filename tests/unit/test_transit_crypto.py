@@ -6,6 +6,7 @@ missing one is a failure, never a skip.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -605,3 +606,121 @@ def test_the_dns_over_tls_port_is_open_for_tcp_only(tmp_path: Path) -> None:
     ruleset = _nft_listed(tmp_path, firewall_rules(list(dns.roles), [], dns.vars, dns.name))
     assert "tcp dport 853 accept" in ruleset and "udp dport 853" not in ruleset, ruleset
     assert {("tcp", 853), ("udp", 853)} <= node_for(inv, dns, load_catalogue()).ports
+
+
+# --- NTS: a real chrony time server and real clients, on the configs base and ntp render ----------
+
+
+def _chronyd(tmp: Path, name: str, rendered: str, port: int, nts_port: int) -> tuple[subprocess.Popen[str], Path]:
+    """A real chronyd in the foreground on ``rendered`` (checked by ``chronyd -p`` first), its NTP
+    and NTS-KE ports moved off the standard ones, its state in ``tmp``, not touching the clock
+    (``-x``, as in the lab's containers); and its command socket, for chronyc."""
+    binary = _tool("chronyd", "/usr/sbin/chronyd")
+    state = tmp / name
+    state.mkdir(mode=0o700)
+    config = (rendered.replace("ntsport 4460", f"ntsport {nts_port}")
+              .replace(" iburst nts", f" port {port} ntsport {nts_port} iburst nts")
+              .replace("/var/lib/chrony", str(state)).replace("/var/log/chrony", str(state))
+              .replace("keyfile /etc/chrony/chrony.keys\n", "").replace("rtcsync\n", ""))
+    socket = state / "chronyd.sock"
+    # a server answers NTP on ``port``; a client sends from an ephemeral port and serves no one
+    config += f"port {port if 'ntsservercert' in rendered else 0}\nbindcmdaddress {socket}\npidfile {state}/pid\n"
+    path = state / "chrony.conf"
+    path.write_text(config)
+    checked = subprocess.run([binary, "-p", "-f", str(path)], capture_output=True, text=True, check=False, timeout=30)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    process = subprocess.Popen([binary, "-d", "-x", "-u", "root", "-f", str(path)], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    return process, socket
+
+
+def _chronyc(socket: Path, command: str) -> str:
+    return subprocess.run([_tool("chronyc", "/usr/bin/chronyc"), "-h", str(socket), "-n", command],
+                          capture_output=True, text=True, check=True, timeout=30).stdout
+
+
+def _wait_for_time(socket: Path, seconds: float = 30) -> str:
+    """``chronyc tracking`` once the client is synchronised (its leap status Normal)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while "Leap status     : Normal" not in (tracking := _chronyc(socket, "tracking")):
+        assert time.monotonic() < deadline, tracking
+        time.sleep(0.5)
+    return tracking
+
+
+def test_every_host_takes_its_time_over_nts_checked_for_the_servers_address(web_tls: dict[str, Path],
+                                                                          tmp_path: Path) -> None:
+    """The ntp role's chrony serves NTS with the host certificate (for 127.0.0.1); base's client,
+    told of that address, synchronises with every packet authenticated and passes SRV-10; a client
+    told of an address the certificate lacks (127.0.0.2, the same server) gets no keys, stays
+    unsynchronised, and fails SRV-10."""
+    port, nts_port = _free_port(), _free_port()
+    server_conf = render("base", "chrony.conf.j2", servers=[], nts_servers=[], peers=[], allow=["127.0.0.0/8"],
+                         local_stratum=8, ca="", nts_cert=str(web_tls["cert"]), nts_key=str(web_tls["key"]),
+                         nts_port=4460)
+
+    def client(address: str) -> str:
+        return render("base", "chrony.conf.j2", servers=[], nts_servers=[address], peers=[], allow=[],
+                      local_stratum=0, ca=str(web_tls["ca"]), nts_cert="", nts_key="", nts_port=4460)
+
+    processes = []
+    try:
+        server, server_socket = _chronyd(tmp_path, "server", server_conf, port, nts_port)
+        good, good_socket = _chronyd(tmp_path, "good", client("127.0.0.1"), port, nts_port)
+        bad, bad_socket = _chronyd(tmp_path, "bad", client("127.0.0.2"), port, nts_port)
+        processes = [server, good, bad]
+        assert "Reference ID    : 7F000001" in _wait_for_time(good_socket)
+        stats = _chronyc(server_socket, "serverstats")
+        counted = re.search(r"Authenticated NTP packets\s*:\s*(\d+)", stats)
+        assert counted and int(counted.group(1)) > 0, stats
+        node = Node(name="qn-ty-node1", roles=["local_node"], ntp_servers=["127.0.0.1", "127.0.0.2"])
+        outcome = CHECKS["time_over_nts"](FakeHost(answers={"chronyc -n authdata": Out(0, _chronyc(
+            good_socket, "authdata"))}), node)
+        assert outcome.passed and outcome.detail == "NTS from 127.0.0.1", outcome.detail
+        bad_authdata = _chronyc(bad_socket, "authdata")
+        assert "Leap status     : Not synchronised" in _chronyc(bad_socket, "tracking")
+        outcome = CHECKS["time_over_nts"](FakeHost(answers={"chronyc -n authdata": Out(0, bad_authdata)}), node)
+        assert not outcome.passed and "127.0.0.2: NTS without keys (no cookie" in outcome.detail, bad_authdata
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+
+
+# chronyc(1)'s authdata, as chronyc prints it: an NTS source with cookies, a plain one, a symmetric key
+AUTHDATA = """Name/IP address             Mode KeyID Type KLen Last Atmp  NAK Cook CLen
+=========================================================================
+10.22.146.10                 NTS     1   15  256   33    0    0    8  100
+10.22.146.11                 NTS     1   15  256   33    0    0    8  100
+"""
+
+
+@pytest.mark.parametrize(("authdata", "problem"), [
+    (AUTHDATA, ""),
+    (AUTHDATA.replace("10.22.146.11                 NTS     1   15  256   33    0    0    8  100",
+                      "10.22.146.11                   -     0    0    0    -    0    0    0    0"),
+     "10.22.146.11 in mode -"),
+    (AUTHDATA.replace("10.22.146.11                 NTS     1   15  256   33    0    0    8  100",
+                      "10.22.146.11                 SYM     1    2  160   12    0    0    0    0"),
+     "10.22.146.11 in mode SYM"),
+    (AUTHDATA + "192.0.2.1                    NTS     1   15  256   40    0    0    8  100\n",
+     "192.0.2.1: not a DC time server"),
+    (AUTHDATA.splitlines()[0] + "\n" + "=" * 73 + "\n", "lists no source"),
+])
+def test_srv10_passes_only_nts_from_the_dc_time_servers(authdata: str, problem: str) -> None:
+    node = Node(name="dc-db1", roles=["db"], ntp_servers=["10.22.146.10", "10.22.146.11", "dc-app1", "dc-app2"])
+    outcome = CHECKS["time_over_nts"](FakeHost(answers={"chronyc -n authdata": Out(0, authdata)}), node)
+    assert outcome.passed == (not problem) and problem in outcome.detail, outcome.detail
+
+
+@pytest.mark.parametrize(("config", "passed"), [
+    ("ntsservercert /etc/ssl/egov/host.crt\nntsserverkey /etc/ssl/egov/host.key\nlocal stratum 8 orphan\n", True),
+    ("ntsservercert /etc/ssl/egov/host.crt\n# ntsserverkey /etc/ssl/egov/host.key\n", False),
+    ("server 192.0.2.1 iburst\nallow 10.0.0.0/8\n", False),
+])
+def test_srv10_wants_a_time_server_to_serve_nts(config: str, passed: bool) -> None:
+    node = Node(name="dc-app1", roles=["ntp", "dns"])
+    outcome = CHECKS["time_over_nts"](FakeHost(answers={"cat /etc/chrony": Out(0, config)}), node)
+    assert outcome.passed == passed, outcome.detail

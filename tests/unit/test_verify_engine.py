@@ -45,6 +45,11 @@ def probe_answer(spec: dict[str, Any]) -> dict[str, Any]:
             "ehlo": ["PIPELINING", "STARTTLS"], "tls_ehlo": ["AUTH PLAIN LOGIN"]}
 
 
+# chronyc(1)'s authdata: the one DC time server a lab node asks, over NTS with cookies
+AUTHDATA = ("Name/IP address             Mode KeyID Type KLen Last Atmp  NAK Cook CLen\n" + "=" * 73 + "\n"
+            "10.22.146.10                 NTS     1   15  256   33    0    0    8  100\n")
+
+
 def healthy_answers(command: str) -> Out:
     """What a compliant lab node answers (log host dc-ops1 is 10.22.146.14, NTP dc-app1 10.22.146.10)."""
     words = command.split()
@@ -59,8 +64,11 @@ def healthy_answers(command: str) -> Out:
                                "kexalgorithms curve25519-sha256\n"),
         "systemctl": lambda: Out(0, "active\n" if words[1] == "is-active" else "\n".join(
             f"Id={u}\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n" for u in words[3:])),
-        "chronyc": lambda: Out(0, "Reference ID    : 0A16920A (10.22.146.10)\nLeap status     : Normal\n"),
+        "chronyc": lambda: Out(0, AUTHDATA if "authdata" in command else
+                               "Reference ID    : 0A16920A (10.22.146.10)\nLeap status     : Normal\n"),
         "cat": lambda: Out(0, "32768 60999\n" if "port_range" in command else
+                           "ntsservercert /etc/ssl/egov/chrony.crt\nntsserverkey /etc/ssl/egov/chrony.key\n"
+                           if "chrony" in command else
                            "forward-zone:\n name: .\n forward-tls-upstream: yes\n"
                            " forward-addr: 10.22.146.10@853#dc-app1.quangninh.gov.vn\n" if "unbound" in command else
                            'module(load="imtcp" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/name")\n'

@@ -120,6 +120,42 @@ def time_synchronised(host: RunsCommands, node: Node) -> Outcome:
     return Outcome(True, f"tracking {source}, offset {fields.get('Last offset', '?')}")
 
 
+# chronyc's authdata columns (chronyc(1)): Name/IP address, Mode, KeyID, Type, KLen, Last, Atmp, NAK, Cook, CLen
+AUTHDATA_COLUMNS = 10
+
+
+@check("time_over_nts")
+def time_over_nts(host: RunsCommands, node: Node) -> Outcome:
+    if "ntp" in node.roles:
+        # a time server: it serves key establishment when its config names a certificate and key
+        lines = _config_lines(output(host.run("cat /etc/chrony/chrony.conf /etc/chrony/conf.d/*.conf")))
+        keys = {line.split()[0] for line in lines}
+        missing = [key for key in ("ntsservercert", "ntsserverkey") if key not in keys]
+        if missing:
+            return Outcome(False, f"time server without {' and '.join(missing)}: clients cannot use NTS")
+        return Outcome(True, "time server: NTS key establishment with the host certificate")
+    result = host.run("chronyc -n authdata")
+    if result.rc != 0:
+        return Outcome(False, f"chronyc authdata failed: {(result.stderr or output(result))[:200].strip()}")
+    rows = {fields[0]: fields for line in output(result).splitlines()
+            if len(fields := line.split()) == AUTHDATA_COLUMNS and fields[0][0].isdigit()}
+    if not rows:
+        return Outcome(False, "chronyc authdata lists no source")
+    wrong = []
+    for source, fields in sorted(rows.items()):
+        mode, cookies = fields[1], fields[8]
+        if mode != "NTS":
+            wrong.append(f"{source} in mode {mode}")
+        elif cookies == "0":
+            # NTS without cookies: key establishment failed (certificate, name, port)
+            wrong.append(f"{source}: NTS without keys (no cookie; NAKs {fields[7]})")
+        elif node.ntp_servers and source not in node.ntp_servers:
+            wrong.append(f"{source}: not a DC time server")
+    if wrong:
+        return Outcome(False, "time unauthenticated: " + "; ".join(wrong))
+    return Outcome(True, f"NTS from {', '.join(sorted(rows))}")
+
+
 def _config_lines(text: str) -> list[str]:
     return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
 
