@@ -21,6 +21,7 @@ import pytest
 
 from inventory.services import router_facing_ip, router_pool
 from tests.support.real_monitoring import wait_for
+from verify.checks.server import authdata_sources
 
 pytestmark = pytest.mark.lab
 
@@ -221,7 +222,7 @@ def test_every_host_keeps_time_over_nts_from_the_dc(lab: Any) -> None:
             continue
         rc, out = lab.exec(h.name, "chronyc -n authdata")
         assert rc == 0, f"{h.name}: {out}"
-        rows = {fields[0]: fields for line in out.splitlines() if len(fields := line.split()) == 10}
+        rows = authdata_sources(out)
         assert set(rows) >= servers, f"{h.name}: {out}"
         assert all(rows[s][1] == "NTS" and rows[s][8] != "0" for s in servers), f"{h.name}: {out}"
     for name in sorted(h.name for h in inv.hosts_with_role("ntp")):

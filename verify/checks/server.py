@@ -124,6 +124,12 @@ def time_synchronised(host: RunsCommands, node: Node) -> Outcome:
 AUTHDATA_COLUMNS = 10
 
 
+def authdata_sources(text: str) -> dict[str, list[str]]:
+    """``chronyc -n authdata``'s rows by source address: that row's columns (``AUTHDATA_COLUMNS``)."""
+    return {fields[0]: fields for line in text.splitlines()
+            if len(fields := line.split()) == AUTHDATA_COLUMNS and fields[0][0].isdigit()}
+
+
 @check("time_over_nts")
 def time_over_nts(host: RunsCommands, node: Node) -> Outcome:
     if "ntp" in node.roles:
@@ -137,8 +143,7 @@ def time_over_nts(host: RunsCommands, node: Node) -> Outcome:
     result = host.run("chronyc -n authdata")
     if result.rc != 0:
         return Outcome(False, f"chronyc authdata failed: {(result.stderr or output(result))[:200].strip()}")
-    rows = {fields[0]: fields for line in output(result).splitlines()
-            if len(fields := line.split()) == AUTHDATA_COLUMNS and fields[0][0].isdigit()}
+    rows = authdata_sources(output(result))
     if not rows:
         return Outcome(False, "chronyc authdata lists no source")
     wrong = []
