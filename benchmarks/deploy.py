@@ -3,8 +3,10 @@
 
     python benchmarks/deploy.py [--inventory inventory/lab.yml] [--no-fresh] [--no-floor]
 
-1. The lab's containers are rebuilt (``Lab.down`` then ``Lab.up``: bare images), then deployed
-   (the first deploy), deployed again (the no-op re-run: must change nothing) and verified.
+1. The lab's containers are rebuilt (``Lab.down`` then ``Lab.up``: bare images) and the fact
+   commands remembered from earlier runs dropped (``deploys/fact_cache.py``'s memos), then deployed
+   (the first deploy), deployed again (the no-op re-run: must change nothing) and verified. Each
+   deploy's steps are printed with when each was prepared and ended: where a deploy waits.
 2. The floor (``benchmarks/floor.py``): what the deploy installed and wrote is read from the
    deployed hosts, the containers are rebuilt bare again, and one shell script per host over one
    SSH session installs the same packages in one apt transaction and writes the same files.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -38,23 +41,44 @@ def _print(label: str, seconds: float, note: str = "") -> None:
     print(f"{label:<34} {seconds:7.1f} s  {note}", flush=True)
 
 
+def _timeline(events: list[tuple[float, Any]]) -> list[dict[str, Any]]:
+    """Each step of each host, in order: when it was prepared (its first ``plan`` event) and when it
+    ended (its ``done``), in seconds from the deploy's start: where a first deploy waits."""
+    steps: list[dict[str, Any]] = []
+    open_steps: dict[str, dict[str, Any]] = {}
+    for at, event in events:
+        if event.kind == "plan" and event.host not in open_steps:
+            open_steps[event.host] = {"host": event.host, "prepared": round(at, 1), "ops": event.total}
+        elif event.kind == "done" and event.host in open_steps:
+            step = open_steps.pop(event.host)
+            steps.append({**step, "done": round(at, 1), "status": event.status})
+    return sorted(steps, key=lambda s: (s["prepared"], s["host"]))
+
+
 def _deploy(inv: Any, label: str, figures: dict[str, Any], errors: dict[str, str]) -> None:
     from deploys.runner import run_deploy
 
+    events: list[tuple[float, Any]] = []
     started = time.monotonic()
-    result = run_deploy(inv, [])
+    result = run_deploy(inv, [], on_progress=lambda e: events.append((time.monotonic() - started, e)))
     seconds = figures[f"{label}_s"] = round(time.monotonic() - started, 1)
+    figures[f"{label}_steps"] = _timeline(events)
     changes = figures[f"{label}_changes"] = sum(r.data.get("changes", 0) for r in result.values())
     figures[f"{label}_ops"] = sum(r.data.get("ops", 0) for r in result.values())
     figures[f"{label}_failed"] = len(result.failed_targets)
     errors.update({f"{label} {n}": result[n].error for n in result.failed_targets})
     _print(f"deploy: {label}", seconds, f"{changes} changes, {figures[f'{label}_ops']} operations, "
            f"{len(result.failed_targets)} hosts failed")
+    for step in figures[f"{label}_steps"]:
+        print(f"  {step['host']:<14} prepared {step['prepared']:7.1f} s  done {step['done']:7.1f} s  "
+              f"{step['ops']:4d} operations  {step['status']}", flush=True)
 
 
 def figures_of(inventory: str, fresh: bool, floor: bool) -> tuple[dict[str, Any], dict[str, str]]:
     """Every figure (seconds, changes, ratios, targets met) and the error of each failed host."""
     from benchmarks import floor as floor_of
+    from deploys import fact_cache
+    from egov.connection import state_dir
     from inventory import load_inventory
     from inventory.services import PACKAGE_CACHE_PORT
     from lab import Lab
@@ -67,6 +91,8 @@ def figures_of(inventory: str, fresh: bool, floor: bool) -> tuple[dict[str, Any]
     if fresh:
         lab.down()
         lab.up()
+        # a first deploy on a new machine has no fact commands remembered from an earlier run
+        shutil.rmtree(state_dir(inv.path, inv.environment) / fact_cache.MEMOS, ignore_errors=True)
     bare = {h: floor_of.bare_packages(lab, h) for h in hosts} if floor else {}
     _deploy(inv, "first", figures, errors)
     _deploy(inv, "noop", figures, errors)

@@ -176,6 +176,11 @@ def fact_command(state: State, host: Host, cls: type[FactBase[Any]], args: Any =
     return fact, str(make_unix_command_for_host(state, host, StringCommand(command), **executor).get_raw_value())
 
 
+def missing_command_marker() -> str:
+    """What a fact's command prints when the binary it requires is absent."""
+    return str(_facts_module()._MISSING_COMMAND_MARKER)
+
+
 def fact_value(fact: FactBase[Any], rc: int, stdout: str) -> Any:
     """The value pyinfra would make of ``fact`` (as ``fact_command`` gave it) from its command's
     exit code and output; MISS when only pyinfra's own handling of a failure would do (a non-zero
@@ -188,7 +193,7 @@ def fact_value(fact: FactBase[Any], rc: int, stdout: str) -> Any:
     lines = stdout.split("\n")
     if lines[-1] == "":
         lines.pop()  # the connector reads lines: a last newline ends the last one
-    if lines == [_facts_module()._MISSING_COMMAND_MARKER]:
+    if lines == [missing_command_marker()]:
         raise MissingCommandError(type(fact).__name__)
     if not lines:
         return fact.default()

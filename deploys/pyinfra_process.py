@@ -76,9 +76,11 @@ def main(argv: list[str]) -> int:
 
     import gevent
 
+    from deploys import fact_cache
     from deploys.context import DeployContext, set_context
     from deploys.graph import members
     from deploys.pyinfra_stage import emit, run_stage
+    from egov.connection import state_dir
     from egov.secrets import Secrets
     from inventory import load_inventory
     from inventory.pyinfra_bridge import pyinfra_groups
@@ -91,7 +93,8 @@ def main(argv: list[str]) -> int:
     groups = pyinfra_groups(inv)
     names = [ssh_name for ssh_name, data in members(groups) if data.get("egov_name", ssh_name) in args.host]
     only = tuple(args.only.split(",")) if args.only else None
-    results = run_stage(groups, names, only, args.dry, args.diff, out)
+    memos = state_dir(inv.path, inv.environment) / fact_cache.MEMOS
+    results = run_stage(groups, names, only, args.dry, args.diff, out, memos)
     interrupt.mark(results)
     emit(out, {"event": "result", "results": {name: r.to_dict() for name, r in results.items()}})
     return 0

@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from deploys import fact_cache
@@ -231,9 +232,10 @@ def rehearse(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dif
 
 
 def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dry: bool, diff: bool,
-              out: IO[str]) -> dict[str, Result]:
+              out: IO[str], memos: Path | None = None) -> dict[str, Result]:
     """Run one pyinfra State over the whole inventory, limited to the ``stage`` hosts (and roles);
-    return each stage host's Result by inventory name, writing a ``done`` event for each."""
+    return each stage host's Result by inventory name, writing a ``done`` event for each. The fact
+    commands each host's preparation asked are remembered under ``memos`` for the next run's."""
     from pyinfra.api.connect import connect_all, disconnect_all
     from pyinfra.api.exceptions import PyinfraError
 
@@ -246,9 +248,13 @@ def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dr
     except PyinfraError:
         pass  # "No hosts remaining!": every host of the stage is down; reported below
     connected = {h.name for h in state.inventory.get_active_hosts()}
-    cache = fact_cache.gather(state, rehearse(groups, stage, only, diff, connected))
+    memo = fact_cache.Memo(memos, "+".join(only or ("all",)) + ("-diff" if diff else "")) if memos else None
+    cache = fact_cache.gather(state, rehearse(groups, stage, only, diff, connected), memo)
     with internals.answering_facts(cache.hook):
         prepare(state, only, diff, record, out)
+        if memo:
+            for name in connected - set(record.errors):
+                memo.save(name, list(cache.used.get(name, {})))
         idle = execute(state, dry)
     record.facts = {name: dict(counts) for name, counts in cache.counts.items()}
     seconds = round(time.monotonic() - started, 2)

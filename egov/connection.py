@@ -7,6 +7,7 @@ operator's key and ``~/.ssh/known_hosts``. Host keys are checked in both.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
@@ -63,6 +64,18 @@ def lab_state_dir(inventory_path: str | Path) -> Path:
     """Where the lab keeps its key, known_hosts, secrets and state (outside the repo, 0700)."""
     root = Path(os.environ.get(LAB_ROOT_ENV, DEFAULT_LAB_ROOT))
     return root / lab_name(inventory_path)
+
+
+def state_dir(inventory_path: str | Path, environment: str) -> Path:
+    """Where runs of an inventory keep what they remember between runs (the fact commands each host
+    was asked, ``deploys/fact_cache.py``): the lab's state directory, else one per inventory file
+    under ``$XDG_STATE_HOME/egov`` (``~/.local/state/egov``)."""
+    if environment == "lab":
+        return lab_state_dir(inventory_path)
+    path = Path(inventory_path).resolve()
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem)[:40]
+    return base / "egov" / f"{stem}-{hashlib.sha256(str(path).encode()).hexdigest()[:10]}"
 
 
 def connection_for(inventory_path: str | Path, environment: str, host_user: str = "root",
