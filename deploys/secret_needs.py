@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from egov.errors import SecretsError
 from egov.secrets import Secrets, add_generated
+from inventory import ntp_keys
 from inventory.applications import APPS
 from inventory.services import roles_of
 from monitoring.webconfig import SECRETS as WEB_SECRETS
@@ -55,6 +56,7 @@ NEEDS: dict[str, Callable[[Inventory], list[str]]] = {
     "directory": _directory,
     # every endpoint's web config holds the scrape user, and the on-call user on the monitoring hosts; the
     # table is per role, so a run on any host asks for both (production sets every secret anyway)
+    "ntp": ntp_keys.seed_names,  # the vendor routers' NTP keys derive from them
     "exporters": lambda inv: sorted(WEB_SECRETS.values()),
     "monitoring": lambda inv: sorted(WEB_SECRETS.values()),
     **{role: _app_secret(app.secret) for role, app in APPS.items()},

@@ -117,6 +117,7 @@ class CredentialNames(Strict):
     tacacs: SecretName
     snmp_auth: SecretName
     snmp_priv: SecretName
+    ntp: SecretName
 
 
 class Snmp(Strict):

@@ -25,9 +25,9 @@ import re
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
-from egov.errors import NetworkError
+from egov.errors import InputError, NetworkError
 from egov.secrets import Secrets
-from inventory import netvars
+from inventory import netvars, ntp_keys
 from inventory.model import Inventory, Router, Site
 from inventory.services import router_facing_ip
 from network.drivers import driver_class
@@ -174,6 +174,16 @@ def _snmp(inv: Inventory, secrets: Secrets, router: Router) -> dict[str, Any]:
             "hosts": _servers(inv, str(router_var(router, "network__snmp_role")))}
 
 
+def _ntp_auth(inv: Inventory, secrets: Secrets, router: Router) -> dict[str, str] | None:
+    """The router's NTP key (inventory/ntp_keys.py): its id, value and the platform's MAC."""
+    seed = _secret(secrets, router, ntp_keys.seed_name(router), min_length=16)
+    try:
+        key = ntp_keys.router_key(router, inv.plan.pools["loopback"], seed)
+    except InputError as exc:
+        raise NetworkError(f"{inv.path}: {exc}") from None
+    return None if key is None else {"id": str(key.id), "key": key.key, "mac": key.router_mac}
+
+
 def build_context(inv: Inventory, router: Router, secrets: Secrets) -> dict[str, Any]:
     """The complete, platform-neutral context of one router's configuration."""
     site = inv.sites[router.site]
@@ -271,6 +281,7 @@ def build_context(inv: Inventory, router: Router, secrets: Secrets) -> dict[str,
             "auth": _ospf_auth(secrets, router),
         },
         "ntp": servers("network__ntp_role"),
+        "ntp_auth": None if host_managed else _ntp_auth(inv, secrets, router),
         "syslog": servers("network__log_role"),
         "aaa": servers("network__aaa_role"),
         "static_routes": _static_routes(inv, router),

@@ -60,7 +60,9 @@ class CiscoIosDriver(IosLikeDriver):
                # a TACACS+ server's key, not a key chain's `key 1` (a key id)
                r"^\s+key (?P<secret>(\d )?(?!\d+$)\S+)$", r"^\s+key-string (?P<secret>(\d )?\S+)$",
                r"^tacacs-server key (?P<secret>(\d )?\S+)$",
-               r"^\s+ip ospf (message-digest-key \d+ md5|authentication-key) (?P<secret>(\d )?\S+)$")
+               r"^\s+ip ospf (message-digest-key \d+ md5|authentication-key) (?P<secret>(\d )?\S+)$",
+               # "ntp authentication-key 5 cmac-aes-128 0822455D0A16 7": the type follows the key
+               r"^ntp authentication-key \d+ \S+ (?P<secret>\S+( \d)?)$")
     # IOS XE asks "[confirm]" before removing a user, "[yes/no]" before replacing RSA keys or a trustpoint
     confirms = ((r"^no username ", "\n"), (r"^crypto key (generate|zeroize) ", None),
                 (r"^no crypto pki trustpoint ", None))

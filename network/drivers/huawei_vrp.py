@@ -46,7 +46,8 @@ class HuaweiVrpDriver(Driver):
     secrets = (r"^\s*local-user \S+ password (irreversible-cipher|cipher) (?P<secret>\S+)$",
                r"^\s*hwtacacs-server shared-key cipher (?P<secret>\S+)$",
                r"^\s*ospf authentication-mode (md5|hmac-sha256) \d+ (cipher|plain) (?P<secret>\S+)$",
-               r"^\s*snmp-agent usm-user v3 \S+ (authentication|privacy)-mode \S+ cipher (?P<secret>\S+)$")
+               r"^\s*snmp-agent usm-user v3 \S+ (authentication|privacy)-mode \S+ cipher (?P<secret>\S+)$",
+               r"^\s*ntp-service authentication-keyid \d+ authentication-mode \S+ cipher (?P<secret>\S+)$")
     # VRP asks "[Y/N]" before these (uncertain for some releases); none has an answer safe to give unattended
     confirms = ((r"^rsa local-key-pair (create|destroy)", None), (r"^undo ip route-static all", None),
                 (r"^undo (acl all|local-user all)", None), (r"^undo ip vpn-instance ", None))

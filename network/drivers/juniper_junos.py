@@ -39,7 +39,9 @@ class JuniperJunosDriver(Driver):
     # "## Last commit: 2026-12-01 02:14:37 UTC by egovadmin", "version 21.4R3.15;", "/* an annotation */"
     noise = (r"^## ", r"^version ", r"^\s*/\*.*\*/$")
     # "encrypted-password "$6$..."", "secret "$9$..."", "authentication-key "$9$..."" (OSPF md5 keys: key "$9$...")
-    secrets = (r"\b(encrypted-password|secret|authentication-key|key) (?P<secret>\"[^\"]*\"|\S+)$",)
+    # (an NTP key: "authentication-key 5 type sha256 value "$9$..."")
+    secrets = (r"\bauthentication-key \d+ type \S+ value (?P<secret>\"[^\"]*\"|\S+)$",
+               r"\b(encrypted-password|secret|authentication-key|key) (?P<secret>\"[^\"]*\"|\S+)$")
     guard_rules = (
         ("the push's own login", r"^delete system login user {user}( |$)"),
         ("the push's own login", r"^delete system login$"),

@@ -88,7 +88,7 @@ class IosDevice:
         r"^timers throttle spf ", r"^ip ssh version ", r"^ip ssh time-out ", r"^transport input ",
         r"^exec-timeout ", r"^(login)( |$)", r"^logging trap ", r"^ip domain name ", r"^enable secret ",
         r"^(username \S+) ", r"^(\d+) (permit|deny) ", r"^(key-string) ", r"^(key) ", r"^(address ipv4) ",
-        r"^(access-class \S+ in)", r"^(vrf forwarding) ",
+        r"^(access-class \S+ in)", r"^(vrf forwarding) ", r"^(ntp authentication-key \d+) ", r"^(ntp server \S+)( |$)",
     )
     # values the platform does not print because they are its defaults
     DEFAULTS: ClassVar[tuple[str, ...]] = (
@@ -102,6 +102,8 @@ class IosDevice:
         (r"^(?P<head>key )(0 )?(?P<secret>(?!\d+$)\S+)$", r"\g<head>7 {hex}"),
         (r"^(?P<head>key-string )(0 )?(?P<secret>\S+)$", r"\g<head>7 {hex}"),
         (r"^(?P<head>ip ospf message-digest-key \d+ md5 )(0 )?(?P<secret>\S+)$", r"\g<head>7 {hex}"),
+        # an NTP key: the encryption type after the key ("ntp authentication-key 42 md5 0822455D0A16 7")
+        (r"^(?P<head>ntp authentication-key \d+ \S+ )(?P<secret>\S+)$", r"\g<head>{hex} 7"),
     )
     # negations the device keeps as lines (a default the operator turned off)
     # (CDP runs on every interface by default; `no lldp transmit`/`receive` are printed once set)
@@ -316,12 +318,15 @@ class VrpDevice(IosDevice):
         r"^ospf network-type ", r"^bandwidth-reference ", r"^spf-schedule-interval ", r"^authentication-mode ",
         r"^authorization-mode ", r"^protocol inbound ", r"^(rule \d+) ", r"^header login ", r"^idle-timeout ",
         r"^(local-user \S+ password) ", r"^(local-user \S+ privilege level) ", r"^(hwtacacs-server shared-key) ",
+        r"^(ntp-service authentication-keyid \d+) ", r"^(ntp-service unicast-server \S+)( |$)",
     )
     DEFAULTS = (r"^ospf timer hello 10$", r"^ospf timer dead 40$", r"^bandwidth-reference 100$")
     SECRETS = (
         (r"^(?P<head>local-user \S+ password (irreversible-cipher|cipher) )(?P<secret>\S+)$", r"\g<head>$1c${hash}$"),
         (r"^(?P<head>hwtacacs-server shared-key cipher )(?P<secret>\S+)$", r"\g<head>%^%#{hash}%^%#"),
         (r"^(?P<head>ospf authentication-mode hmac-sha256 \d+ cipher )(?P<secret>\S+)$", r"\g<head>%^%#{hash}%^%#"),
+        (r"^(?P<head>ntp-service authentication-keyid \d+ authentication-mode \S+ cipher )(?P<secret>\S+)$",
+         r"\g<head>%^%#{hash}%^%#"),
     )
     # (`lldp enable` globally enables every interface; the interface's `undo lldp enable` is printed)
     PRINTED_NEGATIONS = (r"^undo telnet ", r"^undo http ", r"^undo lldp enable$")
@@ -406,6 +411,19 @@ JUNOS_NAMED = frozenset({
 })
 Tree = dict[str, "Tree"]
 JUNOS_SECRETS = frozenset({"encrypted-password", "secret", "authentication-key", "key"})
+# statements printed with their options on one line, marked SECRET-DATA when one is a key (DISA's
+# Juniper router STIG, NTP authentication: "authentication-key 1 type md5 value "$8$..."; ## SECRET-DATA",
+# "server x.x.x.x key 1 prefer; ## SECRET-DATA")
+JUNOS_INLINE = frozenset({"authentication-key", "server"})
+
+
+def _chain(tree: Tree) -> list[str] | None:
+    """The words of a subtree that is one line of options (each level one word), else None."""
+    words: list[str] = []
+    while len(tree) == 1:
+        word, tree = next(iter(tree.items()))
+        words.append(word)
+    return words if words and not tree else None
 
 
 def _words(line: str) -> list[str]:
@@ -486,8 +504,16 @@ class JunosDevice:
         pad = "    " * depth
         lines = []
         for word, sub in tree.items():
+            options = _chain(sub) if word.split()[0] in JUNOS_INLINE and " " in word else None
             if not sub:
                 lines.append(f"{pad}{word};")
+            elif options and len(options) > 1:
+                if "value" in options[:-1]:
+                    at = options.index("value") + 1
+                    if not options[at].strip('"').startswith("$"):
+                        options[at] = f'"$9${fake_hash(options[at])}"'
+                marked = "value" in options or "key" in options
+                lines.append(f"{pad}{word} {' '.join(options)};" + (" ## SECRET-DATA" if marked else ""))
             elif len(sub) == 1 and not next(iter(sub.values())):
                 value = next(iter(sub))
                 keyword = word.split()[-1]

@@ -11,6 +11,7 @@ NETWORK_SECRETS = {
     "tacacs_key": "golden-tacacs-key",
     "snmp_auth_key": "golden-snmp-auth",
     "snmp_priv_key": "golden-snmp-priv",
+    "ntp_key_seed": "golden-ntp-key-seed",
     "breakglass_hash_cisco_ios": "$9$goldensalt0123$goldenhashgoldenhashgoldenhashgoldenhash123",
     "enable_hash_cisco_ios": "$9$goldensalt4567$goldenenablegoldenenablegoldenenablegolden1",
     "breakglass_hash_huawei_vrp": "%^%#goldenBreakglassCipherText%^%#",

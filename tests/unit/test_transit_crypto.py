@@ -623,8 +623,8 @@ def _chronyd(tmp: Path, name: str, rendered: str, port: int, nts_port: int) -> t
               .replace("/var/lib/chrony", str(state)).replace("/var/log/chrony", str(state))
               .replace("keyfile /etc/chrony/chrony.keys\n", "").replace("rtcsync\n", ""))
     socket = state / "chronyd.sock"
-    # a server answers NTP on ``port``; a client sends from an ephemeral port and serves no one
-    config += f"port {port if 'ntsservercert' in rendered else 0}\nbindcmdaddress {socket}\npidfile {state}/pid\n"
+    # a server (it allows clients) answers NTP on ``port``; a client sends from an ephemeral port and serves no one
+    config += f"port {port if 'allow ' in rendered else 0}\nbindcmdaddress {socket}\npidfile {state}/pid\n"
     path = state / "chrony.conf"
     path.write_text(config)
     checked = subprocess.run([binary, "-p", "-f", str(path)], capture_output=True, text=True, check=False, timeout=30)
@@ -724,3 +724,91 @@ def test_srv10_wants_a_time_server_to_serve_nts(config: str, passed: bool) -> No
     node = Node(name="dc-app1", roles=["ntp", "dns"])
     outcome = CHECKS["time_over_nts"](FakeHost(answers={"cat /etc/chrony": Out(0, config)}), node)
     assert outcome.passed == passed, outcome.detail
+
+
+# --- NTP keys: the vendor routers' symmetric keys, on a real chrony time server -----------------
+
+
+def test_the_time_servers_answer_each_vendor_router_signed_with_its_own_key(tmp_path: Path) -> None:
+    """The ntp role's key file holds every vendor router's key (inventory/ntp_keys.py): a client
+    signing with a router's key id and key, in that platform's MAC as chrony names it (AES128 for
+    IOS XE's cmac-aes-128, SHA256 for Junos, MD5 for VRP), is answered signed and synchronises; one
+    with another router's key under its id gets no answer it accepts and stays unsynchronised."""
+    from inventory import load_inventory, ntp_keys
+
+    inv = load_inventory("tests/fixtures/network/platforms.yml")
+    seed = "a-seed-of-sixteen-or-more"
+    keys = {r.name: key for r in inv.routers.values()
+            if (key := ntp_keys.router_key(r, inv.plan.pools["loopback"], seed)) is not None}
+    assert {k.chrony_mac for k in keys.values()} == {"AES128", "SHA256", "MD5"}
+    assert len({k.id for k in keys.values()}) == len(keys)  # one id per router
+    assert all(len(k.key) == ntp_keys.KEY_LENGTH and k.key.isalnum() for k in keys.values())
+    key_file = tmp_path / "chrony.keys"
+    key_file.write_text(render("ntp", "chrony.keys.j2", keys=sorted(keys.values(), key=lambda k: k.id)))
+    port = _free_port()
+    server_conf = render("base", "chrony.conf.j2", servers=[], nts_servers=[], peers=[], allow=["127.0.0.0/8"],
+                         local_stratum=8, ca="", nts_cert="", nts_key="", nts_port=4460)
+
+    def router_client(name: str, key: ntp_keys.RouterKey) -> str:
+        """A client as a router is: the DC server, signed with the key id and key it holds."""
+        own = tmp_path / f"{name}.keys"
+        own.write_text(f"{key.id} {key.chrony_mac} ASCII:{key.key}\n")
+        return f"server 127.0.0.1 port {port} key {key.id} iburst minpoll 0 maxpoll 0\nkeyfile {own}\n"
+
+    by_platform = {inv.routers[n].platform: n for n in sorted(keys)}
+    ios, junos, vrp = by_platform["cisco_ios"], by_platform["juniper_junos"], by_platform["huawei_vrp"]
+    wrong = ntp_keys.RouterKey(keys[ios].id, keys[junos].key[:16], "cmac-aes-128", "AES128")
+    processes = []
+    try:
+        server, server_socket = _chronyd(tmp_path, "server", server_conf + f"keyfile {key_file}\n", port, 0)
+        processes.append(server)
+        clients = {}
+        for name, key in ((ios, keys[ios]), (junos, keys[junos]), (vrp, keys[vrp]), ("wrong", wrong)):
+            process, socket = _chronyd(tmp_path, name, router_client(name, key), port, 0)
+            processes.append(process)
+            clients[name] = (socket, key)
+        for name in (ios, junos, vrp):
+            socket, key = clients[name]
+            assert "Reference ID    : 7F000001" in _wait_for_time(socket), name
+            authdata = _chronyc(socket, "authdata")
+            assert re.search(rf"^127\.0\.0\.1\s+SK\s+{key.id}\s", authdata, re.M), authdata  # symmetric key
+        stats = _chronyc(server_socket, "serverstats")
+        counted = re.search(r"Authenticated NTP packets\s*:\s*(\d+)", stats)
+        assert counted and int(counted.group(1)) >= 3, stats
+        assert "Leap status     : Not synchronised" in _chronyc(clients["wrong"][0], "tracking")
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+
+
+def test_a_vendor_routers_config_holds_the_key_the_time_servers_hold() -> None:
+    """What each vendor template renders (key id, MAC, key, each DC server signed with it) is the
+    router's key of inventory/ntp_keys.py; FRR routers, Linux hosts, render none."""
+    from egov.secrets import Secrets, redact
+    from inventory import load_inventory, ntp_keys
+    from network.render import render as render_router
+
+    inv = load_inventory("tests/fixtures/network/platforms.yml")
+    secrets = Secrets(None)
+    seed = str(secrets.get("ntp_key_seed"))
+    servers = [str(h.server_ip) for h in inv.hosts_with_role("ntp")]
+    for router in inv.routers.values():
+        text = render_router(inv, router, secrets)
+        key = ntp_keys.router_key(router, inv.plan.pools["loopback"], seed)
+        if key is None:
+            assert "key" not in " ".join(line for line in text.splitlines() if "ntp" in line), router.name
+            continue
+        expected = {
+            "cisco_ios": [f"ntp authentication-key {key.id} cmac-aes-128 {key.key}", "ntp authenticate",
+                          f"ntp trusted-key {key.id}", *(f"ntp server {s} key {key.id}" for s in servers)],
+            "huawei_vrp": ["ntp-service authentication enable",
+                           f"ntp-service authentication-keyid {key.id} authentication-mode md5 cipher {key.key}",
+                           f"ntp-service reliable authentication-keyid {key.id}",
+                           *(f"ntp-service unicast-server {s} authentication-keyid {key.id}" for s in servers)],
+            "juniper_junos": [f'authentication-key {key.id} type sha256 value "{key.key}";',
+                              *(f"server {s} key {key.id};" for s in servers), f"trusted-key {key.id};"],
+        }[router.platform]
+        lines = [line.strip() for line in text.splitlines()]
+        assert all(line in lines for line in expected), (router.name, expected)
+        assert key.key not in redact(text)  # the derived key is a secret like the seed
