@@ -155,10 +155,10 @@ def _apt() -> None:
     if proxy:
         checked_file(name="apt through the DC mirror", path="/etc/apt/apt.conf.d/90egov-mirror",
                      content=render("base", "apt-proxy.conf.j2", proxy=proxy))
-    # the roles' packages too, in the same transaction (deploys/packages.py)
+    # the packages of the roles applied with base too, in the same transaction (deploys/packages.py)
     from deploys.packages import of_roles
 
-    full, lean = of_roles(roles_of(host.data.get("egov_roles") or []))
+    full, lean = of_roles(host.data.get("egov_step_roles") or roles_of(host.data.get("egov_roles") or []))
     apt_index.update(name="package lists", _retries=apt_index.UPDATE_RETRIES, _retry_delay=5)
     packages = apt.packages(name="packages of base and the host's roles",
                             packages=[*PACKAGES, *data("base__packages"), *full])

@@ -6,6 +6,12 @@ So ``base`` installs its packages and every role's in one transaction, and those
 of their recommended packages in a second (apt takes that choice per transaction), before any
 role runs; each role's own ``apt.packages`` then finds its packages installed (a no-op), which
 keeps a role whole when it runs alone. The lists are the role modules' own constants.
+
+"Every role" is every role applied with base in that step (``deploys/site.apply_host`` says which):
+a host's foundation step (base and the mirror, or base and the time server, ``deploys/graph.py``)
+installs only theirs, so the hosts that wait for it start sooner; its main step installs the rest.
+Measured on the lab's first deploy: the mirror's foundation step alone took 201 s and the time
+servers' 198 s, each installing every package of its host, while the five other hosts waited.
 """
 
 from __future__ import annotations

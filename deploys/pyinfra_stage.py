@@ -248,13 +248,16 @@ def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dr
     except PyinfraError:
         pass  # "No hosts remaining!": every host of the stage is down; reported below
     connected = {h.name for h in state.inventory.get_active_hosts()}
-    memo = fact_cache.Memo(memos, "+".join(only or ("all",)) + ("-diff" if diff else "")) if memos else None
-    cache = fact_cache.gather(state, rehearse(groups, stage, only, diff, connected), memo)
+    memo = fact_cache.Memo(memos, "+".join(only or ("all",)), diff) if memos else None
+    from deploys.site import applied_roles
+
+    applied = {h.name: applied_roles(h, only) for h in state.inventory if h.name in connected}
+    cache = fact_cache.gather(state, rehearse(groups, stage, only, diff, connected), memo, applied)
     with internals.answering_facts(cache.hook):
         prepare(state, only, diff, record, out)
         if memo:
             for name in connected - set(record.errors):
-                memo.save(name, list(cache.used.get(name, {})))
+                memo.save(name, applied[name], list(cache.used.get(name, {})))
         idle = execute(state, dry)
     record.facts = {name: dict(counts) for name, counts in cache.counts.items()}
     seconds = round(time.monotonic() - started, 2)

@@ -10,7 +10,12 @@ Here the deploy context is the inventory each host's data names (``egov_inventor
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from egov.errors import DeployError
+
+if TYPE_CHECKING:
+    from pyinfra.api import Host
 
 
 def use_host_inventory() -> None:
@@ -32,6 +37,13 @@ def use_host_inventory() -> None:
         set_context(DeployContext.of(load_inventory(path), Secrets()))
 
 
+def applied_roles(host: Host, only: tuple[str, ...] | None) -> list[str]:
+    """The roles ``apply_host`` applies on ``host``: its own (every-host roles included), ``only`` these."""
+    from inventory.services import roles_of
+
+    return [role for role in roles_of(host.data.get("egov_roles") or []) if only is None or role in only]
+
+
 def apply_host(only: tuple[str, ...] | None = None) -> None:
     """Apply base and the host's roles (from ``host.data.egov_roles``) via the registry.
 
@@ -40,10 +52,12 @@ def apply_host(only: tuple[str, ...] | None = None) -> None:
     from pyinfra import host
 
     from deploys.roles import resolve
-    from inventory.services import roles_of
 
+    applied = applied_roles(host, only)
+    # base installs the packages of the roles applied with it (deploys/packages.py)
+    host.data.egov_step_roles = applied
     # several roles share one deploy (the app_* roles: deploys.apps.apply deploys them all): call it once
-    deploys = [resolve(role) for role in roles_of(host.data.get("egov_roles") or []) if only is None or role in only]
+    deploys = [resolve(role) for role in applied]
     for deploy in dict.fromkeys(deploys):
         deploy()
 

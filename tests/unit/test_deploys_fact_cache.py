@@ -166,6 +166,7 @@ def test_only_pyinfras_own_lines_of_plain_paths_are_merged(tmp: Path) -> None:
 
 def test_a_memo_makes_a_rerun_fetch_once_without_rehearsing(tmp: Path) -> None:
     memo = fact_cache.Memo(tmp / "memos", "all")
+    roles = {"@local": ["base", "ntp"]}
     rehearsals: list[int] = []
 
     def rehearse(cache: fact_cache.FactCache) -> None:
@@ -176,21 +177,31 @@ def test_a_memo_makes_a_rerun_fetch_once_without_rehearsing(tmp: Path) -> None:
 
     state, host = local_state()
     live = facts_of(host, tmp)
-    first = fact_cache.gather(state, rehearse, memo)
+    first = fact_cache.gather(state, rehearse, memo, roles)
     with internals.answering_facts(first.hook):
         assert facts_of(host, tmp) == live
     assert rehearsals and first.used[host.name]
-    memo.save(host.name, list(first.used[host.name]))
+    memo.save(host.name, roles["@local"], list(first.used[host.name]))
     assert (tmp / "memos").stat().st_mode & 0o777 == 0o700
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in (tmp / "memos").iterdir())
 
     rehearsals.clear()
     state, host = local_state()
-    second = fact_cache.gather(state, rehearse, memo)
+    second = fact_cache.gather(state, rehearse, memo, roles)
     with internals.answering_facts(second.hook):
         assert facts_of(host, tmp) == live
     assert rehearsals == []  # the memo's commands were fetched instead
     assert second.counts[host.name]["round trips"] == 1 and second.counts[host.name]["live"] == 0
+
+    # a step of roles no memo covers (a first deploy's main step after the foundation) rehearses,
+    # the memo's commands fetched with its first round; a --diff step is covered by --diff memos only
+    state, host = local_state()
+    fact_cache.gather(state, rehearse, memo, {"@local": ["base", "ntp", "dns"]})
+    assert rehearsals
+    rehearsals.clear()
+    state, host = local_state()
+    fact_cache.gather(state, rehearse, fact_cache.Memo(tmp / "memos", "all", diff=True), roles)
+    assert rehearsals
 
 
 def test_a_memo_keeps_no_line_with_a_secret_and_a_bad_one_is_none(tmp: Path) -> None:
@@ -198,8 +209,11 @@ def test_a_memo_keeps_no_line_with_a_secret_and_a_bad_one_is_none(tmp: Path) -> 
 
     memo = fact_cache.Memo(tmp, "all")
     remember("s3cret-value-in-a-command")
-    memo.save("h1", ["echo plain", "PGPASSWORD=s3cret-value-in-a-command psql -c 'select 1'"])
-    assert memo.load("h1") == ["echo plain"]
+    memo.save("h1", ["base"], ["echo plain", "PGPASSWORD=s3cret-value-in-a-command psql -c 'select 1'"])
+    assert memo.load("h1") == ({"base"}, ["echo plain"])
     assert "s3cret" not in (tmp / "h1--all.json").read_text()
     (tmp / "h2--all.json").write_text("{not json")
-    assert memo.load("h2") == [] and memo.load("nobody") == []
+    assert memo.load("h2") == (set(), []) and memo.load("nobody") == (set(), [])
+    # the steps' memos together: roles and commands of each, each command once
+    fact_cache.Memo(tmp, "base+mirror").save("h1", ["base", "mirror"], ["echo plain", "echo mirror"])
+    assert memo.load("h1") == ({"base", "mirror"}, ["echo plain", "echo mirror"])
