@@ -13,8 +13,9 @@ gathered live by pyinfra as before, so the decisions are the same either way.
 
 A re-run need not rehearse at all: the commands each host's last real preparations asked (its
 ``Memo``s, on the control machine, with the roles each applied) are fetched in one batch first,
-and the real preparation is answered from them. Only the commands, never their answers, are kept, so nothing is decided on an
-old answer: what changed since asks new commands, which go live and are remembered for next time.
+and the real preparation is answered from them. Only the commands, never their answers, are
+kept, so nothing is decided on an old answer: what changed since asks new commands, which go live
+and are remembered for next time.
 Measured on the lab's no-op re-run: the control machine's CPU 9.0 s -> 5.0 s.
 
 pyinfra asks each operation's facts again when it executes it. Until the first operation that

@@ -108,6 +108,18 @@ def _units(lines: dict[str, str], prop: str) -> Merged:
     return Merged(command, answer)
 
 
+def companions(state: State, host: Host, lines: list[str]) -> list[str]:
+    """The SHA-1 lines of the files ``lines`` stat: a file absent when a step was prepared (a first
+    deploy's) is uploaded without its SHA-1 asked, and the next run asks it; remembered with the
+    stat, it comes in that run's batch, not one round trip each."""
+    from pyinfra.facts.files import Sha1File
+
+    known = set(lines)
+    made = (internals.fact_command(state, host, Sha1File, kwargs={"path": m[1]})[1]
+            for line in lines if (m := STAT.match(line)) and PATH.fullmatch(m[1]))
+    return [line for line in dict.fromkeys(made) if line and line not in known]
+
+
 def merge(state: State, host: Host, lines: list[str]) -> tuple[list[str], list[Merged]]:
     """``lines`` (a host's fact commands) split into those sent as they are and the merged
     commands standing for the rest (none for a kind asked fewer than twice)."""

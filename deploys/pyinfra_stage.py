@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from deploys import fact_cache
+from deploys import fact_cache, fact_merge
 from deploys import pyinfra_internals as internals
 from deploys.graph import members
 from egov.results import Result
@@ -256,8 +256,10 @@ def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dr
     with internals.answering_facts(cache.hook):
         prepare(state, only, diff, record, out)
         if memo:
-            for name in connected - set(record.errors):
-                memo.save(name, applied[name], list(cache.used.get(name, {})))
+            for host in state.inventory:
+                if host.name in connected and host.name not in record.errors:
+                    used = list(cache.used.get(host.name, {}))
+                    memo.save(host.name, applied[host.name], used + fact_merge.companions(state, host, used))
         idle = execute(state, dry)
     record.facts = {name: dict(counts) for name, counts in cache.counts.items()}
     seconds = round(time.monotonic() - started, 2)

@@ -322,17 +322,21 @@ class _Run:
     def launch_ready(self) -> None:
         if self.probing:
             return
-        batches: dict[tuple[str, ...] | None, list[graph.Step]] = {}
+        # one child per kind of host: a child's hosts run in step (pyinfra runs each operation on all
+        # of them) and end together; the db pair batched with the district nodes (both "all their
+        # roles") ended with the nodes, and the application hosts started 908 s into the lab's first deploy
+        batches: dict[tuple[tuple[str, ...] | None, tuple[str, ...]], list[graph.Step]] = {}
+        roles = {h.name: tuple(h.roles) for h in self.hosts}
         for step_id, state in self.status.items():
             if state != "pending" or self.stopping:
                 continue
             step = self.plan.steps[step_id]
             verdict = self.readiness(step)
             if verdict is None:
-                batches.setdefault(step.only, []).append(step)
+                batches.setdefault((step.only, roles[step.host]), []).append(step)
             elif verdict:
                 self.skip(step, verdict)
-        for only, steps in batches.items():
+        for (only, _), steps in batches.items():
             self.start_child(only, steps)
 
     def readiness(self, step: graph.Step) -> str | None:

@@ -136,6 +136,8 @@ def test_merged_stats_and_sha1s_answer_as_each_line_would(tmp: Path) -> None:
     secret = tmp / "locked"
     secret.write_text("x\n")
     secret.chmod(0)
+    for path in (tmp / "dir", tmp / "second", secret):  # read later without changing its access time
+        os.utime(path, (path.stat().st_mtime + 100, path.stat().st_mtime))
     paths = [str(tmp / n) for n in ("present", "second", "dir", "link", "dangling", "absent", "locked")]
     made = [internals.fact_command(state, host, fact, kwargs={"path": p})[1]
             for p in paths for fact in (File, Directory, Sha1File)]
@@ -164,8 +166,10 @@ def test_only_pyinfras_own_lines_of_plain_paths_are_merged(tmp: Path) -> None:
     assert merged == [] and len(alone) == 3  # one plain path left: a kind asked once is not merged
 
 
-def test_a_memo_makes_a_rerun_fetch_once_without_rehearsing(tmp: Path) -> None:
-    memo = fact_cache.Memo(tmp / "memos", "all")
+def test_a_memo_makes_a_rerun_fetch_once_without_rehearsing(tmp: Path,
+                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    memos = tmp_path_factory.mktemp("memos")  # not in ``tmp``, whose directory's times facts_of reads
+    memo = fact_cache.Memo(memos, "all")
     roles = {"@local": ["base", "ntp"]}
     rehearsals: list[int] = []
 
@@ -182,8 +186,7 @@ def test_a_memo_makes_a_rerun_fetch_once_without_rehearsing(tmp: Path) -> None:
         assert facts_of(host, tmp) == live
     assert rehearsals and first.used[host.name]
     memo.save(host.name, roles["@local"], list(first.used[host.name]))
-    assert (tmp / "memos").stat().st_mode & 0o777 == 0o700
-    assert all(p.stat().st_mode & 0o777 == 0o600 for p in (tmp / "memos").iterdir())
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in memos.iterdir())
 
     rehearsals.clear()
     state, host = local_state()
@@ -200,20 +203,34 @@ def test_a_memo_makes_a_rerun_fetch_once_without_rehearsing(tmp: Path) -> None:
     assert rehearsals
     rehearsals.clear()
     state, host = local_state()
-    fact_cache.gather(state, rehearse, fact_cache.Memo(tmp / "memos", "all", diff=True), roles)
+    fact_cache.gather(state, rehearse, fact_cache.Memo(memos, "all", diff=True), roles)
     assert rehearsals
 
 
 def test_a_memo_keeps_no_line_with_a_secret_and_a_bad_one_is_none(tmp: Path) -> None:
     from egov.secrets import remember
 
-    memo = fact_cache.Memo(tmp, "all")
+    memo = fact_cache.Memo(tmp / "memos", "all")
     remember("s3cret-value-in-a-command")
     memo.save("h1", ["base"], ["echo plain", "PGPASSWORD=s3cret-value-in-a-command psql -c 'select 1'"])
     assert memo.load("h1") == ({"base"}, ["echo plain"])
-    assert "s3cret" not in (tmp / "h1--all.json").read_text()
-    (tmp / "h2--all.json").write_text("{not json")
+    assert "s3cret" not in (tmp / "memos" / "h1--all.json").read_text()
+    assert (tmp / "memos").stat().st_mode & 0o777 == 0o700
+    assert (tmp / "memos" / "h1--all.json").stat().st_mode & 0o777 == 0o600
+    (tmp / "memos" / "h2--all.json").write_text("{not json")
     assert memo.load("h2") == (set(), []) and memo.load("nobody") == (set(), [])
     # the steps' memos together: roles and commands of each, each command once
-    fact_cache.Memo(tmp, "base+mirror").save("h1", ["base", "mirror"], ["echo plain", "echo mirror"])
+    fact_cache.Memo(tmp / "memos", "base+mirror").save("h1", ["base", "mirror"], ["echo plain", "echo mirror"])
     assert memo.load("h1") == ({"base", "mirror"}, ["echo plain", "echo mirror"])
+
+
+def test_a_files_stat_is_remembered_with_its_sha1(tmp: Path) -> None:
+    """A file a first deploy found absent had no SHA-1 asked; the next run asks it: the memo holds it."""
+    from deploys import fact_merge
+
+    state, host = local_state()
+    stat = internals.fact_command(state, host, File, kwargs={"path": str(tmp / "absent")})[1]
+    sha1 = internals.fact_command(state, host, Sha1File, kwargs={"path": str(tmp / "absent")})[1]
+    assert stat and sha1
+    assert fact_merge.companions(state, host, [stat, "echo other"]) == [sha1]
+    assert fact_merge.companions(state, host, [stat, sha1]) == []  # asked already
