@@ -5,7 +5,8 @@
 
 1. The lab's containers are rebuilt (``Lab.down`` then ``Lab.up``: bare images) and the fact
    commands remembered from earlier runs dropped (``deploys/fact_cache.py``'s memos), then deployed
-   (the first deploy), deployed again (the no-op re-run: must change nothing) and verified. Each
+   (the first deploy), deployed again twice (the no-op re-runs: must change nothing; the second
+   on memos of hosts that stayed as they were) and verified. Each
    deploy's steps are printed with when each was prepared and ended: where a deploy waits.
 2. The floor (``benchmarks/floor.py``): what the deploy installed and wrote is read from the
    deployed hosts, the containers are rebuilt bare again, and one shell script per host over one
@@ -96,6 +97,9 @@ def figures_of(inventory: str, fresh: bool, floor: bool) -> tuple[dict[str, Any]
     bare = {h: floor_of.bare_packages(lab, h) for h in hosts} if floor else {}
     _deploy(inv, "first", figures, errors)
     _deploy(inv, "noop", figures, errors)
+    # the first re-run after a deploy rehearses (its memos were made before the changes); the next
+    # does not (deploys/fact_cache.py): both are shown, the target is judged on the first
+    _deploy(inv, "noop_settled", figures, errors)
     started = time.monotonic()
     # this file's sibling is verify.py: import the package explicitly from the repository root
     verified = importlib.import_module("verify").run(inv, [])
@@ -133,7 +137,8 @@ def main() -> int:
         print(f"first deploy / floor: {figures['first_over_floor']} (target <= {FIRST_FLOOR_TARGET}: "
               f"{'met' if figures['first_met'] else 'MISSED'})")
     print(json.dumps({**figures, "errors": errors}, indent=2))
-    bad = errors or figures["noop_changes"] or not figures["noop_met"] or not figures.get("first_met", True)
+    bad = (errors or figures["noop_changes"] or figures["noop_settled_changes"] or not figures["noop_met"]
+           or not figures.get("first_met", True))
     return 1 if bad else 0
 
 

@@ -184,10 +184,12 @@ class Memo:
         stage = self.stage if len(self.stage) <= 64 else hashlib.sha256(self.stage.encode()).hexdigest()[:16]
         return self.root / f"{host}--{stage}{'-diff' if self.diff else ''}.json"
 
-    def load(self, host: str) -> tuple[set[str], list[str]]:
-        """The roles the host's memos cover and their commands, each once."""
+    def load(self, host: str) -> tuple[set[str], list[str], bool]:
+        """The roles the host's memos cover, their commands (each once), and whether every one of
+        them was made on the host as it stayed (a step with nothing to change)."""
         roles: set[str] = set()
         lines: dict[str, None] = {}
+        settled = True
         for path in sorted(self.root.glob(f"{host}--*.json")):
             if path.name.endswith("-diff.json") != self.diff:
                 continue
@@ -195,35 +197,53 @@ class Memo:
                 memo = json.loads(path.read_text())
                 roles.update(str(r) for r in memo["roles"])
                 lines.update(dict.fromkeys(line for line in memo["lines"] if isinstance(line, str)))
-            except (OSError, ValueError, KeyError, TypeError):
+                settled = settled and memo.get("settled") is True
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
-        return roles, list(lines)
+        return roles, list(lines), settled
 
-    def save(self, host: str, roles: list[str], lines: list[str]) -> None:
-        """Replace the host's memo of this step at once (a concurrent reader sees the old or the new)."""
+    def save(self, host: str, roles: list[str], lines: list[str], settled: bool) -> None:
+        """Replace the host's memo of this step at once (a concurrent reader sees the old or the new);
+        ``settled``: the step had nothing to change on the host."""
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, side = tempfile.mkstemp(dir=self.root, prefix=".memo-")  # 0600
             with os.fdopen(fd, "w") as out:
-                json.dump({"roles": roles, "lines": [line for line in lines if redact(line) == line]}, out)
+                json.dump({"roles": roles, "lines": [line for line in lines if redact(line) == line],
+                           "settled": settled}, out)
             os.replace(side, self._path(host))
+            self._drop_covered(host, set(roles))
         except OSError as exc:  # the run is not worse for it: the next one rehearses
             log.info("facts of %s not remembered: %s", host, exc)
+
+    def _drop_covered(self, host: str, roles: set[str]) -> None:
+        """Remove the host's other memos of roles this one covers: they tell nothing more, and one
+        made before a change would keep the host from counting as settled."""
+        for path in self.root.glob(f"{host}--*.json"):
+            if path == self._path(host) or path.name.endswith("-diff.json") != self.diff:
+                continue
+            try:
+                if set(json.loads(path.read_text())["roles"]) <= roles:
+                    path.unlink()
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
 
 
 def gather(state: State, rehearse: Rehearsal, memo: Memo | None = None,
            roles: dict[str, list[str]] | None = None) -> FactCache:
     """A FactCache of the facts the active hosts of ``state`` (connected) will be asked for. When
-    every host's memos cover the roles it applies (``roles``, by host), their commands are fetched
-    at once; else ``rehearse(cache)`` prepares the same deploys on a throwaway State answered by
-    ``cache.hook``, then the new commands are fetched, at most ``ROUNDS`` times (the memos' commands
-    with the first). Returns it ready to answer."""
+    every host's memos cover the roles it applies (``roles``, by host) and were made on hosts that
+    stayed as they were, their commands are fetched at once; else ``rehearse(cache)`` prepares the
+    same deploys on a throwaway State answered by ``cache.hook``, then the new commands are fetched,
+    at most ``ROUNDS`` times (the memos' commands with the first). A memo made before a step changed
+    its host lacks what the change leads to (the files of a directory it filled): the run after
+    rehearses once more. Returns it ready to answer."""
     cache = FactCache()
     hosts = list(state.inventory.get_active_hosts())
     covered = True
     for h in hosts:
-        known, lines = memo.load(h.name) if memo else (set(), [])
-        covered = covered and bool(lines) and set((roles or {}).get(h.name, ())) <= known
+        known, lines, settled = memo.load(h.name) if memo else (set(), [], False)
+        covered = covered and bool(lines) and settled and set((roles or {}).get(h.name, ())) <= known
         if lines:
             cache.asked[h.name] = dict.fromkeys(lines)
     if hosts and covered:

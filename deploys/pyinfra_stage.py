@@ -255,12 +255,12 @@ def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dr
     cache = fact_cache.gather(state, rehearse(groups, stage, only, diff, connected), memo, applied)
     with internals.answering_facts(cache.hook):
         prepare(state, only, diff, record, out)
-        if memo:
-            for host in state.inventory:
-                if host.name in connected and host.name not in record.errors:
-                    used = list(cache.used.get(host.name, {}))
-                    memo.save(host.name, applied[host.name], used + fact_merge.companions(state, host, used))
         idle = execute(state, dry)
+    if memo:
+        for host in state.inventory:
+            if host.name in connected and host.name not in record.errors:
+                used = list(cache.used.get(host.name, {}))
+                memo.save(host.name, applied[host.name], used + fact_merge.companions(state, host, used), host in idle)
     record.facts = {name: dict(counts) for name, counts in cache.counts.items()}
     seconds = round(time.monotonic() - started, 2)
     try:
