@@ -171,10 +171,10 @@ Rehearsal = Callable[["FactCache"], None]
 @dataclass(frozen=True)
 class Memo:
     """Where the fact commands of each host's last real preparation of each kind of step are kept:
-    ``<root>/<host>--<stage>.json`` (0600 in a 0700 directory), with the roles the step applied.
-    A host's memos together answer for a step whose roles they cover: a re-run of every role is
-    covered by the first deploy's foundation, main and late steps. A command holding a secret is
-    never written; a file that cannot be read is as good as none."""
+    ``<root>/<host>--<stage>.json`` (0600 in a 0700 directory), with the roles the step applied and
+    whether it had nothing to change there (settled). A host's settled memos together answer for a
+    step whose roles they cover. A command holding a secret is never written; a file that cannot be
+    read is as good as none."""
 
     root: Path
     stage: str  # the step's roles and flags: names this step's file

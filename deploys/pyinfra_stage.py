@@ -239,6 +239,8 @@ def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dr
     from pyinfra.api.connect import connect_all, disconnect_all
     from pyinfra.api.exceptions import PyinfraError
 
+    from deploys.site import applied_roles
+
     state = new_state(groups, stage, diff)
     record = StageRecord(stage)
     add_callbacks(state, record, out)
@@ -249,8 +251,6 @@ def run_stage(groups: Groups, stage: list[str], only: tuple[str, ...] | None, dr
         pass  # "No hosts remaining!": every host of the stage is down; reported below
     connected = {h.name for h in state.inventory.get_active_hosts()}
     memo = fact_cache.Memo(memos, "+".join(only or ("all",)), diff) if memos else None
-    from deploys.site import applied_roles
-
     applied = {h.name: applied_roles(h, only) for h in state.inventory if h.name in connected}
     cache = fact_cache.gather(state, rehearse(groups, stage, only, diff, connected), memo, applied)
     with internals.answering_facts(cache.hook):
