@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from egov.errors import InventoryError
+from egov.gcpause import collector_paused
 from inventory import rules
 from inventory.builder import build_model
 from inventory.layers import Resolved, plain
@@ -26,6 +27,7 @@ from inventory.source import FieldPath, Problems, load_source
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
 
 
+@collector_paused()
 def load_inventory(path: str | Path, text: str | None = None) -> Inventory:
     """Load and validate ``path`` (``text``, when given, is used instead of the file's content).
 

@@ -64,8 +64,8 @@ class Source:
                 node = node.get(part) if isinstance(node, dict) else None
         return out or "(top)"
 
-    def problem(self, field: FieldPath, message: str) -> str:
-        return f"{self.path}:{self.line(field)}: {self.label(field)}: {message}"
+    def problem(self, field: FieldPath, message: str, line: int | None = None) -> str:
+        return f"{self.path}:{self.line(field) if line is None else line}: {self.label(field)}: {message}"
 
 
 class Problems:
@@ -76,7 +76,8 @@ class Problems:
         self.items: list[tuple[int, str]] = []
 
     def add(self, field: FieldPath, message: str) -> None:
-        self.items.append((self.source.line(field), self.source.problem(field, message)))
+        line = self.source.line(field)
+        self.items.append((line, self.source.problem(field, message, line)))
 
     def __bool__(self) -> bool:
         return bool(self.items)
