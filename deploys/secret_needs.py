@@ -90,15 +90,21 @@ def generate(inv: Inventory, hosts: Iterable[Host], secrets: Secrets, path: Path
 
 
 def check(inv: Inventory, hosts: Iterable[Host], secrets: Secrets) -> None:
-    """A SecretsError listing every missing secret, each with the hosts that need it and where to
-    set it; nothing in a lab, which generates its own (``deploys/context.py``)."""
+    """A SecretsError listing every missing secret (and an NTP key seed too short to derive from),
+    each with the hosts that need it and where to set it; nothing in a lab, which generates its own
+    (``deploys/context.py``)."""
     if inv.environment == "lab":
         return
+    seeds = set(ntp_keys.seed_names(inv))
     problems = []
     for name, users in needed(inv, hosts).items():
         try:
-            secrets.get(name)
+            value = secrets.get(name)
         except SecretsError as exc:
             problems.append(f"{exc} (needed by {', '.join(users)})")
+            continue
+        if name in seeds and len(str(value)) < ntp_keys.SEED_MIN_LENGTH:
+            problems.append(f"secret '{name}' is shorter than {ntp_keys.SEED_MIN_LENGTH} characters: the vendor "
+                            f"routers' NTP keys derive from it (needed by {', '.join(users)})")
     if problems:
         raise SecretsError(problems)

@@ -42,6 +42,7 @@ MACS: dict[str, tuple[str, str]] = {
     "huawei_vrpv8": ("md5", "MD5"),  # VRP V8 (NetEngine) speaks VRP's configuration language
 }
 KEY_LENGTH = 16
+SEED_MIN_LENGTH = 16  # the seed is the routers' keys' only secret: no shorter than one of them
 KEY_ID_MAX = 65534
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 

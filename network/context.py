@@ -176,7 +176,7 @@ def _snmp(inv: Inventory, secrets: Secrets, router: Router) -> dict[str, Any]:
 
 def _ntp_auth(inv: Inventory, secrets: Secrets, router: Router) -> dict[str, str] | None:
     """The router's NTP key (inventory/ntp_keys.py): its id, value and the platform's MAC."""
-    seed = _secret(secrets, router, ntp_keys.seed_name(router), min_length=16)
+    seed = _secret(secrets, router, ntp_keys.seed_name(router), min_length=ntp_keys.SEED_MIN_LENGTH)
     try:
         key = ntp_keys.router_key(router, inv.plan.pools["loopback"], seed)
     except InputError as exc:
