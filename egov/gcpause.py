@@ -2,8 +2,8 @@
 
 Loading a large inventory allocates hundreds of thousands of nodes, values and model objects that
 form no reference cycles; the collector's full passes over that growing heap find nothing to free
-and were a third of a 6,000-site file's validation time. Reference counting still frees everything
-at once; the collector runs again as soon as the tree is built.
+and were a third of a 6,000-site file's validation time. Reference counting frees as it always does;
+a cycle made meanwhile waits for the collector, which runs again as soon as the tree is built.
 """
 
 from __future__ import annotations
