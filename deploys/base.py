@@ -37,9 +37,9 @@ from inventory.services import (
     SYSLOG_TLS_PORT,
     listen_ports,
     peer_ca,
+    plain_syslog_sources,
     roles_of,
     router_only_ports,
-    router_pool,
 )
 
 PACKAGES = [
@@ -125,11 +125,11 @@ def _admin_keys(user: dict[str, Any]) -> list[str]:
 
 
 def firewall_rules(roles: list[str], extra: list[str], host_vars: Mapping[str, Any], name: str = "",
-                   router_pool: list[str] | None = None) -> list[str]:
+                   plain_sources: list[str] | None = None) -> list[str]:
     """nftables match texts for the ports the host's roles listen on (``tcp/53`` -> ``tcp dport 53``;
     ``inventory.services.listen_ports``, which reads the settings in ``host_vars``) and ``extra``.
-    A port that serves the routers only is opened from ``router_pool`` (the router loopbacks) alone,
-    and not at all without one."""
+    A port that serves the routers only is opened from ``plain_sources`` (the loopbacks of
+    the routers that send plain syslog) alone, and not at all without one."""
     only_routers = set(router_only_ports(roles))
     rules = []
     for port in [*listen_ports(roles, host_vars, name), *extra]:
@@ -137,8 +137,8 @@ def firewall_rules(roles: list[str], extra: list[str], host_vars: Mapping[str, A
         if proto == "vrrp":
             rules.append("ip protocol vrrp")
         elif port in only_routers:
-            if router_pool:
-                rules.append(f"ip saddr {{ {', '.join(router_pool)} }} {proto} dport {number}")
+            if plain_sources:
+                rules.append(f"ip saddr {{ {', '.join(plain_sources)} }} {proto} dport {number}")
         elif proto in ("tcp", "udp") and number.isdigit():
             rules.append(f"{proto} dport {number}")
         else:
@@ -268,7 +268,7 @@ def _firewall() -> None:
     except ValueError as exc:
         raise DeployError(f"{host_name()}: base__ssh_allow_from: {exc}") from None
     rules = firewall_rules(list(host.data.get("egov_roles") or []), data("base__firewall_open"), host.data.dict(),
-                           host_name(), router_pool(deploy_context().inventory))
+                           host_name(), plain_syslog_sources(deploy_context().inventory))
     checked_file(name="nftables default-drop", path="/etc/nftables.conf", mode="755",
                  content=render("base", "nftables.conf.j2", ssh_from=ssh_from, rules=rules),
                  check="nft -c -f {path}", reload="nft -f /etc/nftables.conf")
@@ -346,8 +346,8 @@ def _logging(container: bool) -> None:
     targets = [(name, addr) for name, addr in peers("log") if name != host_name()]
     cert, key, ca = host_tls()
     checked_file(name="rsyslog forwarding to the DC log host over TLS", path="/etc/rsyslog.d/90-egov-forward.conf",
-                 content=render("base", "rsyslog-forward.conf.j2", targets=targets, port=SYSLOG_TLS_PORT, cert=cert,
-                                key=key, ca=ca),
+                 content=render("base", "rsyslog-forward.conf.j2", managed_by="deploys/base.py", targets=targets,
+                                port=SYSLOG_TLS_PORT, cert=cert, key=key, ca=ca),
                  check="rsyslogd -N1 >/dev/null", reload="systemctl restart rsyslog")
     systemd.service(name="rsyslog running", service="rsyslog", running=True, enabled=True)
     checked_file(name="audit rules", path="/etc/audit/rules.d/egov.rules", mode="640",

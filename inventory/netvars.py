@@ -168,6 +168,10 @@ TYPES: dict[str, Any] = {
     "aaa_role": Role,
     "ntp_role": Role,
     "log_role": Role,
+    "syslog_transport": Literal["tls", "udp"],
+    # the device's PKI object holding its certificate and the platform CA (IOS trustpoint, Junos
+    # local certificate and CA profile, VRP SSL policy): letters, digits, - and _, 1-23 long (VRP's limit)
+    "syslog_pki": Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,22}$")],
     "snmp_role": Role,
     "snmp": Snmp,
     "breakglass_user": Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")],

@@ -22,7 +22,7 @@ from inventory.applications import APPS
 if TYPE_CHECKING:
     from ipaddress import IPv4Address
 
-    from inventory.model import Host, Inventory
+    from inventory.model import Host, Inventory, Router
 
 # apt-cacher-ng's port: the DC package mirror, and the lab's proxy on the control machine
 PACKAGE_CACHE_PORT = 3142
@@ -35,8 +35,9 @@ DNS_TLS_PORT = 853
 # NTS key establishment (RFC 8915), chrony's default ntsport: the DC time servers serve it, every
 # other host gets its keys there, then asks the time over udp/123 with each packet authenticated
 NTS_KE_PORT = 4460
-# plain syslog (UDP, RFC 5426) from the routers' Loopback0: their one clear-text flow (docs/network.md,
-# "Logging"), opened by the log host's firewall from the router loopback pool only
+# plain syslog (UDP, RFC 5426) from the Loopback0 of a router not enrolled for TLS yet
+# (network__syslog_transport: udp; docs/network.md, "Logging"), opened by the log host's firewall
+# from those routers' loopbacks only
 SYSLOG_ROUTER_PORT = 514
 # The host's own certificate and key, installed by base (deploys/base.py), which every TLS service
 # between hosts serves and shows as a client: syslog, PostgreSQL, the exporters, Prometheus.
@@ -68,8 +69,8 @@ class Role:
 
     + name: what an inventory host's ``roles`` says (an every-host role is never named there)
     + ports: what its services listen on, opened by the host's firewall
-    + router_ports: what its services listen on for the routers only, opened from the inventory's
-      router loopback pool alone (the routers send from Loopback0)
+    + router_ports: what its services listen on for the routers not enrolled for TLS only, opened
+      from their loopbacks alone (``plain_syslog_sources``), and neither served nor opened when none is
     + closed_ports: what its services bind that no one may reach: an expected listener (NET-02)
       that the firewall leaves closed
     + every_host: applied to every host, before its own roles
@@ -174,11 +175,29 @@ def router_facing_ip(host: Host) -> IPv4Address:
     return host.server_ip or host.mgmt_ip
 
 
-def router_pool(inv: Inventory) -> list[str]:
-    """Where the routers send from: the IP plan's loopback pool (every Loopback0 is in it), or
-    nothing when the plan has none."""
-    pool = inv.plan.pools.get("loopback")
-    return [str(pool)] if pool else []
+def plain_syslog_routers(inv: Inventory) -> list[Router]:
+    """The routers that send plain UDP syslog (``network__syslog_transport: udp``), by name."""
+    return sorted((r for r in inv.routers.values() if r.vars["network__syslog_transport"] == "udp"),
+                  key=lambda r: r.name)
+
+
+def plain_syslog_sources(inv: Inventory) -> list[str]:
+    """The only senders a log host takes plain UDP syslog from: the Loopback0 (``/32``) of each
+    router that sends it; nothing (no UDP input, no opening) when every router uses TLS."""
+    return [f"{router.loopback}/32" for router in plain_syslog_routers(inv)]
+
+
+def router_addresses(inv: Inventory) -> list[tuple[str, str]]:
+    """(address, router) for every address a router may send from (Loopback0, its WAN and LAN
+    ports, management): a log host names a router's file by the sender's address as the inventory
+    knows it, never by what the message says. A router's TCP session (TLS) leaves from the port
+    towards the log host unless the platform binds it to Loopback0."""
+    found: dict[str, str] = {}
+    for router in sorted(inv.routers.values(), key=lambda r: r.name):
+        for address in (router.loopback, *(port.ip.ip for port in router.interfaces),
+                        *(lan.ip.ip for lan in router.lan_interfaces.values()), router.mgmt_ip):
+            found.setdefault(str(address), router.name)
+    return list(found.items())
 
 
 def peer_ca(host_vars: Mapping[str, Any]) -> str:

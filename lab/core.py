@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from egov.connection import Connection, connection_for, lab_name, lab_state_dir
 from egov.errors import LabError
 from egov.parallel import run_parallel
+from egov.pki import Issued, lab_pki
 from egov.results import Result, RunResult
 from inventory.netvars import ospf_secret_names
 from lab import docker_net, images, nodes, state
@@ -153,7 +154,7 @@ class Lab:
             current = None
         if current is None:
             self._refuse_taken_names([node])  # again here: up()'s check and this create are not atomic
-            cid = nodes.create_node(node, self.plan, image, pubkey, self.owner)
+            cid = nodes.create_node(node, self.plan, image, pubkey, self.owner, self._router_tls(node))
             changes.append("created")
         else:
             cid = current.id
@@ -166,6 +167,14 @@ class Lab:
         changes += self._wire_node(node, cid)
         return Result(target=node.name, changed=bool(changes), diff="\n".join(changes),
                       data={"container": node.container, "changes": changes})
+
+    def _router_tls(self, node: NodeSpec) -> Issued | None:
+        """A TLS-logging router's certificate of the lab CA (the one the deploys issue the hosts'
+        from), for its name and Loopback0: the log host permits it by that name."""
+        if node.kind != "router" or not node.syslog_tls or node.syslog_source is None:
+            return None
+        return lab_pki(self.inventory.path).issue(f"router-{node.name}", [node.name, str(node.syslog_source)],
+                                                  client_auth=True)
 
     def _refuse_taken_names(self, specs: list[NodeSpec], networks: list[NetworkSpec] | None = None) -> None:
         """A LabError naming every planned container (and network) name that something other than

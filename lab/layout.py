@@ -45,8 +45,9 @@ class Attachment:
 class NodeSpec:
     """One container: a host or a router of the inventory.
 
-    + syslog_source, syslog_targets: a router's Loopback0 and its log hosts (as routers reach them):
-      its Linux host forwards FRR's syslog there, as the vendors' ``logging host`` does
+    + syslog_source, syslog_targets: a router's Loopback0 and its log hosts (as routers reach them,
+      with their names): its Linux host forwards FRR's syslog there, as the vendors' ``logging host`` does
+    + syslog_tls: over TLS, the router showing its certificate of the lab CA (``network__syslog_transport``)
     """
 
     name: str
@@ -56,11 +57,13 @@ class NodeSpec:
     attachments: tuple[Attachment, ...]
     routes: tuple[tuple[IPv4Network, IPv4Address], ...] = ()
     syslog_source: IPv4Address | None = None
-    syslog_targets: tuple[IPv4Address, ...] = ()
+    syslog_targets: tuple[tuple[str, IPv4Address], ...] = ()
+    syslog_tls: bool = False
 
     def recipe(self, image: str) -> str:
         """A digest of everything the container is created from: a change means re-create it."""
-        data = json.dumps([image, self.kind, [asdict(a) for a in self.attachments]], default=str)
+        data = json.dumps([image, self.kind, [asdict(a) for a in self.attachments],
+                           [self.syslog_source, self.syslog_targets, self.syslog_tls]], default=str)
         return hashlib.sha256(data.encode()).hexdigest()[:12]
 
 
@@ -146,7 +149,8 @@ def plan_lab(inv: Inventory, name: str, routers_only: bool = False) -> LabPlan:
         log_hosts = sorted(inv.hosts_with_role(str(router.vars["network__log_role"])), key=lambda h: h.name)
         plan.nodes[router.name] = NodeSpec(router.name, f"{name}-{router.name}", "router", router.mgmt_ip,
                                            tuple(attachments), syslog_source=router.loopback,
-                                           syslog_targets=tuple(router_facing_ip(h) for h in log_hosts))
+                                           syslog_targets=tuple((h.name, router_facing_ip(h)) for h in log_hosts),
+                                           syslog_tls=router.vars["network__syslog_transport"] == "tls")
 
     for link in inv.links:
         plan.veths.append(VethSpec(link.name, link.a.router, link.a.ifname, link.b.router, link.b.ifname))

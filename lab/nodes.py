@@ -18,11 +18,16 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
+from egov import templating
 from egov.errors import LabError
-from inventory.services import PACKAGE_CACHE_PORT, SYSLOG_ROUTER_PORT
+from egov.pki import Issued
+from inventory.services import HOST_CERT, HOST_KEY, PACKAGE_CACHE_PORT, SYSLOG_ROUTER_PORT, SYSLOG_TLS_PORT, TRUSTED_CA
 from lab.engine import docker, run
 from lab.labels import Owner
 from lab.layout import LabPlan, NodeSpec, VethSpec, rename_steps
+
+# a lab router's rsyslog forwards as every host's does: base's template, one copy
+TEMPLATES = templating.REPO / "templates" / "deploys"
 
 NODE_LABEL = "egov.lab.node"
 RECIPE_LABEL = "egov.lab.recipe"
@@ -108,8 +113,9 @@ def _tar(files: dict[str, tuple[str, int]]) -> bytes:
     return buf.getvalue()
 
 
-def node_files(node: NodeSpec, plan: LabPlan, pubkey: str) -> dict[str, tuple[str, int]]:
-    """Files a new node starts with: the lab key, apt via the proxy, a router's first FRR config."""
+def node_files(node: NodeSpec, plan: LabPlan, pubkey: str, tls: Issued | None = None) -> dict[str, tuple[str, int]]:
+    """Files a new node starts with: the lab key, apt via the proxy, a router's first FRR config
+    and its syslog forwarding (``tls``: the router's certificate of the lab CA, for TLS)."""
     proxy = f"http://{plan.control_ip}:{PACKAGE_CACHE_PORT}"
     files = {
         "/root/.ssh/authorized_keys": (pubkey + "\n", 0o600),
@@ -121,21 +127,38 @@ def node_files(node: NodeSpec, plan: LabPlan, pubkey: str) -> dict[str, tuple[st
         frr_conf = (f"frr defaults traditional\nhostname {node.name}\nlog syslog informational\n"
                     "service integrated-vtysh-config\n!\n")
         files["/etc/frr/frr.conf"] = (frr_conf, 0o640)
-        # FRR's "log syslog" reaches the router's own rsyslog; it sends on to the log hosts as plain
-        # UDP from Loopback0, the routers' one clear-text flow (docs/network.md, "Logging"). Before
-        # FRR's package's 45-frr.conf, which stops its daemons' lines after writing /var/log/frr/frr.log.
-        forwards = "".join(f'*.* action(type="omfwd" target="{target}" port="{SYSLOG_ROUTER_PORT}" protocol="udp" '
-                           f'address="{node.syslog_source}")\n' for target in node.syslog_targets)
-        if forwards and node.syslog_source:
-            files["/etc/rsyslog.d/10-egov-log-hosts.conf"] = (
-                "# Written by egov lab up (lab/nodes.py): this router's syslog to the central log hosts\n" + forwards,
-                0o644)
+        files.update(_syslog_forwarding(node, tls))
     return files
 
 
-def create_node(node: NodeSpec, plan: LabPlan, image: str, pubkey: str, owner: Owner) -> str:
-    """Create (not start) a node's container on all its networks, with its first files and the
-    lab's labels. Returns its id. Docker refuses a name that is taken, so nothing is replaced."""
+def _syslog_forwarding(node: NodeSpec, tls: Issued | None) -> dict[str, tuple[str, int]]:
+    """FRR's "log syslog" reaches the router's own rsyslog, which sends on to the log hosts: over
+    TLS as every host does (base's template, the router's certificate and the lab CA), or, for a
+    router set to ``udp``, plain UDP from Loopback0 (docs/network.md, "Logging"). Named to sort
+    before FRR's package's 45-frr.conf, which stops its daemons' lines after writing frr.log."""
+    if not node.syslog_targets or node.syslog_source is None:
+        return {}
+    path = "/etc/rsyslog.d/10-egov-log-hosts.conf"
+    if not node.syslog_tls:
+        return {path: ("# Written by egov lab up (lab/nodes.py): this router's plain syslog to the log hosts\n"
+                       + "".join(f'*.* action(type="omfwd" target="{target}" port="{SYSLOG_ROUTER_PORT}" '
+                                 f'protocol="udp" address="{node.syslog_source}")\n'
+                                 for _name, target in node.syslog_targets), 0o644)}
+    if tls is None:
+        raise LabError(f"{node.name}: syslog over TLS needs the router's certificate")
+    forward = templating.render(TEMPLATES, "base/rsyslog-forward.conf.j2",
+                                {"managed_by": "egov lab up, lab/nodes.py", "port": SYSLOG_TLS_PORT,
+                                 "targets": [(name, str(ip)) for name, ip in node.syslog_targets],
+                                 "cert": HOST_CERT, "key": HOST_KEY, "ca": TRUSTED_CA}, LabError, "lab router")
+    return {path: (forward, 0o644), HOST_CERT: (tls.cert_pem, 0o644), HOST_KEY: (tls.key_pem, 0o600),
+            TRUSTED_CA: (tls.ca_pem, 0o644)}
+
+
+def create_node(node: NodeSpec, plan: LabPlan, image: str, pubkey: str, owner: Owner,
+                tls: Issued | None = None) -> str:
+    """Create (not start) a node's container on all its networks, with its first files (``tls``: a
+    router's certificate) and the lab's labels. Returns its id. Docker refuses a name that is
+    taken, so nothing is replaced."""
     first, *others = node.attachments
     cid = docker("create", "--name", node.container, "--hostname", node.name, *owner.labels(),
                  "--label", f"{NODE_LABEL}={node.name}", "--label", f"{RECIPE_LABEL}={node.recipe(image)}",
@@ -143,7 +166,7 @@ def create_node(node: NodeSpec, plan: LabPlan, image: str, pubkey: str, owner: O
                  "--network", first.network, "--ip", str(first.ip), image).stdout.strip()
     for attachment in others:
         docker("network", "connect", "--ip", str(attachment.ip), attachment.network, cid)
-    docker("cp", "-", f"{cid}:/", input_bytes=_tar(node_files(node, plan, pubkey)))
+    docker("cp", "-", f"{cid}:/", input_bytes=_tar(node_files(node, plan, pubkey, tls)))
     return cid
 
 

@@ -29,7 +29,7 @@ from egov.errors import InputError, NetworkError
 from egov.secrets import Secrets
 from inventory import netvars, ntp_keys
 from inventory.model import Inventory, Router, Site
-from inventory.services import router_facing_ip
+from inventory.services import SYSLOG_TLS_PORT, router_facing_ip
 from network.drivers import driver_class
 
 BACKBONE = IPv4Address("0.0.0.0")
@@ -184,6 +184,16 @@ def _ntp_auth(inv: Inventory, secrets: Secrets, router: Router) -> dict[str, str
     return None if key is None else {"id": str(key.id), "key": key.key, "mac": key.router_mac}
 
 
+def _syslog_tls(router: Router) -> dict[str, str] | None:
+    """How the router sends syslog over TLS (RFC 5425) to the log hosts: the device's PKI object holding
+    its certificate and the platform CA (``network__syslog_pki``, enrolled by the operator first) and the
+    port; None when it sends plain UDP (``network__syslog_transport: udp``). FRR's template ignores it
+    (its Linux host's rsyslog forwards)."""
+    if router_var(router, "network__syslog_transport") == "udp":
+        return None
+    return {"pki": str(router_var(router, "network__syslog_pki")), "port": str(SYSLOG_TLS_PORT)}
+
+
 def build_context(inv: Inventory, router: Router, secrets: Secrets) -> dict[str, Any]:
     """The complete, platform-neutral context of one router's configuration."""
     site = inv.sites[router.site]
@@ -283,6 +293,7 @@ def build_context(inv: Inventory, router: Router, secrets: Secrets) -> dict[str,
         "ntp": servers("network__ntp_role"),
         "ntp_auth": None if host_managed else _ntp_auth(inv, secrets, router),
         "syslog": servers("network__log_role"),
+        "syslog_tls": _syslog_tls(router),
         "aaa": servers("network__aaa_role"),
         "static_routes": _static_routes(inv, router),
     }

@@ -19,6 +19,14 @@ Two readings, both through the platform's driver:
    captures the replies to them; and authentication through AAA keeps a local fallback with a local
    user to fall back to.
 
+3. **What the result relies on**: TLS logging (``network__syslog_transport: tls``) names the device's PKI
+   object holding the router's certificate and the platform CA (``network__syslog_pki``), which the
+   operator enrols on the device first and the toolkit never configures. A result whose TLS logging
+   names an object the configuration lacks is refused (the driver's ``syslog_pki`` and ``pki_objects``:
+   IOS ``crypto pki trustpoint``, Junos ``security pki ca-profile``, VRP ``ssl policy``). What the
+   configuration does not show is not checked: a Junos local certificate (loaded by an operational
+   command), and whether an object really holds a certificate and the CA.
+
 Each refusal names the line (or the configuration fact) and the rule it breaks.
 """
 
@@ -84,11 +92,23 @@ def lockout_problems(driver: type[Driver], result: str, source: IPv4Address,
     return problems
 
 
+def pki_problems(driver: type[Driver], result: str, router: str) -> list[str]:
+    """Why the configuration ``result`` would log over TLS with a PKI object the device does not have
+    (``router`` names the device): one line per missing object, with the fix."""
+    held = driver.pki_objects(result)
+    missing = [name for name in dict.fromkeys(driver.syslog_pki(result)) if name not in held]
+    return [f"router {router}: TLS logging names {driver.pki_kind} {name}, which the device does not have: "
+            f"enrol the router's certificate in {driver.pki_kind} {name} first, or set "
+            "network__syslog_transport: udp for it" for name in missing]
+
+
 def guard(driver: type[Driver], remediation: Remediation, running: str, user: str, source: IPv4Address,
-          noc_networks: list[IPv4Network], mgmt: str | None = None) -> list[str]:
+          noc_networks: list[IPv4Network], mgmt: str | None = None, router: str = "the device") -> list[str]:
     """Every reason to refuse ``remediation`` on a device running ``running`` (empty: safe to send);
-    ``mgmt`` is the router's management interface (its model's), else the platform's default."""
+    ``mgmt`` is the router's management interface (its model's), else the platform's default; ``router``
+    names the device in the refusals that name it."""
     if not remediation.lines:
         return []
     return [*sent_problems(driver, remediation, running, user, mgmt),
-            *lockout_problems(driver, remediation.result, source, noc_networks, mgmt)]
+            *lockout_problems(driver, remediation.result, source, noc_networks, mgmt),
+            *pki_problems(driver, remediation.result, router)]

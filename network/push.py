@@ -167,7 +167,8 @@ def assess(driver: type[Driver], router: Router, running: str, intended: str, us
     if remediation.write_only and absent is not None:
         remediation.lines += absent(remediation.write_only)
         remediation.write_only = []
-    problems = guard(driver, remediation, running, user, source, noc_networks, mgmt_interface(router, driver))
+    problems = guard(driver, remediation, running, user, source, noc_networks, mgmt_interface(router, driver),
+                     router.name)
     problems += [f"'{line}' makes the device ask for a confirmation that has no safe answer (never sent)"
                  for line in driver.unanswerable(remediation.lines)]
     return Assessment(remediation.lines, remediation.changes, remediation.result, remediation.write_only, problems)

@@ -30,7 +30,7 @@ from inventory.services import (
     directory_base,
     listen_ports,
     mail_name,
-    router_pool,
+    plain_syslog_sources,
     vip,
 )
 from verify.catalogue import DEFAULT_CATALOGUE, Catalogue, Control, load_catalogue
@@ -81,7 +81,7 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
         proxied={role: app.path for role, app in APPS.items() if inv.hosts_with_role(role)},
         ntp_servers=_addresses(inv.hosts_with_role("ntp")),
         log_targets=_addresses(inv.hosts_with_role("log")),
-        router_pool=router_pool(inv),
+        plain_syslog_sources=plain_syslog_sources(inv),
         # the web role's certificate always names the province domain; its CA is in the trust store
         tls_name=inv.province.domain,
         proxy_port=WEB_PORT,

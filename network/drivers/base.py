@@ -321,6 +321,20 @@ class Driver:
         """Why logins would have no way in when the AAA servers are unreachable (None: they have one)."""
         return None
 
+    # what the platform calls the PKI object TLS logging names (the router's certificate and the platform CA)
+    pki_kind: ClassVar[str] = "PKI object"
+
+    @classmethod
+    def syslog_pki(cls, text: str) -> list[str]:
+        """The PKI objects the configuration's TLS logging names (none: no TLS logging, or a platform
+        whose configuration holds none: FRR's host forwards)."""
+        return []
+
+    @classmethod
+    def pki_objects(cls, text: str) -> set[str]:
+        """The PKI objects the configuration holds, of the kind ``syslog_pki`` names."""
+        return set()
+
     @classmethod
     def shutdown_interfaces(cls, text: str) -> list[str]:
         """Interfaces the configuration shuts down."""

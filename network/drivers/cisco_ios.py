@@ -187,6 +187,20 @@ class CiscoIosDriver(IosLikeDriver):
                     "(a break-glass 'username ... secret' line)")
         return None
 
+    pki_kind = "trustpoint"
+
+    @classmethod
+    def syslog_pki(cls, text: str) -> list[str]:
+        """The trustpoints of the TLS logging profiles (``logging tls-profile P`` / ``client-id-trustpoint TP``)."""
+        return [line.text.split()[1] for profile in cls.parsed(text).get_children(startswith="logging tls-profile ")
+                for line in profile.get_children(startswith="client-id-trustpoint ")]
+
+    @classmethod
+    def pki_objects(cls, text: str) -> set[str]:
+        """The trustpoints, ``crypto pki trustpoint NAME`` as ``show running-config`` prints them."""
+        sections = cls.parsed(text).get_children(startswith="crypto pki trustpoint ")
+        return {section.text.split()[3] for section in sections}
+
     def missing_routes(self, prefixes: Iterable[IPv4Network]) -> list[IPv4Network]:
         return [prefix for prefix in prefixes
                 if "not in table" in self.send(f"show ip route {prefix.network_address}")]

@@ -101,7 +101,23 @@ class HuaweiVrpDriver(Driver):
                 lead = 0  # a view: what is indented below it belongs to it
             out.append(line)
         text = "\n".join(out)
+        # `info-center loghost X` takes its options in any order and which order VRP prints them in is not in
+        # the documents at hand: the port is compared last (as rendered)
+        text = re.sub(r"^(info-center loghost \S+.*?)( port \d+)( .+)$", r"\1\3\2", text, flags=re.MULTILINE)
         return re.sub(r"^(\s*rule \d+ (permit|deny)( \S+)? source \S+) 0\.0\.0\.0$", r"\1 0", text, flags=re.MULTILINE)
+
+    pki_kind = "SSL policy"
+
+    @classmethod
+    def syslog_pki(cls, text: str) -> list[str]:
+        """The SSL policies of the log hosts (``info-center loghost X ... transport tcp ssl-policy NAME``)."""
+        return [m.group(1) for section in cls.parsed(text).get_children(startswith="info-center loghost ")
+                if (m := re.search(r" ssl-policy (\S+)", section.text))]
+
+    @classmethod
+    def pki_objects(cls, text: str) -> set[str]:
+        """The SSL policies, ``ssl policy NAME`` views (holding the certificate and the trusted CA)."""
+        return {section.text.split()[2] for section in cls.parsed(text).get_children(startswith="ssl policy ")}
 
     @classmethod
     def ssh_enabled(cls, text: str) -> bool:

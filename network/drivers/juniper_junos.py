@@ -146,6 +146,25 @@ class JuniperJunosDriver(Driver):
                     "(a 'system login user ... authentication')")
         return None
 
+    pki_kind = "CA profile"
+
+    @classmethod
+    def syslog_pki(cls, text: str) -> list[str]:
+        """The CA profiles syslog hosts verify against (``tlsdetails trusted-ca-group G ca-profiles CA``, one
+        name or ``[ A B ]``). The ``local-certificate`` cannot be checked here: a local certificate is loaded
+        by an operational command (``request security pki local-certificate load``), never in the configuration."""
+        names: list[str] = []
+        for line in cls._sets(text):
+            m = re.match(r"^set system syslog host \S+ tlsdetails trusted-ca-group \S+ ca-profiles (.+)$", line)
+            if m:
+                names += [word for word in m.group(1).split() if word not in ("[", "]")]
+        return names
+
+    @classmethod
+    def pki_objects(cls, text: str) -> set[str]:
+        """The CA profiles, ``security pki ca-profile NAME { ca-identity ...; }`` in the configuration."""
+        return {m.group(1) for line in cls._sets(text) if (m := re.match(r"^set security pki ca-profile (\S+)", line))}
+
     @classmethod
     def shutdown_interfaces(cls, text: str) -> list[str]:
         return [m.group(1) for line in cls._sets(text) if (m := re.match(r"^set interfaces (\S+) disable$", line))]

@@ -8,6 +8,7 @@ Runs after test_30 (every host deployed); changes nothing, so it restores nothin
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import shlex
 import ssl
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from inventory.services import router_facing_ip, router_pool
+from inventory.services import plain_syslog_sources, router_facing_ip
 from tests.support.real_monitoring import wait_for
 from verify.checks.server import authdata_sources
 
@@ -40,6 +41,10 @@ SEND = ("import socket, ssl, sys\n"
 
 def _log_host(lab: Any) -> Any:
     return lab.inventory.hosts_with_role("log")[0]
+
+
+def _has(lab: Any, node: str, command: str) -> bool:
+    return bool(lab.exec(node, command)[0] == 0)
 
 
 def _logged(lab: Any, marker: str) -> bool:
@@ -157,32 +162,44 @@ def test_prometheus_alertmanager_and_exporters_want_tls_and_a_password(lab: Any)
         raise AssertionError(f"{exc}; not up: {down}") from None
 
 
-def test_a_routers_plain_syslog_reaches_its_own_file_and_a_hosts_is_dropped(lab: Any) -> None:
-    """The routers' one clear-text flow (docs/network.md "Logging"): UDP 514 from Loopback0, taken by
-    the log host from the router loopback pool only, into /var/log/egov/network/<router>.log."""
+def test_the_routers_syslog_reaches_their_own_files_over_tls_and_plain_udp_is_not_taken(lab: Any) -> None:
+    """Every lab router is on TLS (network__syslog_transport's default, docs/network.md "Logging"):
+    an FRR daemon's line goes over TLS (6514, the router's certificate of the lab CA, the log host's
+    checked by name) into /var/log/egov/network/<router>.log, for the log host's own site's router
+    and for one behind the WAN (its session leaves from its WAN port: named by the inventory's
+    addresses all the same). Nothing takes plain UDP 514: no input, no firewall opening, a host's
+    datagram is dropped."""
     log = _log_host(lab)
-    router = next(r for r in lab.inventory.routers.values() if r.site == log.site)
-    sender = next(h for h in lab.inventory.hosts.values() if "log" not in h.roles)
+    inv = lab.inventory
+    assert plain_syslog_sources(inv) == []
+    local = next(r for r in inv.routers.values() if r.site == log.site)
+    remote = next((r for r in inv.routers.values() if r.site != log.site), None)
+    sender = next(h for h in inv.hosts.values() if "log" not in h.roles)
     target = str(router_facing_ip(log))
-    from_host, from_router = (f"egov-udp-{who}-{uuid.uuid4().hex[:12]}" for who in ("host", "router"))
+    from_host = f"egov-udp-host-{uuid.uuid4().hex[:12]}"
     started = time.monotonic()
-    # the host first: had the firewall let it through, it would be logged before the router's line
     assert lab.exec(sender.name, f"logger -d -n {target} -P 514 -t egov-test {from_host}")[0] == 0
-    # an FRR daemon's line on the router's own syslog path (FRR's rsyslog drop-in stops its
-    # daemons' lines: the forwarding must come first), sent on over UDP from Loopback0
-    assert lab.exec(router.name, f"logger -t ospfd {from_router}")[0] == 0
-    own_file = f"/var/log/egov/network/{router.name}.log"
-    wait_for(f"{from_router} in {own_file} on {log.name}",
-             lambda: lab.exec(log.name, f"grep -q {from_router} {own_file}")[0] == 0, 30, 1)
-    print(f"router syslog over UDP {router.name} -> {log.name}: {time.monotonic() - started:.1f} s")
-    _rc, out = lab.exec(log.name, f"grep -rl {from_router} /var/log/egov/")
-    assert out.split() == [own_file], f"{from_router} mixed into the hosts' files: {out}"
-    time.sleep(1)  # the host's datagram left before the router's; one more second for a slow path
+    markers = {}
+    for router in (local, *([remote] if remote else [])):
+        # on the router's own syslog path (FRR's rsyslog drop-in stops its daemons' lines: the
+        # forwarding must come first)
+        markers[router.name] = f"egov-router-{uuid.uuid4().hex[:12]}"
+        assert lab.exec(router.name, f"logger -t ospfd {markers[router.name]}")[0] == 0
+    for name, marker in markers.items():
+        own_file = f"/var/log/egov/network/{name}.log"
+        wait_for(f"{marker} in {own_file} on {log.name}",
+                 functools.partial(_has, lab, log.name, f"grep -q {marker} {own_file}"), 60, 1)
+        _rc, out = lab.exec(log.name, f"grep -rl {marker} /var/log/egov/")
+        assert out.split() == [own_file], f"{marker} mixed into the hosts' files: {out}"
+        # the session the line came over: TCP to 6514, and the router's rsyslog loads gtls for it
+        rc, sessions = lab.exec(name, f"ss -Htn state established dst {target}")
+        assert rc == 0 and f"{target}:6514" in sessions, sessions
+    print(f"router syslog over TLS {', '.join(markers)} -> {log.name}: {time.monotonic() - started:.1f} s")
     assert not _logged(lab, from_host), f"{sender.name} got plain UDP 514 into {log.name}'s logs"
-    # rsyslog's $AllowedSender would drop it too: the firewall's own part, as the kernel holds it
     _rc, ruleset = lab.exec(log.name, "nft list ruleset")
-    opened = [line.strip() for line in ruleset.splitlines() if "udp dport 514" in line]
-    assert opened == [f"ip saddr {router_pool(lab.inventory)[0]} udp dport 514 accept"], ruleset
+    assert "udp dport 514" not in ruleset, ruleset
+    _rc, listening = lab.exec(log.name, "ss -Hulnp")
+    assert ":514 " not in listening, listening
 
 
 def _tls_queries(lab: Any) -> int:

@@ -78,6 +78,7 @@ class IosDevice:
         r"^ip access-list (standard|extended) \S+$", r"^(tacacs|radius) server \S+$", r"^aaa group server \S+ \S+$",
         r"^vrf definition \S+$", r"^vrf definition \S+ / address-family \S+$", r"^crypto pki trustpoint \S+$",
         r"^crypto pki certificate chain \S+$", r"^crypto pki certificate chain \S+ / certificate .*$",
+        r"^logging tls-profile \S+$",
         r"^key chain \S+$", r"^key chain \S+ / key \d+$", r"^control-plane$", r"^redundancy$", r"^call-home$",
         r"^call-home / profile \S+$", r"^archive$",
     )
@@ -312,6 +313,7 @@ class VrpDevice(IosDevice):
         r"^aaa / local-aaa-user password policy \S+$", r"^acl( number)? \d+$", r"^acl name \S+.*$",
         r"^user-interface (con|vty) \d+( \d+)?$", r"^hwtacacs-server template \S+$", r"^pki realm \S+$",
         r"^firewall zone \S+$", r"^ip vpn-instance \S+$", r"^ip vpn-instance \S+ / ipv4-family$",
+        r"^ssl policy \S+$",
     )
     REPLACES = (
         r"^sysname ", r"^ip address ", r"^description ", r"^ospf timer hello ", r"^ospf timer dead ",

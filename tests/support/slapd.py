@@ -15,7 +15,7 @@ from pathlib import Path
 from deploys import render
 from deploys.directory import admin_dn
 from deploys.ldif import parse, ssha
-from deploys.pki import Pki
+from egov.pki import Pki
 
 BASE = "dc=quangninh,dc=gov,dc=vn"
 

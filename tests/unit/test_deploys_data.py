@@ -12,8 +12,8 @@ from cryptography import x509
 from deploys import context, roles
 from deploys.base import firewall_rules
 from deploys.context import DeployContext
-from deploys.pki import Pki
 from egov.errors import DeployError
+from egov.pki import Pki
 from inventory import load_inventory
 from inventory.services import roles_of
 

@@ -16,8 +16,8 @@ import yaml
 
 from deploys import render
 from deploys.mail import LDAP_TABLES, alert_mailboxes, mail_domains
-from deploys.pki import Pki
 from egov.errors import DeployError
+from egov.pki import Pki
 from inventory import load_inventory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from egov.errors import InventoryError
 from inventory import load_inventory
 from inventory.applications import APPS
 from inventory.model import Host, Inventory
-from inventory.services import EVERY_HOST, INVENTORY_ROLES, ORDER, listen_ports
+from inventory.services import EVERY_HOST, INVENTORY_ROLES, ORDER, listen_ports, plain_syslog_sources, router_addresses
 from monitoring.config import exporter_config
 from monitoring.targets import build_plan, host_settings
 from monitoring.webconfig import WEB_CONFIG
@@ -190,3 +190,25 @@ def test_the_table_lists_every_role_once_in_deploy_order() -> None:
     assert len(set(ORDER)) == len(ORDER) and set(ORDER) == set(ROLES)  # each has its deploy
     assert ORDER[:len(EVERY_HOST)] == EVERY_HOST and not set(EVERY_HOST) & set(INVENTORY_ROLES)
     assert ORDER.index("web") < ORDER.index("lb")
+
+
+def _router(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(r for site in doc["sites"] for r in site.get("routers", []) if r["name"] == name)
+
+
+def test_plain_syslog_is_taken_only_from_the_routers_set_to_udp(tmp_path: Path) -> None:
+    """Every lab router on TLS (the default): no UDP source and no opening. One router set to udp:
+    its Loopback0 alone, on the log host only; every address of a router names its file."""
+    lab = load_inventory(ROOT / "inventory" / "lab.yml")
+    assert plain_syslog_sources(lab) == []
+    assert not [rule for rule in firewall_rules(["log"], [], lab.hosts["dc-ops1"].vars, "dc-ops1",
+                                                plain_syslog_sources(lab)) if "udp dport 514" in rule]
+    inv = _variant(tmp_path, lambda doc: _router(doc, "qn-core1").setdefault("vars", {}).update(
+        network__syslog_transport="udp"))
+    core = inv.routers["qn-core1"]
+    assert plain_syslog_sources(inv) == [f"{core.loopback}/32"]
+    assert f"ip saddr {{ {core.loopback}/32 }} udp dport 514" in firewall_rules(
+        ["log"], [], inv.hosts["dc-ops1"].vars, "dc-ops1", plain_syslog_sources(inv))
+    named = dict(router_addresses(inv))
+    assert {named[str(core.loopback)], named[str(core.interfaces[0].ip.ip)], named[str(core.mgmt_ip)]} == {"qn-core1"}
+    assert set(named.values()) == set(inv.routers)

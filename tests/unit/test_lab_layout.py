@@ -113,21 +113,59 @@ def test_lab_ssh_is_strict_and_picks_the_user_by_node_kind(inv, tmp_path, monkey
         lab.ssh_argv("nope", [])
 
 
-def test_a_router_forwards_its_syslog_to_the_log_host_over_udp_from_its_loopback(inv, tmp_path: Path) -> None:
+def _rsyslogd_accepts(tmp_path: Path, config: str) -> None:
     import shutil
     import subprocess
 
-    from lab.nodes import node_files
-
-    plan = plan_lab(inv, "lab")
-    files = node_files(plan.nodes["qn-core1"], plan, "ssh-ed25519 AAAA test")
-    forward, _mode = files["/etc/rsyslog.d/10-egov-log-hosts.conf"]
-    # dc-ops1 (role log) at its server LAN address, from qn-core1's Loopback0 (inventory/lab.yml's plan)
-    assert ('*.* action(type="omfwd" target="10.22.176.14" port="514" protocol="udp" address="10.22.186.32")'
-            in forward.splitlines()), forward
     rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
-    (tmp_path / "rsyslog.conf").write_text(forward)
+    (tmp_path / "rsyslog.conf").write_text(config)
     checked = subprocess.run([rsyslogd, "-N1", "-f", str(tmp_path / "rsyslog.conf")], capture_output=True,
                              text=True, check=False, timeout=30)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_a_router_forwards_its_syslog_to_the_log_host_over_tls_with_its_own_certificate(inv, tmp_path: Path) -> None:
+    """inventory/lab.yml leaves network__syslog_transport at its default, tls: the router's rsyslog
+    forwards as a host's does, showing a certificate of the lab CA for its name and loopback, and
+    SRV-09's reading of it (verify's own check) finds every forwarding TLS with the log host verified."""
+    import dataclasses
+
+    from cryptography import x509
+
+    from egov.pki import Pki
+    from lab.nodes import node_files
+    from tests.support.fake_host import FakeHost, Out
+    from verify.checks import CHECKS
+    from verify.checks.base import Node
+
+    plan = plan_lab(inv, "lab")
+    router = plan.nodes["qn-core1"]
+    issued = Pki(tmp_path / "pki").issue("router-qn-core1", ["qn-core1", "10.22.186.32"], client_auth=True)
+    files = node_files(router, plan, "ssh-ed25519 AAAA test", issued)
+    forward, _mode = files["/etc/rsyslog.d/10-egov-log-hosts.conf"]
+    # dc-ops1 (role log) at its server LAN address (inventory/lab.yml's plan), verified by its name
+    assert 'target="10.22.176.14" port="6514" protocol="tcp"' in forward, forward
+    assert 'StreamDriverMode="1" StreamDriverAuthMode="x509/name"' in forward
+    assert 'StreamDriverPermittedPeers="dc-ops1"' in forward and 'port="514"' not in forward
+    assert files["/etc/ssl/egov/host.key"] == (issued.key_pem, 0o600)
+    cert = x509.load_pem_x509_certificate(files["/etc/ssl/egov/host.crt"][0].encode())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "qn-core1" in sans.get_values_for_type(x509.DNSName)
+    assert files["/usr/local/share/ca-certificates/egov-lab-ca.crt"][0] == issued.ca_pem
+    _rsyslogd_accepts(tmp_path, forward)
+    outcome = CHECKS["log_over_tls"](FakeHost(answers={"cat /etc/rsyslog.conf": Out(0, forward)}),
+                                     Node(name="qn-core1", roles=[], log_targets=["10.22.176.14"]))
+    assert outcome.passed, outcome.detail
+    with pytest.raises(LabError, match="qn-core1: syslog over TLS needs the router's certificate"):
+        node_files(router, plan, "k")
+
+    # a router set to udp (not enrolled yet): plain UDP from its Loopback0, and no certificate
+    plain = dataclasses.replace(router, syslog_tls=False)
+    files = node_files(plain, plan, "k")
+    forward, _mode = files["/etc/rsyslog.d/10-egov-log-hosts.conf"]
+    assert ('*.* action(type="omfwd" target="10.22.176.14" port="514" protocol="udp" address="10.22.186.32")'
+            in forward.splitlines()), forward
+    assert "/etc/ssl/egov/host.key" not in files
+    _rsyslogd_accepts(tmp_path, forward)
+    assert plain.recipe("img") != router.recipe("img")  # a change of transport makes the router anew
     assert not [path for path in node_files(plan.nodes["dc-ops1"], plan, "k") if "rsyslog" in path]

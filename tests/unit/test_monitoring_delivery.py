@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from deploys.pki import Pki
 from egov.errors import MonitoringError
+from egov.pki import Pki
 from inventory import load_inventory
 from inventory.services import mail_name
 from monitoring.alertmanager import alertmanager_config

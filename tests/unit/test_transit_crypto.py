@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,8 +98,8 @@ def _rsyslog_check(tmp_path: Path, config: str) -> subprocess.CompletedProcess[s
 
 
 def test_forwarding_is_syslog_over_tls_and_rsyslogd_accepts_it(tmp_path: Path) -> None:
-    config = render("base", "rsyslog-forward.conf.j2", targets=[("dc-ops1", "10.22.146.14")], port=6514,
-                    **TLS_FILES)
+    config = render("base", "rsyslog-forward.conf.j2", managed_by="deploys/base.py",
+                    targets=[("dc-ops1", "10.22.146.14")], port=6514, **TLS_FILES)
     checked = _rsyslog_check(tmp_path, config)
     assert checked.returncode == 0, checked.stderr
     outcome = CHECKS["log_over_tls"](FakeHost(answers={"cat /etc/rsyslog.conf": Out(0, config)}),
@@ -107,14 +108,115 @@ def test_forwarding_is_syslog_over_tls_and_rsyslogd_accepts_it(tmp_path: Path) -
 
 
 def test_the_log_host_takes_tls_only_from_named_peers(tmp_path: Path) -> None:
-    config = render("log", "central.conf.j2", retention_days=90, port=6514, peers=["dc-db1", "dc-db2"],
-                    router_port=514, router_pool=[], routers=[], **TLS_FILES)
+    """Every router on TLS: the hosts and the routers are named peers of the one TLS input, a
+    router's lines go to its own file by its address, and there is no plain input at all."""
+    config = render("log", "central.conf.j2", retention_days=90, port=6514, peers=["dc-db1", "dc-db2", "dc-r1"],
+                    router_addresses=[("10.22.128.1", "dc-r1"), ("10.22.146.1", "dc-r1")], router_port=514,
+                    plain_sources=[], plain_loopbacks=[], **TLS_FILES)
     checked = _rsyslog_check(tmp_path, config)
     assert checked.returncode == 0, checked.stderr
-    assert 'PermittedPeer=["dc-db1", "dc-db2"]' in config and "imudp" not in config
+    assert 'PermittedPeer=["dc-db1", "dc-db2", "dc-r1"]' in config and "imudp" not in config
+    remote = config[config.index('ruleset(name="egov_remote")'):]
+    assert 'if $fromhost-ip == ["10.22.128.1", "10.22.146.1"] then { set $.router = "dc-r1"; }' in remote
+    assert remote.index('dynaFile="EgovPerRouter"') < remote.index("stop") < remote.index('dynaFile="EgovPerHost"')
     log_host = Node(name="dc-ops1", roles=["log"])
     outcome = CHECKS["log_over_tls"](FakeHost(answers={"cat /etc/rsyslog.conf": Out(0, config)}), log_host)
     assert outcome.passed, outcome.detail
+
+
+def _send_tls(port: int, ca: str, cert: str, key: str, marker: str) -> str:
+    """One syslog line (RFC 5424, octet-counted as RFC 5425 frames it) over TLS to 127.0.0.1:``port``,
+    showing ``cert``; "" when sent, else why the log host refused the session."""
+    import socket
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.check_hostname = False
+    ctx.load_cert_chain(cert, key)
+    msg = f"<13>1 - sender egov-test - - - {marker}".encode()
+    try:
+        with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=5)) as tls:
+            tls.sendall(str(len(msg)).encode() + b" " + msg)
+            tls.settimeout(1)
+            try:
+                tls.recv(1)  # rsyslog never answers: a refused peer is a closed session or a TLS alert
+            except TimeoutError:
+                return ""
+            return "closed"
+    except (OSError, ssl.SSLError) as exc:
+        return type(exc).__name__
+
+
+def test_a_real_rsyslogd_files_each_sender_by_address_and_refuses_unnamed_peers(tmp_path: Path) -> None:
+    """The log host's configuration in a real rsyslogd (on loopback, ports and paths moved): a
+    router's line over TLS lands in its own file by its address, a host's in its directory, a
+    certificate the inventory does not name is refused, and a plain-UDP router's datagram is filed
+    by its loopback; then, with no router on UDP, there is no UDP input to send to."""
+    import socket
+    import time
+
+    from egov.pki import Pki
+    from tests.support.slapd import free_port
+
+    pki = Pki(tmp_path / "pki")
+    server = pki.issue("host-dc-ops1", ["dc-ops1"], client_auth=True)
+    files = {}
+    for name, issued in (("server", server), *((who, pki.issue(who, [who], client_auth=True))
+                                               for who in ("dc-r1", "dc-db1", "intruder"))):
+        (tmp_path / f"{name}.crt").write_text(issued.cert_pem)
+        (tmp_path / f"{name}.key").write_text(issued.key_pem)
+        files[name] = (str(tmp_path / f"{name}.crt"), str(tmp_path / f"{name}.key"))
+    ca = tmp_path / "ca.crt"
+    ca.write_text(server.ca_pem)
+    out = tmp_path / "log"
+    rsyslogd = _tool("rsyslogd", "/usr/sbin/rsyslogd")
+
+    def run(addresses: list[tuple[str, str]], plain: list[tuple[str, str]], sends: Any) -> None:
+        tls_port, udp_port = free_port(), free_port()
+        config = render("log", "central.conf.j2", retention_days=90, port=tls_port, peers=["dc-db1", "dc-r1"],
+                        router_addresses=addresses, router_port=udp_port,
+                        plain_sources=[f"{address}/32" for address, _ in plain], plain_loopbacks=plain,
+                        cert=files["server"][0], key=files["server"][1], ca=str(ca))
+        (tmp_path / "rsyslog.conf").write_text(config.replace("/var/log/egov", str(out)).replace(
+            'fileGroup="adm"', ""))
+        daemon = subprocess.Popen([rsyslogd, "-n", "-f", str(tmp_path / "rsyslog.conf"), "-i", str(tmp_path / "pid")],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", tls_port)) == 0:
+                        break
+                time.sleep(0.1)
+            sends(tls_port, udp_port)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=10)
+
+    def logged(marker: str) -> list[str]:
+        return sorted(str(p.relative_to(out)) for p in out.rglob("*.log") if marker in p.read_text())
+
+    def with_udp_router(tls_port: int, udp_port: int) -> None:
+        assert _send_tls(tls_port, str(ca), *files["dc-r1"], "from-router") == ""
+        assert _send_tls(tls_port, str(ca), *files["intruder"], "from-intruder") != ""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.sendto(b"<13>1 - r2 ospfd - - - from-udp-router", ("127.0.0.1", udp_port))
+        time.sleep(1.5)
+
+    run([("127.0.0.1", "dc-r1")], [("127.0.0.1", "dc-r2")], with_udp_router)
+    assert logged("from-router") == ["network/dc-r1.log"]
+    assert logged("from-udp-router") == ["network/dc-r2.log"]
+    assert logged("from-intruder") == []
+
+    def all_tls(tls_port: int, udp_port: int) -> None:
+        assert _send_tls(tls_port, str(ca), *files["dc-db1"], "from-host") == ""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.sendto(b"<13>1 - r2 ospfd - - - from-nobody", ("127.0.0.1", udp_port))
+        time.sleep(1.5)
+
+    run([("10.22.186.32", "dc-r1")], [], all_tls)
+    assert logged("from-host") == [f"sender/{time.strftime('%Y-%m-%d')}.log"]
+    assert logged("from-nobody") == []
 
 
 PLAIN_FORWARD = '*.* action(type="omfwd" target="10.22.146.14" port="514" protocol="tcp")\n'
@@ -134,12 +236,12 @@ def test_cleartext_syslog_fails_the_control(node: Node, config: str, problem: st
     assert not outcome.passed and problem in outcome.detail, outcome.detail
 
 
-# --- the routers' plain syslog, from the router pool only -----------------------------------------
+# --- the plain syslog of the routers not enrolled for TLS, from their loopbacks only ---------------
 
-POOL = ["10.22.128.0/24"]
+POOL = ["10.22.128.1/32"]
 EXPORTERS = {"monitoring__node_exporter_port": 9100, "monitoring__postgres_exporter_port": 9187,
              "monitoring__egov_exporter_port": 9101}
-LOG_HOST = Node(name="dc-ops1", roles=["log"], router_pool=POOL)
+LOG_HOST = Node(name="dc-ops1", roles=["log"], plain_syslog_sources=POOL)
 
 
 def _nft_listed(tmp_path: Path, rules: list[str]) -> str:
@@ -154,9 +256,10 @@ def _nft_listed(tmp_path: Path, rules: list[str]) -> str:
     return listed.stdout
 
 
-def _central(routers: list[tuple[str, str]], pool: list[str]) -> str:
+def _central(plain: list[tuple[str, str]], sources: list[str]) -> str:
+    """The log host's configuration with the routers ``plain`` ((loopback, name)) on UDP from ``sources``."""
     return render("log", "central.conf.j2", retention_days=90, port=6514, peers=["dc-db1"], router_port=514,
-                  router_pool=pool, routers=routers, **TLS_FILES)
+                  router_addresses=plain, plain_sources=sources, plain_loopbacks=plain, **TLS_FILES)
 
 
 def _srv09(config: str, ruleset: str, node: Node = LOG_HOST) -> tuple[bool, str]:
@@ -165,41 +268,41 @@ def _srv09(config: str, ruleset: str, node: Node = LOG_HOST) -> tuple[bool, str]
     return outcome.passed, outcome.detail
 
 
-def test_the_log_host_opens_udp_514_to_the_router_pool_alone(tmp_path: Path) -> None:
-    config = _central([("dc-r1", "10.22.128.1")], POOL)
+def test_the_log_host_opens_udp_514_to_the_plain_syslog_sources_alone(tmp_path: Path) -> None:
+    config = _central([("10.22.128.1", "dc-r1")], POOL)
     checked = _rsyslog_check(tmp_path, config)
     assert checked.returncode == 0, checked.stderr
     # the routers' own ruleset and file, named from the inventory by the sender's address
     assert 'input(type="imudp" port="514" ruleset="egov_routers")' in config
-    assert 'if $fromhost-ip == "10.22.128.1" then { set $.router = "dc-r1"; }' in config
+    assert 'if $fromhost-ip == ["10.22.128.1"] then { set $.router = "dc-r1"; }' in config
     assert "/var/log/egov/network/%$.router%.log" in config
     ruleset = _nft_listed(tmp_path, firewall_rules(["log"], [], EXPORTERS, "dc-ops1", POOL))
-    assert "ip saddr 10.22.128.0/24 udp dport 514 accept" in ruleset, ruleset
-    assert _srv09(config, ruleset) == (True, "log host: syslog over TLS, senders verified; "
-                                             "routers' UDP from 10.22.128.0/24 only")
+    assert "ip saddr 10.22.128.1 udp dport 514 accept" in ruleset, ruleset
+    assert _srv09(config, ruleset) == (True, "log host: syslog over TLS, senders verified; plain UDP from "
+                                             "the routers not enrolled for TLS (10.22.128.1/32) only")
 
 
 def test_a_host_without_the_log_role_never_opens_udp_514(tmp_path: Path) -> None:
     assert not [rule for rule in firewall_rules(["db"], [], EXPORTERS, "dc-db1", POOL) if "udp dport 514" in rule]
-    # nor does the log host without a router pool to open it to
+    # nor does the log host when every router uses TLS
     assert not [rule for rule in firewall_rules(["log"], [], EXPORTERS, "dc-ops1", []) if "udp dport 514" in rule]
 
 
 @pytest.mark.parametrize(("extra", "pool", "problem"), [
-    (["udp dport 514"], POOL, "'udp dport 514 accept' opens udp/514 beyond the router pool"),
-    (["ip saddr 10.22.0.0/16 udp dport { 514, 1514 }"], POOL, "opens udp/514 beyond the router pool"),
+    (["udp dport 514"], POOL, "'udp dport 514 accept' opens udp/514 beyond the routers that send plain syslog"),
+    (["ip saddr 10.22.0.0/16 udp dport { 514, 1514 }"], POOL, "opens udp/514 beyond the routers that send plain"),
     (["ip saddr 10.22.146.0/24"], POOL, "'ip saddr 10.22.146.0/24 accept' opens udp/514"),
 ])
 def test_srv09_fails_a_firewall_that_lets_hosts_reach_udp_514(tmp_path: Path, extra: list[str], pool: list[str],
                                                                problem: str) -> None:
     ruleset = _nft_listed(tmp_path, firewall_rules(["log"], extra, EXPORTERS, "dc-ops1", pool))
-    passed, detail = _srv09(_central([("dc-r1", "10.22.128.1")], POOL), ruleset)
+    passed, detail = _srv09(_central([("10.22.128.1", "dc-r1")], POOL), ruleset)
     assert not passed and problem in detail, detail
 
 
 def test_srv09_fails_an_input_rsyslog_itself_takes_from_hosts(tmp_path: Path) -> None:
     ruleset = _nft_listed(tmp_path, firewall_rules(["log"], [], EXPORTERS, "dc-ops1", POOL))
-    wider = _central([("dc-r1", "10.22.128.1")], ["10.22.0.0/16"])
+    wider = _central([("10.22.128.1", "dc-r1")], ["10.22.0.0/16"])
     assert _rsyslog_check(tmp_path, wider).returncode == 0
     passed, detail = _srv09(wider, ruleset)
     assert not passed and "$AllowedSender UDP does not restrict it" in detail, detail
@@ -207,14 +310,14 @@ def test_srv09_fails_an_input_rsyslog_itself_takes_from_hosts(tmp_path: Path) ->
     passed, detail = _srv09(unrestricted, ruleset)
     assert not passed and "$AllowedSender UDP does not restrict it" in detail, detail
     # a firewall that drops nothing by default
-    passed, detail = _srv09(_central([("dc-r1", "10.22.128.1")], POOL), ruleset.replace("policy drop", "policy accept"))
+    passed, detail = _srv09(_central([("10.22.128.1", "dc-r1")], POOL), ruleset.replace("policy drop", "policy accept"))
     assert not passed and "does not drop by default" in detail, detail
 
 
 def test_srv09_still_fails_a_plain_input_on_any_other_host(tmp_path: Path) -> None:
-    config = _central([("dc-r1", "10.22.128.1")], POOL)
+    config = _central([("10.22.128.1", "dc-r1")], POOL)
     ruleset = _nft_listed(tmp_path, firewall_rules(["log"], [], EXPORTERS, "dc-ops1", POOL))
-    passed, detail = _srv09(config, ruleset, Node(name="dc-db1", roles=["db"], router_pool=POOL,
+    passed, detail = _srv09(config, ruleset, Node(name="dc-db1", roles=["db"], plain_syslog_sources=POOL,
                                                  log_targets=["10.22.146.14"]))
     assert not passed and "imudp: a plain network input" in detail, detail
 
@@ -233,7 +336,7 @@ def pg_server() -> Iterator[tuple[Path, str, Path]]:
     import socket
     import tempfile
 
-    from deploys.pki import Pki
+    from egov.pki import Pki
 
     _tool("postgres", str(PG_BIN / "postgres"))
     work = Path(tempfile.mkdtemp(prefix="egov-pg-"))
@@ -321,7 +424,7 @@ def web_tls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A host certificate for 127.0.0.1 from a lab CA, and a web config for user prometheus."""
     import bcrypt
 
-    from deploys.pki import Pki
+    from egov.pki import Pki
     from monitoring.webconfig import web_config
 
     work = tmp_path_factory.mktemp("web")

@@ -40,8 +40,8 @@ class Node:
     + app_configs: role name -> path of the app's config file (holds its DB credentials)
     + proxied: every core application of the platform, role name -> path prefix on the proxy
     + ntp_servers, log_targets: addresses (and names) of the DC time servers and log hosts
-    + router_pool: the networks the routers send from (their loopbacks), the only senders a log
-      host may take plain syslog from
+    + plain_syslog_sources: the loopbacks (/32) of the routers not enrolled for TLS, the only
+      senders a log host may take plain syslog from (none: it takes none)
     + tls_name: the name the proxy's certificate must carry (None: chain and expiry only)
     + proxy_port: where the web role's nginx terminates TLS
     + entry: (address, port) of the platform's entry point (the load balancer's VIP)
@@ -67,7 +67,7 @@ class Node:
     proxied: dict[str, str] = field(default_factory=dict)
     ntp_servers: list[str] = field(default_factory=list)
     log_targets: list[str] = field(default_factory=list)
-    router_pool: list[str] = field(default_factory=list)
+    plain_syslog_sources: list[str] = field(default_factory=list)
     tls_name: str | None = None
     proxy_port: int = 443
     entry: tuple[str, int] | None = None

@@ -236,19 +236,20 @@ def _firewall_opens_beyond(ruleset: str, port: str, pool: list[IPv4Network]) -> 
                 continue
             saddr = _SADDR.search(rule)
             if not saddr or not _within(saddr.group(1), pool):
-                return f"nftables '{rule}' opens udp/{port} beyond the router pool"
+                return f"nftables '{rule}' opens udp/{port} beyond the routers that send plain syslog"
     return None
 
 
 def _router_input_problem(host: RunsCommands, node: Node, text: str, ports: list[str]) -> str | None:
-    """A log host's plain UDP input is the routers' (they hold no certificate): accepted only when both
-    rsyslog (``$AllowedSender UDP``) and the firewall take it from the router pool alone."""
-    pool = [IPv4Network(net) for net in node.router_pool]
+    """A log host's plain UDP input is the routers' not enrolled for TLS yet: accepted only when both
+    rsyslog (``$AllowedSender UDP``) and the firewall take it from their loopbacks alone."""
+    pool = [IPv4Network(net) for net in node.plain_syslog_sources]
     if not pool:
-        return "imudp: a plain network input, and the inventory has no router pool to restrict it to"
+        return "imudp: a plain network input, and no router of the inventory sends plain syslog (all use TLS)"
     allowed = _ALLOWED_UDP.findall(text)
     if not allowed or not all(_within(line, pool) for line in allowed):
-        return "imudp: $AllowedSender UDP does not restrict it to the router pool " + ", ".join(node.router_pool)
+        return ("imudp: $AllowedSender UDP does not restrict it to the plain-syslog routers "
+                + ", ".join(node.plain_syslog_sources))
     ruleset = host.run("nft list ruleset")
     if ruleset.rc != 0:
         return "imudp: cannot read the firewall (nft list ruleset) to see it restricted to the routers"
@@ -263,8 +264,8 @@ def _router_input_problem(host: RunsCommands, node: Node, text: str, ports: list
 def log_over_tls(host: RunsCommands, node: Node) -> Outcome:
     """Syslog crosses the network only over TLS with the peer's certificate verified (RFC 5425):
     every forwarding action, and every network input, of the effective rsyslog configuration. The one
-    exception is a log host's UDP input for the routers, restricted to the router pool by rsyslog and
-    by the firewall (``nft list ruleset``)."""
+    exception is a log host's UDP input for the routers not enrolled for TLS, restricted to their
+    loopbacks by rsyslog and by the firewall (``nft list ruleset``)."""
     text = "\n".join(line.split("#", 1)[0] for line in
                      output(host.run("cat /etc/rsyslog.conf /etc/rsyslog.d/*.conf")).splitlines())
     problems, forwards, inputs, router_ports = [], 0, 0, []
@@ -297,7 +298,8 @@ def log_over_tls(host: RunsCommands, node: Node) -> Outcome:
     if problems:
         return Outcome(False, "; ".join(problems))
     if "log" in node.roles:
-        routers_note = f"; routers' UDP from {', '.join(node.router_pool)} only" if router_input else ""
+        plain = ", ".join(node.plain_syslog_sources)
+        routers_note = f"; plain UDP from the routers not enrolled for TLS ({plain}) only" if router_input else ""
         return Outcome(inputs > 0, f"log host: syslog over TLS, senders verified{routers_note}" if inputs else
                        "log host: no TLS network input (imtcp)")
     if not forwards:
