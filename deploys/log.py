@@ -28,7 +28,8 @@ def apply() -> None:
     days = int(data("log__retention_days"))
     inv = deploy_context().inventory
     plain = plain_syslog_routers(inv)
-    tls_routers = [name for name in inv.routers if name not in {router.name for router in plain}]
+    plain_names = {router.name for router in plain}
+    tls_routers = [name for name in inv.routers if name not in plain_names]
     files.directory(name="central log directory", path="/var/log/egov", mode="750", group="adm")
     checked_file(name="rsyslog: receive from every host", path="/etc/rsyslog.d/10-egov-central.conf",
                  content=render("log", "central.conf.j2", retention_days=days, port=SYSLOG_TLS_PORT,
