@@ -27,13 +27,13 @@ from deploys.context import deploy_context
 from deploys.facts.system import ContainerKind
 from deploys.ops import apt_index
 from deploys.ops.config import checked_file
-from deploys.pki import Issued, certificate, install
+from deploys.pki import Issued, certificate, install, issuer_of
 from egov.errors import DeployError
 from inventory.services import (
     HOST_CERT,
     HOST_KEY,
     NTS_KE_PORT,
-    PACKAGE_CACHE_PORT,
+    PACKAGE_MIRROR_TLS_PORT,
     SYSLOG_TLS_PORT,
     listen_ports,
     peer_ca,
@@ -146,15 +146,30 @@ def firewall_rules(roles: list[str], extra: list[str], host_vars: Mapping[str, A
     return rules
 
 
+# The CA of the DC mirror's certificate, for apt alone: written before the first apt run, which
+# comes before the host's trust store has the platform CA (``install`` below).
+APT_MIRROR_CA = "/etc/apt/egov-mirror-ca.crt"
+
+
 def _apt() -> None:
-    mirrors = [addr for name, addr in peers("mirror") if name != host_name()]
     from deploys.mirror import upstream_proxy
 
-    upstream = upstream_proxy("base__apt_upstream_proxy")
-    proxy = f"http://{mirrors[0]}:{PACKAGE_CACHE_PORT}" if mirrors else upstream
-    if proxy:
-        checked_file(name="apt through the DC mirror", path="/etc/apt/apt.conf.d/90egov-mirror",
-                     content=render("base", "apt-proxy.conf.j2", proxy=proxy))
+    mirrors = [(name, addr) for name, addr in peers("mirror") if name != host_name()]
+    if mirrors:
+        # apt's proxy over HTTPS (apt 2.6, apt-transport-http(1)): the mirror's nginx checked for its
+        # address against the CA that issued its certificate ("": a public one, the system's store)
+        name, address = mirrors[0]
+        ca_pem = issuer_of("host", deploy_context().inventory.hosts[name].vars)
+        if ca_pem:
+            files.put(name="apt: the CA of the DC mirror's certificate", src=_text(ca_pem), dest=APT_MIRROR_CA,
+                      mode="644")
+        content = render("base", "apt-proxy.conf.j2", proxy=f"https://{address}:{PACKAGE_MIRROR_TLS_PORT}/",
+                         mirror=address, ca=APT_MIRROR_CA if ca_pem else None)
+    else:
+        upstream = upstream_proxy("base__apt_upstream_proxy")
+        content = render("base", "apt-proxy.conf.j2", proxy=upstream, mirror=None, ca=None) if upstream else ""
+    if content:
+        checked_file(name="apt through the DC mirror", path="/etc/apt/apt.conf.d/90egov-mirror", content=content)
     # the packages of the roles applied with base too, in the same transaction (deploys/packages.py)
     from deploys.packages import of_roles
 

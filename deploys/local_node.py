@@ -8,8 +8,9 @@ three levels, a commune-level unit's under two.
   resolving what it has already seen while its WAN link flaps, and the DC's internal zone (the
   province domain, as ``deploys/dns.py`` serves it) is answered without DNSSEC validation
   failing on it;
-- a caching proxy (squid) whose only parent is the DC package mirror (apt-cacher-ng): the
-  unit's machines fetch Debian packages once over the WAN, and nothing goes straight out.
+- a caching proxy (squid) whose only parent is the DC package mirror (apt-cacher-ng), reached over
+  TLS (the mirror's certificate checked against the platform CA): the unit's machines fetch Debian
+  packages once over the WAN, never in clear, and nothing goes straight out.
 
 Both serve only the networks of its site and the sites below it (from the inventory), and both
 configurations are checked by their own checker (``unbound-checkconf``, ``squid -k parse``) before
@@ -34,9 +35,10 @@ from deploys.base import host_tls
 from deploys.dns import UNBOUND_RESTART
 from deploys.ops.config import checked_file
 from egov.errors import DeployError
-from inventory.services import DISTRICT_PROXY_PORT, DNS_TLS_PORT, PACKAGE_CACHE_PORT
+from inventory.services import DISTRICT_PROXY_PORT, DNS_TLS_PORT, PACKAGE_MIRROR_TLS_PORT
 
-PACKAGES = ["unbound", "squid"]
+# squid-openssl: the build that checks its TLS parent's certificate (it replaces package squid)
+PACKAGES = ["unbound", "squid-openssl"]
 
 
 @functools.lru_cache(maxsize=8)
@@ -78,10 +80,13 @@ def apply() -> None:
         check="unbound-checkconf", reload=UNBOUND_RESTART,
     )
     systemd.service(name="local node: unbound running", service="unbound", running=True, enabled=True)
+    mirror_name, mirror = _dc_hosts("mirror")[0]
     checked_file(
         name="local node: package proxy toward the DC mirror", path="/etc/squid/squid.conf",
         content=render("local_node", "squid.conf.j2", networks=networks, port=DISTRICT_PROXY_PORT,
-                       mirror=_dc_hosts("mirror")[0][1], mirror_port=PACKAGE_CACHE_PORT,
+                       # by its name in the domain, which its host certificate carries
+                       mirror=mirror, mirror_name=f"{mirror_name}.{domain}", mirror_port=PACKAGE_MIRROR_TLS_PORT,
+                       ca=host_tls()[2],
                        cache_mb=int(data("district_node__cache_mb")),
                        max_object_mb=int(data("district_node__max_object_mb"))),
         check="squid -k parse -f {path}", reload="systemctl restart squid",

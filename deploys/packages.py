@@ -32,7 +32,7 @@ def of_roles(roles: Iterable[str]) -> tuple[list[str], list[str]]:
 
     wanted = list(roles)
     table: dict[str, tuple[list[str], list[str]]] = {
-        "mirror": (mirror.PACKAGES, []), "dns": (dns.PACKAGES, []), "db": (db.PACKAGES, []),
+        "mirror": ([*mirror.PACKAGES, *web.PACKAGES], []), "dns": (dns.PACKAGES, []), "db": (db.PACKAGES, []),
         "web": (web.PACKAGES, []), "lb": (lb.PACKAGES, []), "mail": (mail.PACKAGES, []),
         "backup": (backup.PACKAGES, []), "local_node": (local_node.PACKAGES, []),
         "monitoring": (web.PACKAGES, monitoring.PACKAGES), "exporters": ([], exporters.packages(set(wanted))),

@@ -24,8 +24,12 @@ if TYPE_CHECKING:
 
     from inventory.model import Host, Inventory, Router
 
-# apt-cacher-ng's port: the DC package mirror, and the lab's proxy on the control machine
+# apt-cacher-ng's port: the DC package mirror's (on its loopback only), and the lab's proxy on the
+# control machine
 PACKAGE_CACHE_PORT = 3142
+# where the DC package mirror's nginx terminates TLS in front of apt-cacher-ng: every other host's
+# apt and every local node's squid reach the mirror only there (apt's proxy over HTTPS)
+PACKAGE_MIRROR_TLS_PORT = 3143
 # where the web role's nginx terminates TLS; the load balancer passes HTTPS through to it
 WEB_PORT = 8443
 # syslog over TLS (RFC 5425): every host forwards its logs to the DC log hosts there
@@ -94,7 +98,7 @@ TABLE: tuple[Role, ...] = (
     Role("exporters", ("tcp/{monitoring__node_exporter_port}", "tcp/{monitoring__postgres_exporter_port}",
                        "tcp/{monitoring__egov_exporter_port}"), every_host=True),
     Role("backup_source", every_host=True),
-    Role("mirror", (f"tcp/{PACKAGE_CACHE_PORT}",)),
+    Role("mirror", (f"tcp/{PACKAGE_MIRROR_TLS_PORT}",)),
     Role("ntp", ("udp/123", f"tcp/{NTS_KE_PORT}")),
     # unbound before 1.22 (Debian 12: 1.17) binds plain UDP on its DNS-over-TLS port too
     # (NLnetLabs/unbound#143): closed, so only TLS over TCP answers there

@@ -8,14 +8,16 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: the lab engine (docker.io, debootstrap, apt-cacher-ng); the validators the
 # unit tests run on rendered configs (frr's vtysh -C, promtool, amtool, unbound-checkconf,
-# squid -k parse, chronyd -p; chrony also as a real NTS server and client); PostgreSQL for the
+# squid -k parse, chronyd -p; chrony also as a real NTS server and client; squid-openssl, the build
+# the local nodes run, also as a real proxy with a TLS parent; nginx as the mirror's TLS front, real,
+# in front of a stand-in apt-cacher-ng); PostgreSQL for the
 # reference application's tests; node_exporter for its TLS test; graphviz for topology SVGs;
 # chromium for the on-call page's browser tests (headless, tests/support/cdp.py).
 APT_PACKAGES=(
   docker.io debootstrap apt-cacher-ng iproute2 openssh-client openssh-server rsyslog rsyslog-gnutls nftables
   graphviz frr
   prometheus prometheus-alertmanager prometheus-blackbox-exporter prometheus-node-exporter
-  postgresql python3-psycopg2 unbound squid chrony
+  postgresql python3-psycopg2 unbound squid-openssl chrony nginx
   chromium
   # the directory and mail checkers the unit tests run (slaptest, a real slapd, postfix check, doveconf)
   slapd ldap-utils postfix postfix-ldap dovecot-imapd dovecot-lmtpd dovecot-ldap python3-ldap3

@@ -24,6 +24,8 @@ from inventory.services import (
     AUTHENTICATED_PORTS,
     DIRECTORY_PORT,
     DNS_TLS_PORT,
+    PACKAGE_CACHE_PORT,
+    PACKAGE_MIRROR_TLS_PORT,
     WEB_PORT,
     app_config_path,
     closed_ports,
@@ -101,6 +103,10 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
         directories=[str(h.mgmt_ip) for h in inv.hosts_with_role("directory")],
         directory_base=directory_base(inv),
         directory_port=DIRECTORY_PORT,
+        # as deploys/base.py points apt: the first mirror host that is not this one, by management address
+        package_mirror=next((str(h.mgmt_ip) for h in inv.hosts_with_role("mirror") if h.name != host.name), None),
+        package_mirror_tls_port=PACKAGE_MIRROR_TLS_PORT,
+        package_cache_port=PACKAGE_CACHE_PORT,
     )
 
 

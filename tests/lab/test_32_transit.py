@@ -1,6 +1,7 @@
 """Encrypted in transit, authenticated at every service (issue 13, item 8), on the deployed lab:
 syslog over TLS with the sender's certificate checked, PostgreSQL across hosts only over TLS with
-verify-full, the Prometheus stack answering HTTPS with a password only, DNS over TLS and NTS.
+verify-full, the Prometheus stack answering HTTPS with a password only, DNS over TLS, NTS, and
+packages from the DC mirror over TLS.
 
 Runs after test_30 (every host deployed); changes nothing, so it restores nothing.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from inventory.services import plain_syslog_sources, router_facing_ip
+from inventory.services import PACKAGE_CACHE_PORT, plain_syslog_sources, router_facing_ip
 from tests.support.real_monitoring import wait_for
 from verify.checks.server import authdata_sources
 
@@ -247,3 +248,41 @@ def test_every_host_keeps_time_over_nts_from_the_dc(lab: Any) -> None:
         assert rc == 0, f"{name}: {out}"
         counted = int(next(line.split(":")[1] for line in out.splitlines() if line.startswith("Authenticated NTP")))
         assert counted > 0, f"{name}: no authenticated NTP packet served: {out}"
+
+
+MIRROR_LOG = "/var/log/nginx/egov-mirror.access.log"
+
+
+def _mirror_log(lab: Any, mirror: str) -> list[str]:
+    rc, out = lab.exec(mirror, f"cat {MIRROR_LOG}")
+    assert rc == 0, out
+    return out.splitlines()
+
+
+def test_packages_cross_to_every_host_from_the_mirror_over_tls_only(lab: Any) -> None:
+    """A DC host's apt update and a district node's squid (asked past its cache) both reach the
+    mirror's TLS port, which logs their requests; apt-cacher-ng's own port answers neither."""
+    inv = lab.inventory
+    mirror = inv.hosts_with_role("mirror")[0].name
+    client = next(h for h in inv.hosts.values() if not {"mirror", "local_node"} & set(h.roles))
+    node = inv.hosts_with_role("local_node")[0]
+    before = len(_mirror_log(lab, mirror))
+    rc, out = lab.exec(client.name, "apt-get -q update", timeout=300)
+    assert rc == 0 and "Err:" not in out, out
+    fetch = ("python3 -c \"import urllib.request as u; o = u.build_opener(u.ProxyHandler("
+             "{'http': 'http://127.0.0.1:3128'})); print(o.open(u.Request("
+             "'http://deb.debian.org/debian/dists/bookworm/Release', headers={'Cache-Control': 'no-cache'}), "
+             "timeout=60).status)\"")
+    rc, out = lab.exec(node.name, fetch)
+    assert rc == 0 and out.strip().endswith("200"), out
+    new = _mirror_log(lab, mirror)[before:]
+    node_addresses = lab.exec(node.name, "hostname -I")[1].split()
+    assert any(line.startswith(f"{client.mgmt_ip} ") for line in new), new
+    assert any(line.split()[0] in node_addresses and "dists/bookworm/Release" in line for line in new), \
+        (node_addresses, new)
+    mirror_ip = inv.hosts[mirror].mgmt_ip
+    plain = (f"python3 -c \"import socket; socket.create_connection(('{mirror_ip}', {PACKAGE_CACHE_PORT}), "
+             "timeout=5); print('open')\"")
+    for source in (client.name, node.name):
+        rc, out = lab.exec(source, plain)
+        assert rc != 0 and "open" not in out, f"{source} reaches apt-cacher-ng in clear: {out}"

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.support.loopback import serving
 
 
 @dataclass
@@ -72,32 +73,12 @@ def smtp_starttls(cert: Path, key: Path) -> Iterator[tuple[int, Mailbox]]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     box = Mailbox()
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
-    stop = threading.Event()
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            conn.settimeout(10)
-            threading.Thread(target=_serve_one, args=(conn,), daemon=True).start()
-
-    def _serve_one(conn: socket.socket) -> None:
+    def serve_one(conn: socket.socket) -> None:
         try:
             _session(conn, context, box)
         except (OSError, ssl.SSLError):
             pass  # a client that gave up on the certificate hangs up mid-handshake
-        finally:
-            conn.close()
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1], box
-    finally:
-        stop.set()
-        thread.join(2)
-        server.close()
+    with serving(serve_one) as port:
+        yield port, box

@@ -103,8 +103,10 @@ def test_unbound_config_passes_unbound_checkconf(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("squid") is None, reason="squid is not installed here")
 def test_squid_config_passes_squid_parse(tmp_path: Path) -> None:
     text = render("local_node", "squid.conf.j2", networks=["10.22.192.0/27"], port=3128, mirror="10.22.146.14",
-                  mirror_port=3142, cache_mb=1024, max_object_mb=512)
-    assert "cache_peer 10.22.146.14 parent 3142" in text and "never_direct allow all" in text
+                  mirror_name="dc-ops1.quangninh.gov.vn", mirror_port=3143, ca="/etc/ssl/certs/ca-certificates.crt",
+                  cache_mb=1024, max_object_mb=512)
+    assert "cache_peer 10.22.146.14 parent 3143" in text and "never_direct allow all" in text
+    assert " tls tls-cafile=/etc/ssl/certs/ca-certificates.crt tls-domain=dc-ops1.quangninh.gov.vn " in text
     path = tmp_path / "squid.conf"
     path.write_text(text)
     ok = subprocess.run(["squid", "-k", "parse", "-f", str(path)], capture_output=True, text=True, check=False)

@@ -98,8 +98,8 @@ def configured(inv: Inventory, host: Host) -> set[str]:
         out.add("tcp/" + _one(r"^\s*tls-port: (\d+)", resolver))
     if "local_node" in roles:
         squid = render("local_node", "squid.conf.j2", networks=["10.0.0.0/24"],
-                       port=local_node.DISTRICT_PROXY_PORT, mirror="10.0.0.1", mirror_port=1, cache_mb=1,
-                       max_object_mb=1)
+                       port=local_node.DISTRICT_PROXY_PORT, mirror="10.0.0.1", mirror_name="m", mirror_port=1, ca="c",
+                       cache_mb=1, max_object_mb=1)
         out.add("tcp/" + _one(r"^http_port (\d+)", squid))
     if "lb" in roles:
         out |= {f"tcp/{port}" for port in re.findall(r"^\s*bind :(\d+)", _template("lb/haproxy.cfg.j2"), re.MULTILINE)}
@@ -112,8 +112,12 @@ def configured(inv: Inventory, host: Host) -> set[str]:
         central = _template("log/central.conf.j2")
         out |= {f"{proto}/{port}" for proto, port in re.findall(r'type="im(tcp|udp)" port="(\d+)"', central)}
     if "mirror" in roles:
+        # apt-cacher-ng binds the loopback; nginx's TLS in front of it is what other hosts reach
         acng = render("mirror", "acng.conf.j2", port=mirror.PACKAGE_CACHE_PORT, upstream="")
-        out.add("tcp/" + _one(r"^Port: (\d+)", acng))
+        assert _one(r"^BindAddress: (\S+)", acng) == "127.0.0.1"
+        front = render("mirror", "mirror-tls.conf.j2", port=mirror.PACKAGE_MIRROR_TLS_PORT,
+                       cache_port=mirror.PACKAGE_CACHE_PORT, cert="c", key="k")
+        out.add("tcp/" + _one(r"^\s*listen (\d+) ssl", front))
     if "mail" in roles:
         master = _template("mail/master.cf.j2")
         out |= {DEFAULT_PORTS[name] for name in re.findall(r"^(smtp|submission)\s+inet", master, re.MULTILINE)}

@@ -7,9 +7,11 @@ missing one is a failure, never a skip.
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -915,3 +917,297 @@ def test_a_vendor_routers_config_holds_the_key_the_time_servers_hold() -> None:
         lines = [line.strip() for line in text.splitlines()]
         assert all(line in lines for line in expected), (router.name, expected)
         assert key.key not in redact(text)  # the derived key is a secret like the seed
+
+
+# --- Packages: apt and squid to the DC mirror over TLS ------------------------------------------
+
+
+@contextmanager
+def _tls_front(cert_pem: str, key_pem: str, where: Path) -> Iterator[tuple[int, list[str]]]:
+    """A TLS server on 127.0.0.1 standing in for the mirror's nginx: it records the request line of
+    each session it completes a handshake for, and answers 404."""
+    import socket
+    import ssl
+
+    from tests.support.loopback import serving
+
+    (where / "front.crt").write_text(cert_pem)
+    (where / "front.key").write_text(key_pem)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(where / "front.crt", where / "front.key")
+    seen: list[str] = []
+
+    def serve(conn: socket.socket) -> None:
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(5)
+                seen.append(tls.recv(4096).split(b"\r\n")[0].decode())
+                tls.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        except (OSError, ssl.SSLError):
+            pass  # the client refused our certificate
+
+    with serving(serve) as port:
+        yield port, seen
+
+
+def _certificates(tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    """The platform CA's file, and the certificates a mirror might show: its own (for its address),
+    one of the same CA for another address, one of another CA for its address."""
+    from egov.pki import Pki
+
+    pki = Pki(tmp_path / "pki")
+    ca = tmp_path / "platform-ca.crt"
+    ca.write_text(pki.ca_pem())
+    ca.chmod(0o644)
+    # as base issues a host's: its name, its name in the domain, its address
+    names = ["dc-ops1", "dc-ops1.quangninh.gov.vn", "127.0.0.1"]
+    return str(ca), {"mirror": pki.issue("host-dc-ops1", names, client_auth=True),
+                     "other name": pki.issue("host-dc-db1", ["dc-db1", "dc-db1.quangninh.gov.vn", "10.22.146.12"],
+                                             client_auth=True),
+                     "other CA": Pki(tmp_path / "rogue").issue("host-dc-ops1", names)}
+
+
+def _apt_update(tmp_path: Path, ca: str, port: int) -> str:
+    """``apt-get update`` of bookworm's main in the real apt, with base's proxy configuration for a
+    mirror at 127.0.0.1:``port``, on lists of its own in ``tmp_path``; what apt said."""
+    apt_get = _tool("apt-get", "/usr/bin/apt-get")
+    (tmp_path / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "sources.list").write_text("deb http://deb.debian.org/debian bookworm main\n")
+    conf = tmp_path / "90egov-mirror"
+    conf.write_text(render("base", "apt-proxy.conf.j2", proxy=f"https://127.0.0.1:{port}/", mirror="127.0.0.1", ca=ca))
+    done = subprocess.run([apt_get, "-c", str(conf), "-o", f"Dir::Etc::sourcelist={tmp_path / 'sources.list'}",
+                           "-o", "Dir::Etc::sourceparts=/nonexistent", "-o", f"Dir::State::Lists={tmp_path / 'lists'}",
+                           "-o", "APT::Sandbox::User=root", "-o", "Acquire::Retries=0", "update"],
+                          capture_output=True, text=True, check=False, timeout=60)
+    return done.stdout + done.stderr
+
+
+def test_apt_asks_the_mirror_over_tls_and_checks_its_certificate_for_its_address(tmp_path: Path) -> None:
+    """base's apt configuration in the real apt (2.6): the proxy request goes inside TLS, and apt
+    refuses a mirror certificate for another address or of another CA before sending anything."""
+    ca, certs = _certificates(tmp_path)
+    with _tls_front(certs["mirror"].cert_pem, certs["mirror"].key_pem, tmp_path) as (port, seen):
+        said = _apt_update(tmp_path, ca, port)
+    assert "GET http://deb.debian.org/debian/dists/bookworm/InRelease HTTP/1.1" in seen, said
+    assert "404" in said
+    for which in ("other name", "other CA"):
+        with _tls_front(certs[which].cert_pem, certs[which].key_pem, tmp_path) as (port, seen):
+            said = _apt_update(tmp_path, ca, port)
+        assert seen == [], f"{which}: apt sent {seen}"
+        assert "Certificate verification failed" in said or "certificate" in said.lower(), said
+
+
+def test_a_local_nodes_squid_reaches_the_mirror_over_tls_only_with_its_certificate(tmp_path: Path) -> None:
+    """local_node's squid.conf in the real squid-openssl (ports and paths moved onto loopback): a
+    client's request reaches the mirror inside TLS; a certificate for another host, or of another
+    CA, gets nothing."""
+    import shutil as sh
+    import tempfile
+    import time
+    import urllib.error
+    import urllib.request
+
+    from tests.support.slapd import free_port
+
+    ca, certs = _certificates(tmp_path)
+    squid = _tool("squid", "/usr/sbin/squid")
+    # squid drops to its own user: its files live where that user may read and write them
+    work = Path(tempfile.mkdtemp(prefix="egov-squid-", dir="/tmp"))
+    work.chmod(0o755)
+    sh.copy(ca, work / "ca.crt")
+    (work / "ca.crt").chmod(0o644)
+    if subprocess.run(["id", "proxy"], capture_output=True, check=False).returncode == 0:
+        sh.chown(work, "proxy")
+
+    def fetch(port: int) -> int | str:
+        listen = free_port()
+        text = render("local_node", "squid.conf.j2", networks=["127.0.0.0/8"], port=listen, mirror="127.0.0.1",
+                      mirror_name="dc-ops1.quangninh.gov.vn", mirror_port=port, ca=str(work / "ca.crt"), cache_mb=16,
+                      max_object_mb=1)
+        assert "tls tls-cafile=" in text and " parent " in text
+        text = "\n".join(line for line in text.splitlines() if not line.startswith(("cache_dir", "access_log")))
+        text = text.replace(f"http_port {listen}", f"http_port 127.0.0.1:{listen}")
+        text = text.replace("/var/spool/squid", str(work))
+        (work / "squid.conf").write_text(text + f"\npid_filename {work}/squid.pid\ncache_log {work}/cache.log\n"
+                                                "access_log none\nshutdown_lifetime 0 seconds\n")
+        daemon = subprocess.Popen([squid, "-N", "-f", str(work / "squid.conf")], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.STDOUT)
+        try:
+            proxy = urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{listen}"})
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    urllib.request.build_opener(proxy).open("http://deb.debian.org/debian/dists/bookworm/Release",
+                                                            timeout=10)
+                    return 200
+                except urllib.error.HTTPError as exc:
+                    return exc.code
+                except OSError as exc:
+                    if time.monotonic() > deadline:
+                        return f"{exc}"
+                    time.sleep(0.3)
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=20)
+
+    try:
+        with _tls_front(certs["mirror"].cert_pem, certs["mirror"].key_pem, tmp_path) as (port, seen):
+            assert fetch(port) == 404  # the mirror's answer, passed on
+        assert seen == ["GET http://deb.debian.org/debian/dists/bookworm/Release HTTP/1.1"]
+        for which in ("other name", "other CA"):
+            with _tls_front(certs[which].cert_pem, certs[which].key_pem, tmp_path) as (port, seen):
+                refused = fetch(port)
+            assert seen == [] and refused != 404, (which, refused, seen)
+    finally:
+        sh.rmtree(work, ignore_errors=True)
+
+
+
+@contextmanager
+def _cache_stand_in() -> Iterator[tuple[int, list[str]]]:
+    """An HTTP server on 127.0.0.1 standing in for apt-cacher-ng: it records each request's
+    method and target, and answers 404."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(f"{self.command} {self.path}")
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_HEAD = do_GET
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_mirrors_nginx_hands_apt_cacher_ng_the_request_apt_sent_inside_tls(tmp_path: Path) -> None:
+    """The mirror role's nginx site in the real nginx (``nginx -t`` first, its ports on loopback):
+    the real apt, as base configures it, asks through it over TLS, and apt-cacher-ng gets its own
+    form of the request (``/<host>/<path>``); ``/healthz`` is nginx's own answer; nothing but GET
+    and HEAD passes; plain HTTP on the TLS port is refused."""
+    import http.client
+    import ssl
+
+    nginx = _tool("nginx", "/usr/sbin/nginx")
+    ca, certs = _certificates(tmp_path)
+    (tmp_path / "mirror.crt").write_text(certs["mirror"].cert_pem)
+    (tmp_path / "mirror.key").write_text(certs["mirror"].key_pem)
+    port = _free_port()
+    with _cache_stand_in() as (cache_port, seen):
+        site = render("mirror", "mirror-tls.conf.j2", port=port, cache_port=cache_port,
+                      cert=str(tmp_path / "mirror.crt"), key=str(tmp_path / "mirror.key"))
+        site = site.replace(f"listen {port} ssl", f"listen 127.0.0.1:{port} ssl").replace(
+            "/var/log/nginx/egov-mirror.access.log", str(tmp_path / "access.log"))
+        (tmp_path / "site.conf").write_text(site)
+        temp = {k: tmp_path / k for k in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+        (tmp_path / "nginx.conf").write_text(
+            f"daemon off;\nmaster_process off;\nuser root;\npid {tmp_path}/nginx.pid;\n"
+            f"error_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+            f"client_body_temp_path {temp['body']};\nproxy_temp_path {temp['proxy']};\n"
+            f"fastcgi_temp_path {temp['fastcgi']};\nuwsgi_temp_path {temp['uwsgi']};\n"
+            f"scgi_temp_path {temp['scgi']};\ninclude {tmp_path}/site.conf;\n}}\n")
+        argv = [nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")]
+        checked = subprocess.run([*argv, "-t", "-q"], capture_output=True, text=True, check=False, timeout=30)
+        assert checked.returncode == 0, checked.stderr
+        daemon = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_for_port(port)
+            said = _apt_update(tmp_path, ca, port)
+            ctx = ssl.create_default_context(cafile=ca)
+            answers = {}
+            for method, path in (("GET", "/healthz"), ("POST", "/deb.debian.org/debian/x")):
+                conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+                conn.request(method, path)
+                response = conn.getresponse()
+                answers[method] = (response.status, response.read().decode())
+                conn.close()
+            plain = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            plain.request("GET", "/healthz")
+            answers["plain"] = (plain.getresponse().status, "")
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=20)
+    assert "GET /deb.debian.org/debian/dists/bookworm/InRelease" in seen, (seen, said)
+    assert "404" in said, said  # apt-cacher-ng's answer, passed on to apt
+    assert answers["GET"] == (200, "ok\n") and answers["POST"][0] == 403, answers
+    assert answers["plain"][0] == 400, answers  # nginx: "The plain HTTP request was sent to HTTPS port"
+    assert not any("healthz" in line or "POST" in line for line in seen), seen
+
+
+# NET-06 on what the hosts print: ss(8)'s listeners, apt-config(8)'s dump (`Key "value";`), squid.conf
+MIRROR_SS = ('tcp LISTEN 0 100 127.0.0.1:3142 0.0.0.0:* users:(("apt-cacher-ng",pid=9,fd=3))\n'
+             'tcp LISTEN 0 511 0.0.0.0:3143 0.0.0.0:* users:(("nginx",pid=8,fd=6))\n')
+APT_TLS = ('Acquire::http::Proxy "https://10.22.146.14:3143/";\n'
+           'Acquire::https::10.22.146.14::CaInfo "/etc/apt/egov-mirror-ca.crt";\n')
+SQUID_TLS = render("local_node", "squid.conf.j2", networks=["10.22.176.0/24"], port=3128, mirror="10.22.146.14",
+                   mirror_name="dc-ops1.quangninh.gov.vn", mirror_port=3143, ca="/etc/ca.crt", cache_mb=16,
+                   max_object_mb=1)
+SQUID_PLAIN = "cache_peer 10.22.146.14 parent 3142 0 no-query no-digest default name=dc_mirror\n"
+MIRROR = Node(name="dc-ops1", roles=["mirror"])
+CLIENT = Node(name="dc-db1", roles=["db"], package_mirror="10.22.146.14")
+LOCAL = Node(name="qn-ty-node1", roles=["local_node"], package_mirror="10.22.146.14")
+TLS_OK, PLAIN_CLOSED = {"status": 200}, {"error": "ConnectionRefusedError: [Errno 111] Connection refused"}
+
+
+@pytest.mark.parametrize(("node", "answers", "passed", "detail"), [
+    (MIRROR, {"ss": MIRROR_SS, "probe": [TLS_OK]}, True, "apt-cacher-ng on the loopback"),
+    (MIRROR, {"ss": MIRROR_SS.replace("127.0.0.1:3142", "0.0.0.0:3142"), "probe": [TLS_OK]}, False,
+     "apt-cacher-ng (3142) in clear on 0.0.0.0"),
+    (MIRROR, {"ss": MIRROR_SS, "probe": [{"error": "ConnectionRefusedError"}]}, False, "no TLS in front"),
+    (MIRROR, {"ss": MIRROR_SS, "probe": [{"status": 502}]}, False,
+     "no TLS in front of apt-cacher-ng on 3143: answers 502"),
+    (CLIENT, {"apt": APT_TLS, "probe": [TLS_OK, PLAIN_CLOSED]}, True, "its plain port closed"),
+    (CLIENT, {"apt": 'Acquire::http::Proxy "http://10.22.146.14:3142";\n', "probe": [TLS_OK, PLAIN_CLOSED]},
+     False, "apt's proxy is http://10.22.146.14:3142, not https://10.22.146.14:3143/"),
+    (CLIENT, {"apt": "", "probe": [TLS_OK, PLAIN_CLOSED]}, False, "apt's proxy is unset"),
+    (CLIENT, {"apt": APT_TLS, "probe": [TLS_OK, {"status": 200}]}, False, "answers plain HTTP on 10.22.146.14:3142"),
+    (CLIENT, {"apt": APT_TLS, "probe": [{"error": "SSLCertVerificationError: IP address mismatch"}, PLAIN_CLOSED]},
+     False, "IP address mismatch"),
+    (LOCAL, {"apt": APT_TLS, "squid": SQUID_TLS, "probe": [TLS_OK, PLAIN_CLOSED]}, True, "certificate checked"),
+    (LOCAL, {"apt": APT_TLS, "squid": SQUID_PLAIN, "probe": [TLS_OK, PLAIN_CLOSED]}, False,
+     "squid's parent in clear: cache_peer 10.22.146.14 parent 3142"),
+    (LOCAL, {"apt": APT_TLS, "squid": "http_port 3128\n", "probe": [TLS_OK, PLAIN_CLOSED]}, False,
+     "squid has no parent"),
+])
+def test_the_packages_over_tls_control(node: Node, answers: dict[str, Any], passed: bool, detail: str) -> None:
+    import json
+
+    host = FakeHost(answers={"ss -Htlnup": Out(0, answers.get("ss", "")),
+                             "apt-config dump": Out(0, answers.get("apt", "")),
+                             "cat /etc/squid/squid.conf": Out(0, answers.get("squid", "")),
+                             "python3 -c": Out(0, json.dumps(answers["probe"]))})
+    outcome = CHECKS["packages_over_tls"](host, node)
+    assert outcome.passed is passed and detail in outcome.detail, outcome.detail
+
+
+def test_the_packages_control_probes_the_mirror_by_its_address_over_tls_and_its_plain_port() -> None:
+    """The TLS probe names the address (the certificate must carry it, as apt checks), the plain one
+    asks apt-cacher-ng's own port."""
+    import json
+
+    host = FakeHost(answers={"apt-config dump": Out(0, APT_TLS),
+                             "python3 -c": Out(0, json.dumps([TLS_OK, PLAIN_CLOSED]))})
+    assert CHECKS["packages_over_tls"](host, CLIENT).passed
+    (probe,) = [c for c in host.commands if c.startswith("python3 -c")]
+    specs = json.loads(shlex.split(probe)[-1])
+    assert [(s["connect"], s["port"], s["path"], s["tls"], s.get("server_name")) for s in specs] == [
+        ("10.22.146.14", 3143, "/healthz", True, "10.22.146.14"), ("10.22.146.14", 3142, "/", False, None)]
+
+
+def test_a_host_with_no_mirror_to_go_through_passes_the_packages_control() -> None:
+    outcome = CHECKS["packages_over_tls"](FakeHost(), Node(name="x", roles=["db"]))
+    assert outcome.passed and "no DC mirror" in outcome.detail

@@ -36,6 +36,8 @@ def probe_answer(spec: dict[str, Any]) -> dict[str, Any]:
     """A compliant node's probe answer: healthy, and an agency's portal as nginx and HAProxy serve it."""
     if spec.get("port") == 9100:  # the node exporter wants TLS and a password
         return {"status": 401 if spec.get("tls") else 400}
+    if spec.get("port") == 3142:  # apt-cacher-ng: the mirror's loopback only
+        return {"error": "[Errno 111] Connection refused"}
     portal = spec.get("server_name") if spec.get("path") == "/" else None
     if portal in PORTALS and spec.get("port") == 80:
         return {"status": 301, "location": f"https://{portal}/", "body": ""}
@@ -51,11 +53,13 @@ AUTHDATA = ("Name/IP address             Mode KeyID Type KLen Last Atmp  NAK Coo
 
 
 def healthy_answers(command: str) -> Out:
-    """What a compliant lab node answers (log host dc-ops1 is 10.22.146.14, NTP dc-app1 10.22.146.10)."""
+    """What a compliant lab node answers (log host and package mirror dc-ops1 is 10.22.146.14, NTP dc-app1
+    10.22.146.10)."""
     words = command.split()
     table: dict[str, Callable[[], Out]] = {
         "ss": lambda: Out(0, 'tcp LISTEN 0 128 0.0.0.0:22 0.0.0.0:* users:(("sshd",pid=1,fd=3))\n'
-                             'tcp LISTEN 0 4096 *:9100 *:* users:(("prometheus-node",pid=2,fd=3))\n'),
+                             'tcp LISTEN 0 4096 *:9100 *:* users:(("prometheus-node",pid=2,fd=3))\n'
+                             'tcp LISTEN 0 100 127.0.0.1:3142 0.0.0.0:* users:(("apt-cacher-ng",pid=3,fd=3))\n'),
         "nft": lambda: Out(0, json.dumps({"nftables": [{"chain": {"family": "inet", "table": "egov", "name": "input",
                                                                   "hook": "input", "policy": "drop"}}]})),
         "sshd": lambda: Out(0, "passwordauthentication no\nkbdinteractiveauthentication no\npermitemptypasswords no"
@@ -71,11 +75,14 @@ def healthy_answers(command: str) -> Out:
                            if "chrony" in command else
                            "forward-zone:\n name: .\n forward-tls-upstream: yes\n"
                            " forward-addr: 10.22.146.10@853#dc-app1.quangninh.gov.vn\n" if "unbound" in command else
+                           "cache_peer 10.22.146.14 parent 3143 0 no-query default tls tls-cafile=/etc/ca.crt "
+                           "tls-domain=dc-ops1.quangninh.gov.vn name=dc_mirror\n" if "squid" in command else
                            'module(load="imtcp" StreamDriver.Mode="1" StreamDriver.AuthMode="x509/name")\n'
                            '*.* action(type="omfwd" target="10.22.146.14" port="6514" StreamDriverMode="1"\n'
                            '           StreamDriverAuthMode="x509/name")\n'),
         "dpkg-query": lambda: Out(0, "install ok installed"),
-        "apt-config": lambda: Out(0, 'APT::Periodic::Unattended-Upgrade "1";'),
+        "apt-config": lambda: Out(0, 'APT::Periodic::Unattended-Upgrade "1";\n'
+                                     'Acquire::http::Proxy "https://10.22.146.14:3143/";\n'),
         "systemd-analyze": lambda: Out(0, "[Journal]\nStorage=persistent\n"),
         "test": lambda: Out(0),
         "python3": lambda: Out(0, json.dumps([probe_answer(spec) for spec in json.loads(shlex.split(command)[-1])])),

@@ -56,6 +56,9 @@ class Node:
       blackbox), each HTTPS with basic auth only where something listens on it
     + portals: every agency's component portal, (host name, the agency's name its home page shows)
     + directories, directory_base, directory_port: every directory host's address, the base DN, the ldaps port
+    + package_mirror: the DC mirror's address this host's apt goes through (None: the host is a mirror
+      itself, or the inventory has none); package_mirror_tls_port, package_cache_port: the mirror's
+      TLS port (nginx) and apt-cacher-ng's, which only its loopback may reach
     """
 
     name: str
@@ -83,6 +86,9 @@ class Node:
     directories: list[str] = field(default_factory=list)
     directory_base: str | None = None
     directory_port: int = 636
+    package_mirror: str | None = None
+    package_mirror_tls_port: int = 3143
+    package_cache_port: int = 3142
 
 
 Check = Callable[..., Outcome]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from typing import Any
 
 from verify.checks.base import Node, Outcome, RunsCommands, check, output, probe, probe_many
 
@@ -160,3 +161,62 @@ def monitoring_endpoints_authenticated(host: RunsCommands, node: Node) -> Outcom
     if problems:
         return Outcome(False, "; ".join(problems))
     return Outcome(True, f"HTTPS only, 401 without credentials: {', '.join(map(str, ports))}")
+
+
+@check("packages_over_tls")
+def packages_over_tls(host: RunsCommands, node: Node) -> Outcome:
+    """No package crosses the network in clear. A mirror: apt-cacher-ng on the loopback only, nginx's
+    TLS port in front of it. A host with a mirror to go through: apt's proxy is that mirror's TLS port
+    (``apt-config dump``), which answers a TLS handshake checked against the node's trust store for
+    the mirror's address, while apt-cacher-ng's own port does not answer at all; a local node's squid
+    has the mirror as a TLS parent only."""
+    if "mirror" not in node.roles and node.package_mirror is None:
+        return Outcome(True, "no DC mirror in the inventory: apt fetches from its upstream")
+    problems = _mirror_problems(host, node) if "mirror" in node.roles else []
+    if node.package_mirror:
+        problems += _client_problems(host, node, node.package_mirror, node.package_mirror_tls_port)
+    if problems:
+        return Outcome(False, "; ".join(problems))
+    if node.package_mirror:
+        return Outcome(True, f"packages over TLS from {node.package_mirror}:{node.package_mirror_tls_port} "
+                             "(certificate checked), its plain port closed")
+    return Outcome(True, f"apt-cacher-ng on the loopback, TLS in front of it on {node.package_mirror_tls_port}")
+
+
+def _mirror_problems(host: RunsCommands, node: Node) -> list[str]:
+    listeners = parse_listeners(output(host.run("ss -Htlnup")))  # NET-02's command: read once
+    cache = [addr for proto, addr, port, _ in listeners if proto == "tcp" and port == node.package_cache_port]
+    exposed = [addr for addr in cache if not _is_loopback(addr)]
+    if exposed:
+        return [f"apt-cacher-ng ({node.package_cache_port}) in clear on {', '.join(exposed)}"]
+    if not cache:
+        return [f"apt-cacher-ng does not listen on {node.package_cache_port}"]
+    tls = probe(host, {"kind": "http", "port": node.package_mirror_tls_port, "path": "/healthz", "tls": True})
+    if tls.get("status") != 200:
+        return [f"no TLS in front of apt-cacher-ng on {node.package_mirror_tls_port}: {_answer(tls)}"]
+    return []
+
+
+def _client_problems(host: RunsCommands, node: Node, address: str, port: int) -> list[str]:
+    want = f"https://{address}:{port}/"
+    proxies = re.findall(r'^Acquire::https?::Proxy "([^"]*)";$', output(host.run("apt-config dump Acquire")),
+                         re.MULTILINE)
+    problems = [] if proxies == [want] else [f"apt's proxy is {', '.join(proxies) or 'unset'}, not {want}"]
+    if "local_node" in node.roles:
+        parents = re.findall(r"^cache_peer .*$", output(host.run("cat /etc/squid/squid.conf")), re.MULTILINE)
+        if not parents:
+            problems.append("squid has no parent")
+        problems += [f"squid's parent in clear: {line}" for line in parents
+                     if " tls " not in f" {line} " or "tls-cafile=" not in line]
+    tls, plain = probe_many(host, [
+        {"kind": "http", "connect": address, "port": port, "path": "/healthz", "tls": True, "server_name": address},
+        {"kind": "http", "connect": address, "port": node.package_cache_port, "path": "/", "tls": False}])
+    if tls.get("status") != 200:
+        problems.append(f"the mirror's TLS port {address}:{port}: {_answer(tls)}")
+    if "status" in plain:
+        problems.append(f"the mirror answers plain HTTP on {address}:{node.package_cache_port} ({plain['status']})")
+    return problems
+
+
+def _answer(answer: dict[str, Any]) -> str:
+    return str(answer.get("error") or f"answers {answer.get('status')}")

@@ -1,0 +1,41 @@
+"""A TCP server on loopback for the stand-ins of the tests (a mail host, a mirror's TLS front)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def serving(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """Accept on 127.0.0.1 (a free port) until the block ends, each connection handed to ``handle``
+    in a thread of its own and closed after it; yields the port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def one(conn: socket.socket) -> None:
+        try:
+            handle(conn)
+        finally:
+            conn.close()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(10)
+            threading.Thread(target=one, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        server.close()
