@@ -22,11 +22,6 @@ from egov.results import Result, RunResult
 from inventory.applications import APPS
 from inventory.services import (
     AUTHENTICATED_PORTS,
-    DIRECTORY_PORT,
-    DNS_TLS_PORT,
-    PACKAGE_CACHE_PORT,
-    PACKAGE_MIRROR_TLS_PORT,
-    WEB_PORT,
     app_config_path,
     closed_ports,
     directory_base,
@@ -86,12 +81,10 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
         plain_syslog_sources=plain_syslog_sources(inv),
         # the web role's certificate always names the province domain; its CA is in the trust store
         tls_name=inv.province.domain,
-        proxy_port=WEB_PORT,
         entry=(entry, 443) if entry else None,
         resolver_name=f"{dns_hosts[0].name}.{zone}" if dns_hosts else None,
         # as deploys/local_node.py forwards: each DC resolver's management address, its name in the zone
         dns_tls=[(str(h.mgmt_ip), f"{h.name}.{zone}") for h in dns_hosts],
-        dns_tls_port=DNS_TLS_PORT,
         databases=[app.name for role, app in APPS.items() if inv.hosts_with_role(role)],
         # the addresses the web role's nginx proxies to (deploys.apps.upstreams: management IPs)
         backends={role: [f"{h.mgmt_ip}:{app.port}" for h in inv.hosts_with_role(role)]
@@ -102,11 +95,8 @@ def node_for(inv: Inventory, host: Host, catalogue: Catalogue) -> Node:
         portals=[(agency.portal, agency.name) for agency in inv.agencies.values()],
         directories=[str(h.mgmt_ip) for h in inv.hosts_with_role("directory")],
         directory_base=directory_base(inv),
-        directory_port=DIRECTORY_PORT,
         # as deploys/base.py points apt: the first mirror host that is not this one, by management address
         package_mirror=next((str(h.mgmt_ip) for h in inv.hosts_with_role("mirror") if h.name != host.name), None),
-        package_mirror_tls_port=PACKAGE_MIRROR_TLS_PORT,
-        package_cache_port=PACKAGE_CACHE_PORT,
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from inventory.services import DIRECTORY_PORT, DNS_TLS_PORT, PACKAGE_CACHE_PORT, PACKAGE_MIRROR_TLS_PORT, WEB_PORT
 from verify.probe import SCRIPT
 
 
@@ -72,11 +73,11 @@ class Node:
     log_targets: list[str] = field(default_factory=list)
     plain_syslog_sources: list[str] = field(default_factory=list)
     tls_name: str | None = None
-    proxy_port: int = 443
+    proxy_port: int = WEB_PORT
     entry: tuple[str, int] | None = None
     resolver_name: str | None = None
     dns_tls: list[tuple[str, str]] = field(default_factory=list)
-    dns_tls_port: int = 853
+    dns_tls_port: int = DNS_TLS_PORT
     databases: list[str] = field(default_factory=list)
     backends: dict[str, list[str]] = field(default_factory=dict)
     mail_name: str | None = None
@@ -85,10 +86,10 @@ class Node:
     portals: list[tuple[str, str]] = field(default_factory=list)
     directories: list[str] = field(default_factory=list)
     directory_base: str | None = None
-    directory_port: int = 636
+    directory_port: int = DIRECTORY_PORT
     package_mirror: str | None = None
-    package_mirror_tls_port: int = 3143
-    package_cache_port: int = 3142
+    package_mirror_tls_port: int = PACKAGE_MIRROR_TLS_PORT
+    package_cache_port: int = PACKAGE_CACHE_PORT
 
 
 Check = Callable[..., Outcome]
