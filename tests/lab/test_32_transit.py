@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from inventory.services import PACKAGE_CACHE_PORT, plain_syslog_sources, router_facing_ip
+from inventory.services import DISTRICT_PROXY_PORT, PACKAGE_CACHE_PORT, plain_syslog_sources, router_facing_ip
 from tests.support.real_monitoring import wait_for
 from verify.checks.server import authdata_sources
 
@@ -270,7 +270,7 @@ def test_packages_cross_to_every_host_from_the_mirror_over_tls_only(lab: Any) ->
     rc, out = lab.exec(client.name, "apt-get -q update", timeout=300)
     assert rc == 0 and "Err:" not in out, out
     fetch = ("python3 -c \"import urllib.request as u; o = u.build_opener(u.ProxyHandler("
-             "{'http': 'http://127.0.0.1:3128'})); print(o.open(u.Request("
+             f"{{'http': 'http://127.0.0.1:{DISTRICT_PROXY_PORT}'}})); print(o.open(u.Request("
              "'http://deb.debian.org/debian/dists/bookworm/Release', headers={'Cache-Control': 'no-cache'}), "
              "timeout=60).status)\"")
     rc, out = lab.exec(node.name, fetch)
