@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,14 +49,9 @@ from inventory import load_inventory
 from monitoring.config import exporter_config
 from monitoring.rules import PROBE_JOBS
 from monitoring.targets import site_labels
+from tests.support.loopback import free_port
 
 PROVINCE = ROOT / "inventory" / "quangninh.yml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def exporter_bench(scrapes: int) -> dict[str, float]:

@@ -33,8 +33,9 @@ import yaml
 from inventory import load_inventory
 from monitoring.config import generate, write_tree
 from tests.support.imaps import Imaps
-from tests.support.real_monitoring import free_port, ready, wait_for
+from tests.support.loopback import free_port
 from tests.support.real_monitoring import get_json as plain_get_json
+from tests.support.real_monitoring import ready, wait_for
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,5 @@
-"""A TCP server on loopback for the stand-ins of the tests (a mail host, a mirror's TLS front)."""
+"""Loopback for the tests' real servers and stand-ins: a free port, a TCP server (a mail host, a
+mirror's TLS front)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+
+def free_port() -> int:
+    """A port nothing listens on at the moment of asking (the OS's choice on 127.0.0.1)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @contextmanager

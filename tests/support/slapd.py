@@ -55,12 +55,6 @@ def build(tmp_path: Path, config_ldif: Path) -> subprocess.CompletedProcess[str]
     return subprocess.run(["slaptest", "-u", "-F", str(slapd_d)], capture_output=True, text=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def running(tmp_path: Path, ldaps_port: int | None = None) -> Iterator[str]:
     """slapd from the role's config on a private ldapi socket (and ldaps on 127.0.0.1:``ldaps_port``);

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,17 +17,12 @@ import pytest
 import testinfra
 
 from tests.support import refapp
+from tests.support.loopback import free_port
 from verify.checks import CHECKS, Node
 
 REFAPP = Path(__file__).resolve().parents[2] / "apps" / "refapp" / "refapp.py"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_postgres(*cmd: str) -> None:
@@ -53,7 +47,7 @@ def postgres() -> Iterator[tuple[int, Path]]:
     # pytest's own tmp directories are 0700 root: the postgres user could not enter them
     data = Path(tempfile.mkdtemp(prefix="egov-test-pg-"))
     shutil.chown(data, "postgres")
-    port = _free_port()
+    port = free_port()
     pwfile = data / "pw"
     pwfile.write_text("bootstrap-pw\n")
     shutil.chown(pwfile, "postgres")
@@ -72,7 +66,7 @@ def postgres() -> Iterator[tuple[int, Path]]:
 
 
 def _start_app(tmp_path: Path, pg_port: int, password: str = "app-secret-pw") -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "app.ini"
     config.write_text(
         "[app]\nname = app_portal\ntitle = Online public-service portal\nlisten = 127.0.0.1\n"
@@ -143,6 +137,6 @@ def test_app_health_check_over_testinfra(app: int) -> None:
     node = Node(name="local", roles=["app_portal"], apps={"app_portal": app})
     outcome = CHECKS["app_health_direct"](host, node)
     assert outcome.passed, outcome.detail
-    broken = Node(name="local", roles=["app_portal"], apps={"app_portal": _free_port()})
+    broken = Node(name="local", roles=["app_portal"], apps={"app_portal": free_port()})
     outcome = CHECKS["app_health_direct"](host, broken)
     assert not outcome.passed and "app_portal" in outcome.detail

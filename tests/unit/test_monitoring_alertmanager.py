@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -21,17 +20,12 @@ import yaml
 
 from inventory import load_inventory
 from monitoring.config import generate
+from tests.support.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FEDERATED = ROOT / "tests" / "fixtures" / "monitoring" / "federated.yml"
 TY = {"zone": "tien-yen"}
 DC = {"site": "dc", "level": "province", "zone": "dc", "monitor": "dc-ops1"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Hooks(BaseHTTPRequestHandler):
@@ -62,7 +56,7 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, list[tuple[str, dict[str
         receiver["webhook_configs"] = [{"url": f"http://127.0.0.1:{hooks.server_port}/{receiver['name']}"}]
     conf["route"].update(group_wait="1s", group_interval="1s")
     (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(conf))
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(["prometheus-alertmanager", f"--config.file={tmp_path / 'alertmanager.yml'}",
                              f"--storage.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
                              "--cluster.listen-address="], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

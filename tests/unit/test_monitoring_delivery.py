@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -27,6 +26,7 @@ from monitoring.alertmanager import alertmanager_config
 from monitoring.delivery import CA_BUNDLE, receiver_config
 from monitoring.receiver import Receiver, handler
 from monitoring.targets import build_plan
+from tests.support.loopback import free_port
 from tests.support.smtp_stub import smtp_starttls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,12 +75,6 @@ def test_the_dead_mans_switch_must_wait_longer_than_two_watchdog_repeats(lab_inv
         receiver_config(lab_inv, plan, top)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _metric(base: str, name: str, labels: str) -> float:
     with urllib.request.urlopen(f"{base}/metrics", timeout=5) as resp:
         for line in resp.read().decode().splitlines():
@@ -111,7 +105,7 @@ def test_a_real_alertmanager_delivers_to_the_name_on_the_certificate_not_the_add
                        "routes": [{"matchers": ['alertname="HostDown"'], "receiver": "noc", "continue": True},
                                   {"matchers": ['alertname="HostDown"'], "receiver": "by-address"}]}
         (tmp_path / "am.yml").write_text(yaml.safe_dump(am))
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         argv = ["prometheus-alertmanager", f"--config.file={tmp_path / 'am.yml'}",
                 f"--storage.path={tmp_path / 'data'}",

@@ -25,7 +25,8 @@ from monitoring.exporter.cache import Poller
 from monitoring.exporter.config import ExporterConfig, Router, load_config
 from monitoring.exporter.server import Exporter, build, revision
 from monitoring.exporter.sources import Sources, read_drift_file
-from tests.support.real_monitoring import free_port, wait_for
+from tests.support.loopback import free_port
+from tests.support.real_monitoring import wait_for
 from tests.support.tls_stub import self_signed_endpoint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "monitoring"

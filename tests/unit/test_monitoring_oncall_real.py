@@ -182,7 +182,7 @@ def test_a_refused_silence_is_an_error_naming_why(servers: Servers) -> None:
 
 
 def test_unknown_when_a_server_cannot_be_asked(servers: Servers) -> None:
-    from tests.support.real_monitoring import free_port
+    from tests.support.loopback import free_port
 
     dead = f"http://127.0.0.1:{free_port()}"
     result = CliRunner().invoke(main, ["monitor", "status", "-i", str(INVENTORY), "--prometheus", servers.prometheus,

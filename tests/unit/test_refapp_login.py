@@ -19,6 +19,7 @@ from inventory import load_inventory
 from inventory.roster import load_rosters
 from tests.support import refapp
 from tests.support import slapd as slapd_support
+from tests.support.loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 REFAPP, SYSTEM_PYTHON = refapp.REFAPP, refapp.SYSTEM_PYTHON
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.skipif(not slapd_support.installed() or not _has_ldap3(
 def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     """slapd on ldaps://127.0.0.1:<port> holding the lab's tree; yields the port and the CA file."""
     tmp = tmp_path_factory.mktemp("slapd")
-    port = slapd_support.free_port()
+    port = free_port()
     with slapd_support.running(tmp, ldaps_port=port) as uri:
         inv = load_inventory(ROOT / "inventory" / "lab.yml")
         accounts = load_rosters(ROOT / "inventory" / "rosters" / "lab", ["lanhdao", "vanthu", "chuyenvien", "cntt"],
@@ -48,11 +49,11 @@ def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, P
 
 
 def _start(tmp_path: Path, uris: list[str], ca: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = slapd_support.free_port()
+    port = free_port()
     config = tmp_path / "app.ini"
     # the database is down (a closed port): the app starts anyway, and /login needs none
     config.write_text(f"[app]\nname = app_portal\nlisten = 127.0.0.1\nport = {port}\n\n[database]\n"
-                      f"dsn = host=127.0.0.1 port={slapd_support.free_port()} dbname=x user=x password=x "
+                      f"dsn = host=127.0.0.1 port={free_port()} dbname=x user=x password=x "
                       "connect_timeout=1\n\n"
                       f"[directory]\nuris = {' '.join(uris)}\nbase = {BASE}\nca_file = {ca}\n")
     return refapp.start(config, port), port
@@ -68,7 +69,7 @@ def _login(port: int, body: object) -> tuple[int, dict[str, object]]:
 def app(tmp_path: Path, directory: tuple[int, Path]) -> Iterator[int]:
     port, ca = directory
     # the first server is down: the login goes on to the second, as when a directory host is stopped
-    proc, app_port = _start(tmp_path, [f"ldaps://127.0.0.1:{slapd_support.free_port()}",
+    proc, app_port = _start(tmp_path, [f"ldaps://127.0.0.1:{free_port()}",
                                        f"ldaps://127.0.0.1:{port}"], ca)
     yield app_port
     proc.terminate()
@@ -100,7 +101,7 @@ def test_the_password_is_never_logged(tmp_path: Path, directory: tuple[int, Path
 
 
 def test_no_directory_server_up_is_a_503(tmp_path: Path, directory: tuple[int, Path]) -> None:
-    proc, port = _start(tmp_path, [f"ldaps://127.0.0.1:{slapd_support.free_port()}"], directory[1])
+    proc, port = _start(tmp_path, [f"ldaps://127.0.0.1:{free_port()}"], directory[1])
     try:
         assert _login(port, {"user": "phamthingoc", "password": "pw-account_phamthingoc_password"})[0] == 503
     finally:

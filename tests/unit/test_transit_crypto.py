@@ -20,6 +20,7 @@ import pytest
 from deploys import render
 from deploys.base import SSH_CIPHERS, SSH_KEX, SSH_MACS, firewall_rules
 from tests.support.fake_host import FakeHost, Out
+from tests.support.loopback import free_port
 from verify.checks import CHECKS, Node
 
 NODE = Node(name="dc-db1", roles=["db"])
@@ -158,8 +159,6 @@ def test_a_real_rsyslogd_files_each_sender_by_address_and_refuses_unnamed_peers(
     import time
 
     from egov.pki import Pki
-    from tests.support.slapd import free_port
-
     pki = Pki(tmp_path / "pki")
     server = pki.issue("host-dc-ops1", ["dc-ops1"], client_auth=True)
     files = {}
@@ -447,14 +446,6 @@ def test_promtool_accepts_the_web_config(web_tls: dict[str, Path]) -> None:
     assert checked.returncode == 0 and "SUCCESS" in checked.stdout + checked.stderr, checked.stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str, ca: Path | None = None, auth: tuple[str, str] | None = None) -> int | str:
     """200 when the metrics came, 401, or the error that stopped it (monitoring.api's own client)."""
     from egov.errors import MonitoringError
@@ -489,7 +480,7 @@ def _status_of_an_endpoint(url: str, ca: Path) -> dict[str, int | str]:
 def test_node_exporter_serves_tls_to_the_web_config_users_only(web_tls: dict[str, Path]) -> None:
     """Debian's node_exporter 1.5 with the deployed web config: 401 without the password, no plain HTTP."""
     exporter = _tool("prometheus-node-exporter")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([exporter, f"--web.listen-address=127.0.0.1:{port}", f"--web.config.file={web_tls['web']}",
                              "--collector.disable-defaults", "--collector.time"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -511,7 +502,7 @@ def test_the_egov_exporter_serves_tls_to_the_web_config_users_only(web_tls: dict
 
     registry = CollectorRegistry()
     Counter("egov_test", "a test series", registry=registry).inc()
-    port = _free_port()
+    port = free_port()
     server = serve_tls(make_wsgi_app(registry), "127.0.0.1", port, web_tls["web"])
     try:
         seen = _status_of_an_endpoint(f"https://127.0.0.1:{port}/metrics", web_tls["ca"])
@@ -621,7 +612,7 @@ def test_a_local_node_resolves_the_dc_zone_over_tls_only(web_tls: dict[str, Path
     import struct
 
     zone, record = "quangninh.gov.vn", ("dc-db1.quangninh.gov.vn", "10.22.176.20")
-    dc_port, tls_port, node_port = _free_port(), _free_port(), _free_port()
+    dc_port, tls_port, node_port = free_port(), free_port(), free_port()
     dc_conf = render("dns", "unbound.conf.j2", zone=zone, records=[record], allow=["127.0.0.0/8"], forwarders=[],
                      tls_port=853, cert=str(web_tls["cert"]), key=str(web_tls["key"]))
 
@@ -641,7 +632,7 @@ def test_a_local_node_resolves_the_dc_zone_over_tls_only(web_tls: dict[str, Path
         assert "CERTIFICATE_VERIFY_FAILED" in str(_dot_probe(web_tls, tls_port, "dc-other", record[0])["error"])
         good.terminate()
         good.wait(10)
-        bad = _unbound(tmp_path, "node-bad", node("dc-other"), _free_port(), tls_port)  # a name it does not carry
+        bad = _unbound(tmp_path, "node-bad", node("dc-other"), free_port(), tls_port)  # a name it does not carry
         bad_port = int(next(line.split()[1] for line in (tmp_path / "node-bad.conf").read_text().splitlines()
                             if line.strip().startswith("port:")))
         reply = _ask(bad_port, record[0])
@@ -761,7 +752,7 @@ def test_every_host_takes_its_time_over_nts_checked_for_the_servers_address(web_
     told of that address, synchronises with every packet authenticated and passes SRV-10; a client
     told of an address the certificate lacks (127.0.0.2, the same server) gets no keys, stays
     unsynchronised, and fails SRV-10."""
-    port, nts_port = _free_port(), _free_port()
+    port, nts_port = free_port(), free_port()
     server_conf = render("base", "chrony.conf.j2", servers=[], nts_servers=[], peers=[], allow=["127.0.0.0/8"],
                          local_stratum=8, ca="", nts_cert=str(web_tls["cert"]), nts_key=str(web_tls["key"]),
                          nts_port=4460)
@@ -850,7 +841,7 @@ def test_the_time_servers_answer_each_vendor_router_signed_with_its_own_key(tmp_
     assert all(len(k.key) == ntp_keys.KEY_LENGTH and k.key.isalnum() for k in keys.values())
     key_file = tmp_path / "chrony.keys"
     key_file.write_text(render("ntp", "chrony.keys.j2", keys=sorted(keys.values(), key=lambda k: k.id)))
-    port = _free_port()
+    port = free_port()
     server_conf = render("base", "chrony.conf.j2", servers=[], nts_servers=[], peers=[], allow=["127.0.0.0/8"],
                          local_stratum=8, ca="", nts_cert="", nts_key="", nts_port=4460)
 
@@ -1001,23 +992,20 @@ def test_a_local_nodes_squid_reaches_the_mirror_over_tls_only_with_its_certifica
     """local_node's squid.conf in the real squid-openssl (ports and paths moved onto loopback): a
     client's request reaches the mirror inside TLS; a certificate for another host, or of another
     CA, gets nothing."""
-    import shutil as sh
     import tempfile
     import time
     import urllib.error
     import urllib.request
-
-    from tests.support.slapd import free_port
 
     ca, certs = _certificates(tmp_path)
     squid = _tool("squid", "/usr/sbin/squid")
     # squid drops to its own user: its files live where that user may read and write them
     work = Path(tempfile.mkdtemp(prefix="egov-squid-", dir="/tmp"))
     work.chmod(0o755)
-    sh.copy(ca, work / "ca.crt")
+    shutil.copy(ca, work / "ca.crt")
     (work / "ca.crt").chmod(0o644)
     if subprocess.run(["id", "proxy"], capture_output=True, check=False).returncode == 0:
-        sh.chown(work, "proxy")
+        shutil.chown(work, "proxy")
 
     def fetch(port: int) -> int | str:
         listen = free_port()
@@ -1059,8 +1047,7 @@ def test_a_local_nodes_squid_reaches_the_mirror_over_tls_only_with_its_certifica
                 refused = fetch(port)
             assert seen == [] and refused != 404, (which, refused, seen)
     finally:
-        sh.rmtree(work, ignore_errors=True)
-
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @contextmanager
@@ -1106,7 +1093,7 @@ def test_the_mirrors_nginx_hands_apt_cacher_ng_the_request_apt_sent_inside_tls(t
     ca, certs = _certificates(tmp_path)
     (tmp_path / "mirror.crt").write_text(certs["mirror"].cert_pem)
     (tmp_path / "mirror.key").write_text(certs["mirror"].key_pem)
-    port = _free_port()
+    port = free_port()
     with _cache_stand_in() as (cache_port, seen):
         site = render("mirror", "mirror-tls.conf.j2", port=port, cache_port=cache_port,
                       cert=str(tmp_path / "mirror.crt"), key=str(tmp_path / "mirror.key"))
