@@ -1,5 +1,5 @@
 """Loopback for the tests' real servers and stand-ins: a free port, a TCP server (a mail host, a
-mirror's TLS front)."""
+mirror's TLS front), an HTTP server (an API, a webhook, an apt-cacher-ng)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 def free_port() -> int:
@@ -47,3 +48,16 @@ def serving(handle: Callable[[socket.socket], None]) -> Iterator[int]:
         stop.set()
         thread.join(2)
         server.close()
+
+
+@contextmanager
+def http_serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[int]:
+    """``handler`` behind a threading HTTP server on 127.0.0.1 (a free port) until the block ends;
+    yields the port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

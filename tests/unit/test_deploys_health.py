@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import http.server
 import subprocess
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from deploys.graph import ROLLING
 from deploys.health import CHECKS, commands, http_ok
+from tests.support.loopback import http_serving
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -26,10 +26,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with http_serving(_Handler) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _rc(command: str) -> int:

@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +19,7 @@ import yaml
 
 from inventory import load_inventory
 from monitoring.config import generate
-from tests.support.loopback import free_port
+from tests.support.loopback import free_port, http_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 FEDERATED = ROOT / "tests" / "fixtures" / "monitoring" / "federated.yml"
@@ -47,35 +46,33 @@ def alertmanager(tmp_path: Path) -> Iterator[tuple[str, list[tuple[str, dict[str
     replaced by the test's webhook at /<receiver>, the top-level timers shortened."""
     if shutil.which("prometheus-alertmanager") is None:
         pytest.fail("prometheus-alertmanager is missing: apt-get install prometheus-alertmanager")
-    hooks = ThreadingHTTPServer(("127.0.0.1", 0), _Hooks)
     _Hooks.received = []
-    threading.Thread(target=hooks.serve_forever, daemon=True).start()
-    conf = yaml.safe_load(generate(load_inventory(FEDERATED))["dc-ops1"].files["alertmanager.yml"])
-    for receiver in conf["receivers"]:
-        receiver.pop("email_configs", None)
-        receiver["webhook_configs"] = [{"url": f"http://127.0.0.1:{hooks.server_port}/{receiver['name']}"}]
-    conf["route"].update(group_wait="1s", group_interval="1s")
-    (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(conf))
-    port = free_port()
-    proc = subprocess.Popen(["prometheus-alertmanager", f"--config.file={tmp_path / 'alertmanager.yml'}",
-                             f"--storage.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-                             "--cluster.listen-address="], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("Alertmanager did not start")
-                time.sleep(0.2)
-        yield url, _Hooks.received
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        hooks.shutdown()
+    with http_serving(_Hooks) as hooks_port:
+        conf = yaml.safe_load(generate(load_inventory(FEDERATED))["dc-ops1"].files["alertmanager.yml"])
+        for receiver in conf["receivers"]:
+            receiver.pop("email_configs", None)
+            receiver["webhook_configs"] = [{"url": f"http://127.0.0.1:{hooks_port}/{receiver['name']}"}]
+        conf["route"].update(group_wait="1s", group_interval="1s")
+        (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(conf))
+        port = free_port()
+        proc = subprocess.Popen(["prometheus-alertmanager", f"--config.file={tmp_path / 'alertmanager.yml'}",
+                                 f"--storage.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+                                 "--cluster.listen-address="], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/-/ready", timeout=1):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        pytest.fail("Alertmanager did not start")
+                    time.sleep(0.2)
+            yield url, _Hooks.received
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def _post(url: str, alerts: list[dict[str, str]]) -> None:

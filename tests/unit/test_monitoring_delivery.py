@@ -7,11 +7,9 @@ import dataclasses
 import json
 import shutil
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from monitoring.alertmanager import alertmanager_config
 from monitoring.delivery import CA_BUNDLE, receiver_config
 from monitoring.receiver import Receiver, handler
 from monitoring.targets import build_plan
-from tests.support.loopback import free_port
+from tests.support.loopback import free_port, http_serving
 from tests.support.smtp_stub import smtp_starttls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,11 +167,8 @@ def served(tmp_path: Path):
     clock, sent = Clock(), []
     receiver = Receiver(_config(tmp_path, ["127.0.0.1"]), mailer=lambda mail, subject, body: sent.append(subject),
                         clock=clock)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(receiver))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", receiver, clock, sent
-    server.shutdown()
-    server.server_close()
+    with http_serving(handler(receiver)) as port:
+        yield f"http://127.0.0.1:{port}", receiver, clock, sent
 
 
 def _post(url: str, body: bytes) -> int:
@@ -210,14 +205,8 @@ def test_the_receiver_refuses_what_is_no_payload(served, tmp_path: Path) -> None
 
 def test_a_post_from_an_address_not_allowed_is_refused(tmp_path: Path) -> None:
     receiver = Receiver(_config(tmp_path, ["10.22.146.14"]))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(receiver))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        assert _post(f"http://127.0.0.1:{server.server_address[1]}/deadmansswitch",
-                     json.dumps(_payload("Watchdog")).encode()) == 403
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_serving(handler(receiver)) as port:
+        assert _post(f"http://127.0.0.1:{port}/deadmansswitch", json.dumps(_payload("Watchdog")).encode()) == 403
     assert receiver.last_seen is None
 
 

@@ -7,11 +7,10 @@ import datetime as dt
 import os
 import shutil
 import subprocess
-import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from monitoring.exporter.cache import Poller
 from monitoring.exporter.config import ExporterConfig, Router, load_config
 from monitoring.exporter.server import Exporter, build, revision
 from monitoring.exporter.sources import Sources, read_drift_file
-from tests.support.loopback import free_port
+from tests.support.loopback import free_port, http_serving
 from tests.support.real_monitoring import wait_for
 from tests.support.tls_stub import self_signed_endpoint
 
@@ -258,15 +257,10 @@ def probe(blackbox: str, module: str, target: str) -> Samples:
 
 
 def test_blackbox_http_health_module(blackbox: str) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with http_serving(Health) as port:
+        base = f"http://127.0.0.1:{port}"
         assert value(probe(blackbox, "http_health", f"{base}/healthz"), "probe_success") == 1
         assert value(probe(blackbox, "http_health", f"{base}/broken"), "probe_success") == 0  # a 503
-    finally:
-        server.shutdown()
-        server.server_close()
     assert value(probe(blackbox, "http_health", f"http://127.0.0.1:{free_port()}/healthz"), "probe_success") == 0
 
 

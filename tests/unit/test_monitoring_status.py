@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import types
 import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from monitoring.api import Unreachable
 from monitoring.rules import PROBE_JOBS
 from monitoring.silence import parse_duration, parse_matcher
 from monitoring.status import collect_status
+from tests.support.loopback import http_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 API = ROOT / "tests" / "fixtures" / "monitoring" / "api"
@@ -76,11 +76,8 @@ class FakeApi(BaseHTTPRequestHandler):
 def _serve(directory: Path) -> Iterator[str]:
     FakeApi.directory, FakeApi.seen, FakeApi.down = directory, [], False
     FakeApi.alerts = json.loads((directory / "alerts.json").read_text())
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_serving(FakeApi) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 from deploys import render
 from deploys.base import SSH_CIPHERS, SSH_KEX, SSH_MACS, firewall_rules
 from tests.support.fake_host import FakeHost, Out
-from tests.support.loopback import free_port
+from tests.support.loopback import free_port, http_serving
 from verify.checks import CHECKS, Node
 
 NODE = Node(name="dc-db1", roles=["db"])
@@ -1055,7 +1055,6 @@ def _cache_stand_in() -> Iterator[tuple[int, list[str]]]:
     """An HTTP server on 127.0.0.1 standing in for apt-cacher-ng: it records each request's
     method and target, and answers 404."""
     import http.server
-    import threading
 
     seen: list[str] = []
 
@@ -1071,14 +1070,8 @@ def _cache_stand_in() -> Iterator[tuple[int, list[str]]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_serving(Handler) as port:
+        yield port, seen
 
 
 def test_the_mirrors_nginx_hands_apt_cacher_ng_the_request_apt_sent_inside_tls(tmp_path: Path) -> None:
