@@ -186,25 +186,33 @@ def test_a_batch_over_the_threshold_stops_the_rollout(inv: Any, net: FakeNet, op
 # ---- interruption -------------------------------------------------------------------------------
 
 class Interrupting(FakeDriver):
-    """Ctrl-C arrives while this device's lines are being sent."""
+    """Ctrl-C arrives while this device's lines are being sent: sent to the process (the kernel hands
+    it to the main thread unless that one has a signal pending already), or to this worker thread."""
 
     stop: Stop
+    to_worker: bool
 
     def apply(self, lines: list[str]) -> None:
         super().apply(lines)
         if self.name == "qn-ty-r1":
-            os.kill(os.getpid(), signal.SIGINT)   # a real signal, through the handler the CLI installs
+            # a real signal, through the handler the CLI installs
+            if self.to_worker:
+                signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+            else:
+                os.kill(os.getpid(), signal.SIGINT)
             deadline = time.monotonic() + 10       # the handler runs in the main thread, when it next wakes
             while not self.stop.requested and time.monotonic() < deadline:
                 time.sleep(0.01)
 
 
+@pytest.mark.parametrize("to_worker", [False, True], ids=["to the process", "to a worker thread"])
 def test_ctrl_c_starts_nothing_new_and_judges_what_was_sent(inv: Any, net: FakeNet, opts: Options,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+                                                            monkeypatch: pytest.MonkeyPatch, to_worker: bool) -> None:
     from network import push as push_mod
 
     monkeypatch.setattr(push_mod, "connect", lambda router, *args: Interrupting(net, router.name))
     monkeypatch.setattr(Interrupting, "stop", opts.stop, raising=False)
+    monkeypatch.setattr(Interrupting, "to_worker", to_worker, raising=False)
     opts.workers = 1                                # the other routers of the batch are still queued
     again: list[int] = []
     before = signal.getsignal(signal.SIGINT)  # the default, or SIG_IGN in a background job (nohup, CI)
